@@ -1,0 +1,13 @@
+//! The domain vocabulary shared by every crate: job keys and the typed job configuration that a
+//! `.aurora` file evaluates to.
+//!
+//! This crate owns plain data and its validation rules. It does no IO, knows nothing of Starlark,
+//! HTTP or SQLite, and holds no async code: every other crate may depend on it.
+
+pub mod config;
+pub mod job_key;
+pub mod task;
+pub mod template;
+
+pub use config::Job;
+pub use job_key::{JobKey, JobKeyError, JobPath};

@@ -1,0 +1,1 @@
+//! Task states and their legal transitions (placeholder: being written).
