@@ -12,6 +12,7 @@
 
 mod error;
 mod eval;
+mod helpers;
 mod job;
 pub mod prepass;
 pub mod schema;

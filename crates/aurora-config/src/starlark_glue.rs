@@ -5,6 +5,7 @@
 //!
 //! Evaluation order, files and includes are `eval`'s business; templating is `templating`'s.
 
+use crate::helpers;
 use crate::schema::{self, GB, KB, MB, TB};
 use crate::value::{Binding, Field, Mode, StructType, StructValue, Type, Value};
 use allocative::Allocative;
@@ -519,10 +520,134 @@ fn pystachio_globals(builder: &mut GlobalsBuilder) {
     }
 }
 
+fn tasks_arg(args: UnpackTuple<SValue<'_>>) -> anyhow::Result<Vec<Arc<StructValue>>> {
+    args.items
+        .into_iter()
+        .map(|v| match v.downcast_ref::<StructObj>() {
+            Some(s) if s.0.ty.name == "Task" => Ok(s.0.clone()),
+            _ => anyhow::bail!("expected Tasks, got {v}"),
+        })
+        .collect()
+}
+
+fn resources_arg(args: UnpackTuple<SValue<'_>>) -> anyhow::Result<Vec<Arc<StructValue>>> {
+    // Thermos accepts both `resources_sum(r1, r2)` and `resources_sum([r1, r2])`.
+    let items = match args.items.as_slice() {
+        [one] if ListRef::from_value(*one).is_some() => ListRef::from_value(*one).map(|l| l.content().to_vec()).unwrap_or_default(),
+        items => items.to_vec(),
+    };
+    items
+        .into_iter()
+        .map(|v| match v.downcast_ref::<StructObj>() {
+            Some(s) if s.0.ty.name == "Resources" => Ok(s.0.clone()),
+            _ => anyhow::bail!("expected Resources, got {v}"),
+        })
+        .collect()
+}
+
+fn finish_task<'v>(
+    task: Result<StructValue, String>,
+    kwargs: SmallMap<String, SValue<'v>>,
+    heap: Heap<'v>,
+) -> anyhow::Result<SValue<'v>> {
+    let mut task = task.map_err(|e| anyhow::anyhow!(e))?;
+    for (k, v) in kwargs {
+        task.set(&k, to_value(v)?)?;
+    }
+    Ok(heap.alloc(StructObj(Arc::new(task))))
+}
+
+/// `combine_tasks` / `concat_tasks` at the top level, as Thermos exports them.
+#[starlark_module]
+fn task_helpers(builder: &mut GlobalsBuilder) {
+    /// Runs the tasks' processes side by side (resources summed).
+    fn combine_tasks<'v>(
+        #[starlark(args)] tasks: UnpackTuple<SValue<'v>>,
+        #[starlark(kwargs)] kwargs: SmallMap<String, SValue<'v>>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<SValue<'v>> {
+        finish_task(helpers::combine(&tasks_arg(tasks)?), kwargs, heap)
+    }
+
+    /// Runs the tasks one after the other (largest resources).
+    fn concat_tasks<'v>(
+        #[starlark(args)] tasks: UnpackTuple<SValue<'v>>,
+        #[starlark(kwargs)] kwargs: SmallMap<String, SValue<'v>>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<SValue<'v>> {
+        finish_task(helpers::concat(&tasks_arg(tasks)?), kwargs, heap)
+    }
+}
+
+/// The `Tasks` namespace.
+#[starlark_module]
+fn tasks_namespace(builder: &mut GlobalsBuilder) {
+    fn combine<'v>(
+        #[starlark(args)] tasks: UnpackTuple<SValue<'v>>,
+        #[starlark(kwargs)] kwargs: SmallMap<String, SValue<'v>>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<SValue<'v>> {
+        finish_task(helpers::combine(&tasks_arg(tasks)?), kwargs, heap)
+    }
+
+    fn concat<'v>(
+        #[starlark(args)] tasks: UnpackTuple<SValue<'v>>,
+        #[starlark(kwargs)] kwargs: SmallMap<String, SValue<'v>>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<SValue<'v>> {
+        finish_task(helpers::concat(&tasks_arg(tasks)?), kwargs, heap)
+    }
+}
+
+/// The `Processes` namespace.
+#[starlark_module]
+fn processes_namespace(builder: &mut GlobalsBuilder) {
+    fn order<'v>(#[starlark(args)] args: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
+        let names = args.items.into_iter().map(process_name).collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(to_starlark(&order_value(names), heap))
+    }
+}
+
+/// The `Units` namespace.
+#[starlark_module]
+fn units_namespace(builder: &mut GlobalsBuilder) {
+    fn resources_sum<'v>(#[starlark(args)] r: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
+        let v = helpers::resources_fold(&resources_arg(r)?, false).map_err(|e| anyhow::anyhow!(e))?;
+        Ok(to_starlark(&v, heap))
+    }
+
+    fn resources_max<'v>(#[starlark(args)] r: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
+        let v = helpers::resources_fold(&resources_arg(r)?, true).map_err(|e| anyhow::anyhow!(e))?;
+        Ok(to_starlark(&v, heap))
+    }
+
+    fn finalization_wait_sum<'v>(#[starlark(args)] t: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
+        let v = helpers::finalization_wait_fold(&tasks_arg(t)?, false).map_err(|e| anyhow::anyhow!(e))?;
+        Ok(to_starlark(&v, heap))
+    }
+
+    fn finalization_wait_max<'v>(#[starlark(args)] t: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
+        let v = helpers::finalization_wait_fold(&tasks_arg(t)?, true).map_err(|e| anyhow::anyhow!(e))?;
+        Ok(to_starlark(&v, heap))
+    }
+
+    fn processes_merge<'v>(#[starlark(args)] t: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
+        Ok(to_starlark(&helpers::processes_merge(&tasks_arg(t)?), heap))
+    }
+
+    fn constraints_merge<'v>(#[starlark(args)] t: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
+        Ok(to_starlark(&helpers::constraints_merge(&tasks_arg(t)?), heap))
+    }
+}
+
 /// Adds the schema (types, constants, ready-made instances) and the Pystachio vocabulary to a
 /// Starlark globals builder.
 pub(crate) fn register(builder: &mut GlobalsBuilder) {
     pystachio_globals(builder);
+    task_helpers(builder);
+    builder.namespace("Tasks", tasks_namespace);
+    builder.namespace("Processes", processes_namespace);
+    builder.namespace("Units", units_namespace);
     let s = schema::schema();
     for (name, t) in &s.structs {
         builder.set(name, TypeObj(Type::Struct(t.clone())));

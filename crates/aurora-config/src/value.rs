@@ -111,7 +111,7 @@ impl StructValue {
     /// Sets a field after coercing the value to the field's type (templates allowed).
     pub fn set(&mut self, name: &str, value: Option<Value>) -> Result<(), TypeError> {
         let i = self.ty.field_index(name).ok_or_else(|| TypeError {
-            path: self.ty.name.clone(),
+            path: String::new(),
             message: format!(
                 "{} has no field '{}' (its fields are: {})",
                 self.ty.name,
@@ -137,7 +137,7 @@ impl StructValue {
 
 /// A value that does not fit a type.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{}{message}", if path.is_empty() { String::new() } else { format!("{path}: ") })]
 pub struct TypeError {
     /// Where: `Process.max_failures`, `Job.task.processes[0].cmdline`...
     pub path: String,

@@ -1,4 +1,4 @@
-//! Data-driven: every `tests/data/NAME.aurora` must evaluate to exactly `NAME.json`, the JSON that
+//! Data-driven: every `examples/NAME.aurora` (copied from Aurora users' examples) must evaluate to exactly `NAME.json`, the JSON that
 //! Aurora's own client prints for `aurora job inspect --write-json` (key order free; `15` and
 //! `15.0` differ, as they do in the schema's types). The typed model must round-trip it too.
 
@@ -8,7 +8,7 @@ use std::path::Path;
 
 #[test]
 fn every_example_matches_aurora() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     let mut checked = 0;
     let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     entries.sort();
