@@ -12,7 +12,8 @@ fn bench_eval(c: &mut Criterion) {
         ("web_service", "devcluster/www-data/staging/web"),
     ] {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-        let source = std::fs::read_to_string(dir.join(format!("{name}.aurora"))).expect("example exists");
+        let source =
+            std::fs::read_to_string(dir.join(format!("{name}.aurora"))).expect("example exists");
         let mut loader = MemoryLoader::default();
         let path = PathBuf::from(format!("{name}.aurora"));
         loader.files.insert(path.clone(), source);

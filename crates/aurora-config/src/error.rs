@@ -11,22 +11,39 @@ pub enum ConfigError {
     Io { path: PathBuf, message: String },
     /// Not valid syntax (after the Python 2 pre-pass).
     #[error("{}:{line}:{column}: syntax error: {message}", file.display())]
-    Syntax { file: PathBuf, line: usize, column: usize, message: String },
+    Syntax {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// Evaluation failed: a wrong type, an unknown field, an undefined name, `fail()`...
     #[error("{location}{message}")]
     Eval { location: Location, message: String },
     /// An `include()` that cannot be honoured.
     #[error("{}:{line}: {message}", file.display())]
-    Include { file: PathBuf, line: usize, message: String },
+    Include {
+        file: PathBuf,
+        line: usize,
+        message: String,
+    },
     /// The file defines no `jobs` list.
     #[error("{}: no jobs defined: a .aurora file must set `jobs = [Job(...), ...]`", file.display())]
     NoJobs { file: PathBuf },
     /// `jobs` holds something that is not a Job.
     #[error("{}: {} is {found}, expected a Job (or Service)", file.display(), index.map(|i| format!("jobs[{i}]")).unwrap_or_else(|| "jobs".into()))]
-    NotAJob { file: PathBuf, index: Option<usize>, found: String },
+    NotAJob {
+        file: PathBuf,
+        index: Option<usize>,
+        found: String,
+    },
     /// No job in the file has the requested key.
     #[error("Could not find job {key} in {}; the file defines: {}", file.display(), if candidates.is_empty() { "no jobs".to_owned() } else { candidates.join(", ") })]
-    NoMatch { key: String, file: PathBuf, candidates: Vec<String> },
+    NoMatch {
+        key: String,
+        file: PathBuf,
+        candidates: Vec<String>,
+    },
     /// Several jobs have the requested key.
     #[error("Multiple jobs match {key} in {}, please disambiguate by specifying a job key", file.display())]
     Ambiguous { key: String, file: PathBuf },
@@ -59,7 +76,11 @@ impl ConfigError {
     pub(crate) fn from_starlark(e: starlark::Error) -> Self {
         let location = Location(e.span().map(|s| {
             let pos = s.resolve_span();
-            (s.filename().to_owned(), pos.begin.line + 1, pos.begin.column + 1)
+            (
+                s.filename().to_owned(),
+                pos.begin.line + 1,
+                pos.begin.column + 1,
+            )
         }));
         let mut message = e.without_diagnostic().to_string();
         // Starlark's messages can span lines (notes, hints): keep them, indented under the first.

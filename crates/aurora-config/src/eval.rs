@@ -12,9 +12,9 @@ use crate::value::StructValue;
 use starlark::environment::{Globals, GlobalsBuilder, LibraryExtension, Module};
 use starlark::eval::Evaluator;
 use starlark::syntax::{AstModule, Dialect};
+use starlark::values::ValueLike;
 use starlark::values::list::ListRef;
 use starlark::values::tuple::TupleRef;
-use starlark::values::ValueLike;
 use std::collections::HashMap;
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -48,7 +48,10 @@ pub struct MemoryLoader {
 
 impl SourceLoader for MemoryLoader {
     fn read(&self, path: &Path) -> io::Result<String> {
-        self.files.get(&normalize(path)).cloned().ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+        self.files
+            .get(&normalize(path))
+            .cloned()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
     }
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         Ok(normalize(path))
@@ -87,9 +90,13 @@ fn dialect() -> Dialect {
 fn globals() -> &'static Globals {
     static GLOBALS: OnceLock<Globals> = OnceLock::new();
     GLOBALS.get_or_init(|| {
-        GlobalsBuilder::extended_by(&[LibraryExtension::Print, LibraryExtension::Filter, LibraryExtension::Partial])
-            .with(starlark_glue::register)
-            .build()
+        GlobalsBuilder::extended_by(&[
+            LibraryExtension::Print,
+            LibraryExtension::Filter,
+            LibraryExtension::Partial,
+        ])
+        .with(starlark_glue::register)
+        .build()
     })
 }
 
@@ -107,17 +114,26 @@ impl starlark::PrintHandler for StderrPrint {
 const MAX_CALLSTACK: usize = 200;
 
 /// Evaluates the file at `path` and returns its `jobs`.
-pub fn evaluate(path: &Path, loader: &dyn SourceLoader) -> Result<Vec<Arc<StructValue>>, ConfigError> {
-    let source = loader.read(path).map_err(|e| ConfigError::Io { path: path.to_owned(), message: e.to_string() })?;
+pub fn evaluate(
+    path: &Path,
+    loader: &dyn SourceLoader,
+) -> Result<Vec<Arc<StructValue>>, ConfigError> {
+    let source = loader.read(path).map_err(|e| ConfigError::Io {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
     let globals = globals();
     Module::with_temp_heap(|module| {
         let mut eval = Evaluator::new(&module);
         eval.set_print_handler(&StderrPrint);
-        eval.set_max_callstack_size(MAX_CALLSTACK).map_err(|e| ConfigError::Internal(e.to_string()))?;
+        eval.set_max_callstack_size(MAX_CALLSTACK)
+            .map_err(|e| ConfigError::Internal(e.to_string()))?;
         let mut stack = Vec::new();
         run_file(&mut eval, globals, path, &source, loader, &mut stack)?;
         let Some(jobs) = module.get("jobs") else {
-            return Err(ConfigError::NoJobs { file: path.to_owned() });
+            return Err(ConfigError::NoJobs {
+                file: path.to_owned(),
+            });
         };
         let items = ListRef::from_value(jobs)
             .map(|l| l.content().to_vec())
@@ -132,8 +148,16 @@ pub fn evaluate(path: &Path, loader: &dyn SourceLoader) -> Result<Vec<Arc<Struct
             .enumerate()
             .map(|(i, v)| match v.downcast_ref::<StructObj>() {
                 Some(s) if s.0.ty.name == "Job" => Ok(s.0.clone()),
-                Some(s) => Err(ConfigError::NotAJob { file: path.to_owned(), index: Some(i), found: format!("a {}", s.0.ty.name) }),
-                None => Err(ConfigError::NotAJob { file: path.to_owned(), index: Some(i), found: format!("a {}", v.get_type()) }),
+                Some(s) => Err(ConfigError::NotAJob {
+                    file: path.to_owned(),
+                    index: Some(i),
+                    found: format!("a {}", s.0.ty.name),
+                }),
+                None => Err(ConfigError::NotAJob {
+                    file: path.to_owned(),
+                    index: Some(i),
+                    found: format!("a {}", v.get_type()),
+                }),
             })
             .collect()
     })
@@ -147,7 +171,9 @@ fn run_file(
     loader: &dyn SourceLoader,
     stack: &mut Vec<PathBuf>,
 ) -> Result<(), ConfigError> {
-    let canonical = loader.canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let canonical = loader
+        .canonicalize(path)
+        .unwrap_or_else(|_| path.to_owned());
     if stack.contains(&canonical) {
         return Err(ConfigError::Include {
             file: path.to_owned(),
@@ -166,10 +192,14 @@ fn run_file(
     for chunk in chunks {
         match chunk {
             Chunk::Code(code) => {
-                let ast = AstModule::parse(&name, code, &dialect()).map_err(ConfigError::from_starlark)?;
-                eval.eval_module(ast, globals).map_err(ConfigError::from_starlark)?;
+                let ast = AstModule::parse(&name, code, &dialect())
+                    .map_err(ConfigError::from_starlark)?;
+                eval.eval_module(ast, globals)
+                    .map_err(ConfigError::from_starlark)?;
             }
-            Chunk::Include { path: rel, line, .. } => {
+            Chunk::Include {
+                path: rel, line, ..
+            } => {
                 let target = resolve_include(path, &canonical, &rel, line, loader)?;
                 let text = loader.read(&target).map_err(|e| ConfigError::Include {
                     file: path.to_owned(),
@@ -199,17 +229,28 @@ fn resolve_include(
     };
     let rel_path = Path::new(rel);
     if rel.is_empty() || rel_path.is_absolute() {
-        return Err(refuse("the path must be relative to the including file's folder"));
+        return Err(refuse(
+            "the path must be relative to the including file's folder",
+        ));
     }
     let dir = including.parent().unwrap_or(Path::new(""));
     let target = dir.join(rel_path);
-    let folder = including_canonical.parent().unwrap_or(Path::new("")).to_owned();
-    let canonical_target = loader.canonicalize(&target).map_err(|e| ConfigError::Include {
-        file: including.to_owned(),
-        line,
-        message: format!("cannot read included file {}: {e}", target.display()),
-    })?;
-    if !canonical_target.starts_with(&folder) || canonical_target.components().any(|c| c == Component::ParentDir) {
+    let folder = including_canonical
+        .parent()
+        .unwrap_or(Path::new(""))
+        .to_owned();
+    let canonical_target = loader
+        .canonicalize(&target)
+        .map_err(|e| ConfigError::Include {
+            file: including.to_owned(),
+            line,
+            message: format!("cannot read included file {}: {e}", target.display()),
+        })?;
+    if !canonical_target.starts_with(&folder)
+        || canonical_target
+            .components()
+            .any(|c| c == Component::ParentDir)
+    {
         return Err(refuse("it leaves the including file's folder"));
     }
     Ok(target)

@@ -75,29 +75,47 @@ pub fn processes_merge(tasks: &[Arc<StructValue>]) -> Value {
 
 /// `Units.constraints_merge`: the constraints of all tasks, concatenated.
 pub fn constraints_merge(tasks: &[Arc<StructValue>]) -> Value {
-    Value::List(tasks.iter().flat_map(|t| list_field(t, "constraints")).collect())
+    Value::List(
+        tasks
+            .iter()
+            .flat_map(|t| list_field(t, "constraints"))
+            .collect(),
+    )
 }
 
 fn last(tasks: &[Arc<StructValue>]) -> Result<StructValue> {
-    tasks.last().map(|t| (**t).clone()).ok_or_else(|| "at least one task is needed".into())
+    tasks
+        .last()
+        .map(|t| (**t).clone())
+        .ok_or_else(|| "at least one task is needed".into())
 }
 
 /// `Tasks.combine(*tasks)`: the processes of all tasks running side by side; resources summed,
 /// constraints merged, the longest finalization wait; the last task's other fields.
 pub fn combine(tasks: &[Arc<StructValue>]) -> Result<StructValue> {
-    let resources: Vec<_> = tasks.iter().map(|t| resources_of(t)).collect::<Result<_>>()?;
+    let resources: Vec<_> = tasks
+        .iter()
+        .map(|t| resources_of(t))
+        .collect::<Result<_>>()?;
     let mut out = last(tasks)?;
     set(&mut out, "processes", processes_merge(tasks))?;
     set(&mut out, "resources", resources_fold(&resources, false)?)?;
     set(&mut out, "constraints", constraints_merge(tasks))?;
-    set(&mut out, "finalization_wait", finalization_wait_fold(tasks, true)?)?;
+    set(
+        &mut out,
+        "finalization_wait",
+        finalization_wait_fold(tasks, true)?,
+    )?;
     Ok(out)
 }
 
 /// `Tasks.concat(*tasks)`: the tasks one after the other: every process of a task is ordered
 /// before every process of the next; the largest resources; finalization waits added up.
 pub fn concat(tasks: &[Arc<StructValue>]) -> Result<StructValue> {
-    let resources: Vec<_> = tasks.iter().map(|t| resources_of(t)).collect::<Result<_>>()?;
+    let resources: Vec<_> = tasks
+        .iter()
+        .map(|t| resources_of(t))
+        .collect::<Result<_>>()?;
     let mut constraints = match constraints_merge(tasks) {
         Value::List(c) => c,
         _ => Vec::new(),
@@ -108,10 +126,13 @@ pub fn concat(tasks: &[Arc<StructValue>]) -> Result<StructValue> {
             for p2 in list_field(&pair[1], "processes") {
                 if p1 != p2 {
                     let names = [&p1, &p2].map(|p| match p {
-                        Value::Struct(s) => s.get("name").cloned().unwrap_or(Value::Str(String::new())),
+                        Value::Struct(s) => {
+                            s.get("name").cloned().unwrap_or(Value::Str(String::new()))
+                        }
                         other => other.clone(),
                     });
-                    let c = StructValue::empty(constraint_ty.clone()).with(&[("order", Value::List(names.to_vec()))]);
+                    let c = StructValue::empty(constraint_ty.clone())
+                        .with(&[("order", Value::List(names.to_vec()))]);
                     constraints.push(Value::Struct(Arc::new(c)));
                 }
             }
@@ -121,7 +142,11 @@ pub fn concat(tasks: &[Arc<StructValue>]) -> Result<StructValue> {
     set(&mut out, "processes", processes_merge(tasks))?;
     set(&mut out, "resources", resources_fold(&resources, true)?)?;
     set(&mut out, "constraints", Value::List(constraints))?;
-    set(&mut out, "finalization_wait", finalization_wait_fold(tasks, false)?)?;
+    set(
+        &mut out,
+        "finalization_wait",
+        finalization_wait_fold(tasks, false)?,
+    )?;
     Ok(out)
 }
 

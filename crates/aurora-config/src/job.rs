@@ -22,9 +22,14 @@ impl std::str::FromStr for Bind {
     type Err = ConfigError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (name, value) = s.split_once('=').ok_or_else(|| ConfigError::Binding(s.to_owned()))?;
+        let (name, value) = s
+            .split_once('=')
+            .ok_or_else(|| ConfigError::Binding(s.to_owned()))?;
         let path = binding_path(name.trim()).map_err(|_| ConfigError::Binding(s.to_owned()))?;
-        Ok(Bind { path, value: value.to_owned() })
+        Ok(Bind {
+            path,
+            value: value.to_owned(),
+        })
     }
 }
 
@@ -74,7 +79,9 @@ impl Templated {
     }
 
     fn key_string(&self) -> String {
-        ["cluster", "role", "environment", "name"].map(|f| self.str_field(f)).join("/")
+        ["cluster", "role", "environment", "name"]
+            .map(|f| self.str_field(f))
+            .join("/")
     }
 }
 
@@ -86,7 +93,10 @@ impl Config {
 
     /// Evaluates the file at `path`, reading through `loader`.
     pub fn load_with(path: &Path, loader: &dyn SourceLoader) -> Result<Self, ConfigError> {
-        Ok(Config { file: path.to_owned(), jobs: eval::evaluate(path, loader)? })
+        Ok(Config {
+            file: path.to_owned(),
+            jobs: eval::evaluate(path, loader)?,
+        })
     }
 
     /// The number of jobs the file defines.
@@ -102,25 +112,35 @@ impl Config {
     fn template(&self, job: &Arc<StructValue>, binds: &[Bind]) -> Result<Templated, ConfigError> {
         let mut bound = (**job).clone();
         if !binds.is_empty() {
-            let user: Binding = binds.iter().map(|b| (b.path.clone(), Value::Str(b.value.clone()))).collect();
+            let user: Binding = binds
+                .iter()
+                .map(|b| (b.path.clone(), Value::Str(b.value.clone())))
+                .collect();
             bound.bindings.insert(0, Arc::new(user));
         }
         bound.bindings.insert(0, Arc::new(standard_bindings()));
-        let (tree, unbound) = templating::interpolate(&Arc::new(bound)).map_err(|e| ConfigError::Job {
-            job: job_label(job),
-            message: e.to_string(),
-        })?;
+        let (tree, unbound) =
+            templating::interpolate(&Arc::new(bound)).map_err(|e| ConfigError::Job {
+                job: job_label(job),
+                message: e.to_string(),
+            })?;
         Ok(Templated { tree, unbound })
     }
 
     /// `CLUSTER/ROLE/ENV/NAME` of every job in the file, in file order.
     pub fn job_keys(&self, binds: &[Bind]) -> Result<Vec<String>, ConfigError> {
-        self.jobs.iter().map(|j| Ok(self.template(j, binds)?.key_string())).collect()
+        self.jobs
+            .iter()
+            .map(|j| Ok(self.template(j, binds)?.key_string()))
+            .collect()
     }
 
     /// Every job in the file, resolved.
     pub fn resolve_all(&self, binds: &[Bind]) -> Result<Vec<ResolvedJob>, ConfigError> {
-        self.jobs.iter().map(|j| finish(self.template(j, binds)?)).collect()
+        self.jobs
+            .iter()
+            .map(|j| finish(self.template(j, binds)?))
+            .collect()
     }
 
     /// The job named by `key`, resolved: templated with `binds`, type-checked and typed.
@@ -133,7 +153,10 @@ impl Config {
             let k = t.key_string();
             if k == wanted {
                 if found.is_some() {
-                    return Err(ConfigError::Ambiguous { key: wanted, file: self.file.clone() });
+                    return Err(ConfigError::Ambiguous {
+                        key: wanted,
+                        file: self.file.clone(),
+                    });
                 }
                 found = Some(t);
             } else {
@@ -142,7 +165,11 @@ impl Config {
         }
         match found {
             Some(t) => finish(t),
-            None => Err(ConfigError::NoMatch { key: wanted, file: self.file.clone(), candidates }),
+            None => Err(ConfigError::NoMatch {
+                key: wanted,
+                file: self.file.clone(),
+                candidates,
+            }),
         }
     }
 }
@@ -159,14 +186,25 @@ fn job_label(job: &StructValue) -> String {
 /// Type checks, Aurora's job validation, and conversion to the typed model.
 fn finish(t: Templated) -> Result<ResolvedJob, ConfigError> {
     let label = t.key_string();
-    let err = |message: String| ConfigError::Job { job: label.clone(), message };
+    let err = |message: String| ConfigError::Job {
+        job: label.clone(),
+        message,
+    };
     let checked = templating::check(&t.tree).map_err(|e| err(e.to_string()))?;
     let json = templating::to_json(&Value::Struct(checked));
-    let job: aurora_model::Job = serde_json::from_value(json.clone())
-        .map_err(|e| ConfigError::Internal(format!("job {label}: the schema and the model disagree: {e}")))?;
+    let job: aurora_model::Job = serde_json::from_value(json.clone()).map_err(|e| {
+        ConfigError::Internal(format!(
+            "job {label}: the schema and the model disagree: {e}"
+        ))
+    })?;
     let key = job.path().map_err(|e| err(e.to_string()))?;
     validate(&job).map_err(err)?;
-    Ok(ResolvedJob { key, job, json, unbound: t.unbound })
+    Ok(ResolvedJob {
+        key,
+        job,
+        json,
+        unbound: t.unbound,
+    })
 }
 
 /// What Aurora's client checks beyond types (`AuroraConfig.validate_job`, Thermos' validator).
@@ -178,16 +216,25 @@ fn validate(job: &aurora_model::Job) -> Result<(), String> {
     let mut names = HashSet::new();
     for p in &task.processes {
         if p.name.is_empty() || p.name.starts_with('.') || p.name.contains(['/', '\0']) {
-            return Err(format!("Process name '{}' is not a valid file name", p.name));
+            return Err(format!(
+                "Process name '{}' is not a valid file name",
+                p.name
+            ));
         }
         if !names.insert(p.name.as_str()) {
-            return Err(format!("Process name '{}' is used twice in task '{}'", p.name, task.name));
+            return Err(format!(
+                "Process name '{}' is used twice in task '{}'",
+                p.name, task.name
+            ));
         }
     }
     for c in &task.constraints {
         for n in &c.order {
             if !names.contains(n.as_str()) {
-                return Err(format!("order constraint names '{n}', which is not a process of task '{}'", task.name));
+                return Err(format!(
+                    "order constraint names '{n}', which is not a process of task '{}'",
+                    task.name
+                ));
             }
         }
     }
@@ -199,7 +246,10 @@ fn validate(job: &aurora_model::Job) -> Result<(), String> {
         ));
     }
     if job.instances < 1 {
-        return Err(format!("Job.instances must be at least 1, got {}", job.instances));
+        return Err(format!(
+            "Job.instances must be at least 1, got {}",
+            job.instances
+        ));
     }
     Ok(())
 }

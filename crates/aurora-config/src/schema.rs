@@ -26,7 +26,9 @@ pub struct Schema {
 impl Schema {
     /// The struct type `name`; panics if the schema lacks it (a bug, not an input error).
     pub fn get(&self, name: &str) -> &Arc<StructType> {
-        self.structs.get(name).unwrap_or_else(|| panic!("schema has no struct {name}"))
+        self.structs
+            .get(name)
+            .unwrap_or_else(|| panic!("schema has no struct {name}"))
     }
 }
 
@@ -37,14 +39,31 @@ pub fn schema() -> &'static Schema {
 }
 
 fn req(name: &str, ty: Type) -> Field {
-    Field { name: name.into(), ty, default: None, required: true }
+    Field {
+        name: name.into(),
+        ty,
+        default: None,
+        required: true,
+    }
 }
 fn opt(name: &str, ty: Type) -> Field {
-    Field { name: name.into(), ty, default: None, required: false }
+    Field {
+        name: name.into(),
+        ty,
+        default: None,
+        required: false,
+    }
 }
 fn def(name: &str, ty: Type, default: Value) -> Field {
-    let default = ty.coerce(default, crate::value::Mode::Template).expect("schema default fits its type");
-    Field { name: name.into(), ty, default: Some(default), required: false }
+    let default = ty
+        .coerce(default, crate::value::Mode::Template)
+        .expect("schema default fits its type");
+    Field {
+        name: name.into(),
+        ty,
+        default: Some(default),
+        required: false,
+    }
 }
 fn s(v: &str) -> Value {
     Value::Str(v.into())
@@ -56,19 +75,27 @@ fn map(k: Type, v: Type) -> Type {
     Type::Map(Box::new(k), Box::new(v))
 }
 fn enumeration(name: &str, values: &[&str]) -> Type {
-    Type::Enum { name: name.into(), values: values.iter().map(|v| v.to_string()).collect() }
+    Type::Enum {
+        name: name.into(),
+        values: values.iter().map(|v| v.to_string()).collect(),
+    }
 }
 
 fn build() -> Schema {
     use Type::{Boolean, Float, Integer, String as Str};
     let mut structs: BTreeMap<&'static str, Arc<StructType>> = BTreeMap::new();
     let mut add = |name: &'static str, fields: Vec<Field>| -> Arc<StructType> {
-        let t = Arc::new(StructType { name: name.into(), fields });
+        let t = Arc::new(StructType {
+            name: name.into(),
+            fields,
+        });
         structs.insert(name, t.clone());
         t
     };
     let st = |t: &Arc<StructType>| Type::Struct(t.clone());
-    let inst = |t: &Arc<StructType>, fields: &[(&str, Value)]| Value::Struct(Arc::new(StructValue::empty(t.clone()).with(fields)));
+    let inst = |t: &Arc<StructType>, fields: &[(&str, Value)]| {
+        Value::Struct(Arc::new(StructValue::empty(t.clone()).with(fields)))
+    };
 
     let destination = enumeration("LoggerDestination", &["file", "console", "both", "none"]);
     let mode = enumeration("LoggerMode", &["standard", "rotate"]);
@@ -77,11 +104,19 @@ fn build() -> Schema {
     // --- Thermos (thermos/config/schema_base.py) ---
     let resources = add(
         "Resources",
-        vec![req("cpu", Float), req("ram", Integer), req("disk", Integer), def("gpu", Integer, Value::Int(0))],
+        vec![
+            req("cpu", Float),
+            req("ram", Integer),
+            req("disk", Integer),
+            def("gpu", Integer, Value::Int(0)),
+        ],
     );
     let rotate = add(
         "RotatePolicy",
-        vec![def("log_size", Integer, Value::Int(100 * MB)), def("backups", Integer, Value::Int(5))],
+        vec![
+            def("log_size", Integer, Value::Int(100 * MB)),
+            def("backups", Integer, Value::Int(5)),
+        ],
     );
     let logger = add(
         "Logger",
@@ -130,7 +165,10 @@ fn build() -> Schema {
         ],
     );
     let shell_hc = add("ShellHealthChecker", vec![req("shell_command", Str)]);
-    let checker = add("HealthCheckerConfig", vec![opt("http", st(&http_hc)), opt("shell", st(&shell_hc))]);
+    let checker = add(
+        "HealthCheckerConfig",
+        vec![opt("http", st(&http_hc)), opt("shell", st(&shell_hc))],
+    );
     let default_checker = inst(&checker, &[("http", inst(&http_hc, &[]))]);
     let health = add(
         "HealthCheckConfig",
@@ -156,14 +194,23 @@ fn build() -> Schema {
     let lifecycle = add("LifecycleConfig", vec![opt("http", st(&http_lifecycle))]);
     let default_lifecycle = inst(&lifecycle, &[("http", inst(&http_lifecycle, &[]))]);
     let disable_lifecycle = inst(&lifecycle, &[]);
-    let queue = add("QueueUpdateStrategy", vec![def("batch_size", Integer, Value::Int(1))]);
+    let queue = add(
+        "QueueUpdateStrategy",
+        vec![def("batch_size", Integer, Value::Int(1))],
+    );
     let batch = add(
         "BatchUpdateStrategy",
-        vec![def("batch_size", Integer, Value::Int(1)), def("autopause_after_batch", Boolean, Value::Bool(false))],
+        vec![
+            def("batch_size", Integer, Value::Int(1)),
+            def("autopause_after_batch", Boolean, Value::Bool(false)),
+        ],
     );
     let variable = add(
         "VariableBatchUpdateStrategy",
-        vec![req("batch_sizes", list(Integer)), def("autopause_after_batch", Boolean, Value::Bool(false))],
+        vec![
+            req("batch_sizes", list(Integer)),
+            def("autopause_after_batch", Boolean, Value::Bool(false)),
+        ],
     );
     let update = add(
         "UpdateConfig",
@@ -176,7 +223,10 @@ fn build() -> Schema {
             def("wait_for_batch_completion", Boolean, Value::Bool(false)),
             opt("pulse_interval_secs", Integer),
             def("sla_aware", Boolean, Value::Bool(false)),
-            opt("update_strategy", Type::Choice(vec![st(&queue), st(&batch), st(&variable)])),
+            opt(
+                "update_strategy",
+                Type::Choice(vec![st(&queue), st(&batch), st(&variable)]),
+            ),
         ],
     );
     let announcer = add(
@@ -193,30 +243,51 @@ fn build() -> Schema {
     );
     let executor = add(
         "ExecutorConfig",
-        vec![def("name", Str, s("AuroraExecutor")), def("data", Str, s(""))],
+        vec![
+            def("name", Str, s("AuroraExecutor")),
+            def("data", Str, s("")),
+        ],
     );
     let metadata = add("Metadata", vec![req("key", Str), req("value", Str)]);
     let partition = add(
         "PartitionPolicy",
-        vec![def("reschedule", Boolean, Value::Bool(true)), def("delay_secs", Integer, Value::Int(0))],
+        vec![
+            def("reschedule", Boolean, Value::Bool(true)),
+            def("delay_secs", Integer, Value::Int(0)),
+        ],
     );
-    let count_sla = add("CountSlaPolicy", vec![req("count", Integer), req("duration_secs", Integer)]);
-    let percentage_sla =
-        add("PercentageSlaPolicy", vec![req("percentage", Float), req("duration_secs", Integer)]);
+    let count_sla = add(
+        "CountSlaPolicy",
+        vec![req("count", Integer), req("duration_secs", Integer)],
+    );
+    let percentage_sla = add(
+        "PercentageSlaPolicy",
+        vec![req("percentage", Float), req("duration_secs", Integer)],
+    );
     let coordinator_sla = add(
         "CoordinatorSlaPolicy",
-        vec![req("coordinator_url", Str), def("status_key", Str, s("drain"))],
+        vec![
+            req("coordinator_url", Str),
+            def("status_key", Str, s("drain")),
+        ],
     );
     let parameter = add("Parameter", vec![req("name", Str), req("value", Str)]);
     let docker = add(
         "Docker",
-        vec![req("image", Str), def("parameters", list(st(&parameter)), Value::List(vec![]))],
+        vec![
+            req("image", Str),
+            def("parameters", list(st(&parameter)), Value::List(vec![])),
+        ],
     );
     let appc = add("AppcImage", vec![req("name", Str), req("image_id", Str)]);
     let docker_image = add("DockerImage", vec![req("name", Str), req("tag", Str)]);
     let volume = add(
         "Volume",
-        vec![req("container_path", Str), req("host_path", Str), req("mode", volume_mode.clone())],
+        vec![
+            req("container_path", Str),
+            req("host_path", Str),
+            req("mode", volume_mode.clone()),
+        ],
     );
     let mesos = add(
         "Mesos",
@@ -241,7 +312,10 @@ fn build() -> Schema {
             opt("cron_schedule", Str),
             def(
                 "cron_collision_policy",
-                enumeration("CronCollisionPolicy", &["KILL_EXISTING", "CANCEL_NEW", "RUN_OVERLAP"]),
+                enumeration(
+                    "CronCollisionPolicy",
+                    &["KILL_EXISTING", "CANCEL_NEW", "RUN_OVERLAP"],
+                ),
                 s("KILL_EXISTING"),
             ),
             def("update_config", st(&update), inst(&update, &[])),
@@ -259,9 +333,16 @@ fn build() -> Schema {
             opt("partition_policy", st(&partition)),
             opt(
                 "sla_policy",
-                Type::Choice(vec![st(&coordinator_sla), st(&count_sla), st(&percentage_sla)]),
+                Type::Choice(vec![
+                    st(&coordinator_sla),
+                    st(&count_sla),
+                    st(&percentage_sla),
+                ]),
             ),
-            opt("container", Type::Choice(vec![st(&container), st(&docker), st(&mesos)])),
+            opt(
+                "container",
+                Type::Choice(vec![st(&container), st(&docker), st(&mesos)]),
+            ),
         ],
     );
     drop(add);
@@ -279,7 +360,11 @@ fn build() -> Schema {
     ];
     Schema {
         structs,
-        enums: vec![("LoggerDestination", destination), ("LoggerMode", mode), ("Mode", volume_mode)],
+        enums: vec![
+            ("LoggerDestination", destination),
+            ("LoggerMode", mode),
+            ("Mode", volume_mode),
+        ],
         instances,
     }
 }

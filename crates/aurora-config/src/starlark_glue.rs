@@ -19,8 +19,8 @@ use starlark::values::list::{AllocList, ListRef};
 use starlark::values::none::NoneType;
 use starlark::values::tuple::{TupleRef, UnpackTuple};
 use starlark::values::{
-    Heap, NoSerialize, StarlarkPagablePanic, StarlarkValue, UnpackValue, Value as SValue, ValueLike,
-    starlark_value,
+    Heap, NoSerialize, StarlarkPagablePanic, StarlarkValue, UnpackValue, Value as SValue,
+    ValueLike, starlark_value,
 };
 use starlark::{starlark_module, starlark_simple_value};
 use std::fmt;
@@ -57,15 +57,19 @@ pub(crate) fn to_value(v: SValue<'_>) -> anyhow::Result<Option<Value>> {
     if let Some(items) = items {
         let mut out = Vec::with_capacity(items.len());
         for x in items {
-            out.push(to_value(x)?.ok_or_else(|| anyhow::anyhow!("None is not allowed inside a list"))?);
+            out.push(
+                to_value(x)?.ok_or_else(|| anyhow::anyhow!("None is not allowed inside a list"))?,
+            );
         }
         return Ok(Some(Value::List(out)));
     }
     if let Some(d) = DictRef::from_value(v) {
         let mut out = Vec::with_capacity(d.len());
         for (k, x) in d.iter() {
-            let key = to_value(k)?.ok_or_else(|| anyhow::anyhow!("None is not allowed as a dict key"))?;
-            let val = to_value(x)?.ok_or_else(|| anyhow::anyhow!("None is not allowed as a dict value"))?;
+            let key =
+                to_value(k)?.ok_or_else(|| anyhow::anyhow!("None is not allowed as a dict key"))?;
+            let val = to_value(x)?
+                .ok_or_else(|| anyhow::anyhow!("None is not allowed as a dict value"))?;
             out.push((key, val));
         }
         return Ok(Some(Value::Map(out)));
@@ -84,9 +88,11 @@ pub(crate) fn to_starlark<'v>(v: &Value, heap: Heap<'v>) -> SValue<'v> {
         Value::Float(f) => heap.alloc(StarlarkFloat(*f)),
         Value::Str(s) => heap.alloc(s.as_str()),
         Value::List(items) => heap.alloc(AllocList(items.iter().map(|x| to_starlark(x, heap)))),
-        Value::Map(items) => {
-            heap.alloc(AllocDict(items.iter().map(|(k, x)| (to_starlark(k, heap), to_starlark(x, heap)))))
-        }
+        Value::Map(items) => heap.alloc(AllocDict(
+            items
+                .iter()
+                .map(|(k, x)| (to_starlark(k, heap), to_starlark(x, heap))),
+        )),
         Value::Struct(s) => heap.alloc(StructObj(s.clone())),
     }
 }
@@ -113,8 +119,10 @@ fn build_struct<'v>(
         .into());
     }
     for (name, v) in args.names_map()? {
-        let value = to_value(v).map_err(|e| anyhow::anyhow!("{}.{}: {e}", base.ty.name, name.as_str()))?;
-        base.set(name.as_str(), value).map_err(anyhow::Error::from)?;
+        let value =
+            to_value(v).map_err(|e| anyhow::anyhow!("{}.{}: {e}", base.ty.name, name.as_str()))?;
+        base.set(name.as_str(), value)
+            .map_err(anyhow::Error::from)?;
     }
     if let Some(o) = origin(eval) {
         base.origin = Some(o);
@@ -150,8 +158,11 @@ impl<'v> StarlarkValue<'v> for TypeObj {
             ty => {
                 args.no_named_args()?;
                 let v = args.positional1(eval.heap())?;
-                let value = to_value(v)?.ok_or_else(|| anyhow::anyhow!("{} cannot hold None", ty.name()))?;
-                let coerced = ty.coerce(value, Mode::Template).map_err(anyhow::Error::from)?;
+                let value = to_value(v)?
+                    .ok_or_else(|| anyhow::anyhow!("{} cannot hold None", ty.name()))?;
+                let coerced = ty
+                    .coerce(value, Mode::Template)
+                    .map_err(anyhow::Error::from)?;
                 Ok(to_starlark(&coerced, eval.heap()))
             }
         }
@@ -221,7 +232,9 @@ impl<'v> StarlarkValue<'v> for StructObj {
     }
 
     fn equals(&self, other: SValue<'v>) -> starlark::Result<bool> {
-        Ok(other.downcast_ref::<StructObj>().is_some_and(|o| *o.0 == *self.0))
+        Ok(other
+            .downcast_ref::<StructObj>()
+            .is_some_and(|o| *o.0 == *self.0))
     }
 }
 
@@ -255,14 +268,14 @@ impl<'v> StarlarkValue<'v> for FieldGetter {
 
 /// Parses a binding key: `profile.version` → `["profile", "version"]`.
 pub(crate) fn binding_path(key: &str) -> anyhow::Result<Vec<String>> {
-    let r = aurora_model::template::parse_ref(key)
-        .ok_or_else(|| anyhow::anyhow!("'{key}' is not a valid binding name (expected a.b or a[b])"))?;
+    let r = aurora_model::template::parse_ref(key).ok_or_else(|| {
+        anyhow::anyhow!("'{key}' is not a valid binding name (expected a.b or a[b])")
+    })?;
     Ok(r.components
         .iter()
         .map(|c| match c {
-            aurora_model::template::Component::Name(n) | aurora_model::template::Component::Index(n) => {
-                n.to_string()
-            }
+            aurora_model::template::Component::Name(n)
+            | aurora_model::template::Component::Index(n) => n.to_string(),
         })
         .collect())
 }
@@ -288,7 +301,9 @@ fn struct_methods(builder: &mut MethodsBuilder) {
                 anyhow::bail!("bind() takes dicts and name = value arguments, got {a}");
             };
             for (k, v) in items {
-                let Value::Str(k) = k else { anyhow::bail!("bind() keys must be strings") };
+                let Value::Str(k) = k else {
+                    anyhow::bail!("bind() keys must be strings")
+                };
                 binding.push((binding_path(&k)?, v));
             }
         }
@@ -308,7 +323,9 @@ fn struct_methods(builder: &mut MethodsBuilder) {
 fn type_of(v: SValue<'_>) -> anyhow::Result<Type> {
     match v.downcast_ref::<TypeObj>() {
         Some(t) => Ok(t.0.clone()),
-        None => anyhow::bail!("expected a type (String, Integer, Float, Boolean, List(T), Map(K, V), a struct), got {v}"),
+        None => anyhow::bail!(
+            "expected a type (String, Integer, Float, Boolean, List(T), Map(K, V), a struct), got {v}"
+        ),
     }
 }
 
@@ -324,7 +341,9 @@ fn process_name(v: SValue<'_>) -> anyhow::Result<Value> {
         return Ok(Value::Str(s.to_owned()));
     }
     let p = struct_arg(v, "order()")?;
-    p.get("name").cloned().ok_or_else(|| anyhow::anyhow!("order(): a process without a name"))
+    p.get("name")
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("order(): a process without a name"))
 }
 
 fn order_value(names: Vec<Value>) -> Value {
@@ -343,12 +362,20 @@ fn pystachio_globals(builder: &mut GlobalsBuilder) {
             Some(v) => Some(ty.coerce(v, Mode::Template)?),
             None => None,
         };
-        Ok(FieldObj { ty, default, required: false })
+        Ok(FieldObj {
+            ty,
+            default,
+            required: false,
+        })
     }
 
     /// `Required(T)`: a field that must be set.
     fn Required<'v>(ty: SValue<'v>) -> anyhow::Result<FieldObj> {
-        Ok(FieldObj { ty: type_of(ty)?, default: None, required: true })
+        Ok(FieldObj {
+            ty: type_of(ty)?,
+            default: None,
+            required: true,
+        })
     }
 
     /// `List(T)`.
@@ -358,7 +385,10 @@ fn pystachio_globals(builder: &mut GlobalsBuilder) {
 
     /// `Map(K, V)`.
     fn Map<'v>(key: SValue<'v>, value: SValue<'v>) -> anyhow::Result<TypeObj> {
-        Ok(TypeObj(Type::Map(Box::new(type_of(key)?), Box::new(type_of(value)?))))
+        Ok(TypeObj(Type::Map(
+            Box::new(type_of(key)?),
+            Box::new(type_of(value)?),
+        )))
     }
 
     /// `Choice([T1, T2])`: the first type a value coerces to.
@@ -367,18 +397,30 @@ fn pystachio_globals(builder: &mut GlobalsBuilder) {
             .map(|l| l.content().to_vec())
             .or_else(|| TupleRef::from_value(alternatives).map(|t| t.content().to_vec()))
             .ok_or_else(|| anyhow::anyhow!("Choice() takes a list of types"))?;
-        Ok(TypeObj(Type::Choice(items.into_iter().map(type_of).collect::<anyhow::Result<_>>()?)))
+        Ok(TypeObj(Type::Choice(
+            items
+                .into_iter()
+                .map(type_of)
+                .collect::<anyhow::Result<_>>()?,
+        )))
     }
 
     /// `Enum('a', 'b')` or `Enum('Name', ('a', 'b'))`.
     fn Enum<'v>(#[starlark(args)] args: UnpackTuple<SValue<'v>>) -> anyhow::Result<TypeObj> {
         let strs = |vs: &[SValue<'v>]| -> anyhow::Result<Vec<String>> {
             vs.iter()
-                .map(|v| v.unpack_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("Enum values must be strings")))
+                .map(|v| {
+                    v.unpack_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| anyhow::anyhow!("Enum values must be strings"))
+                })
                 .collect()
         };
         let (name, values) = match args.items.as_slice() {
-            [name, values] if ListRef::from_value(*values).is_some() || TupleRef::from_value(*values).is_some() => {
+            [name, values]
+                if ListRef::from_value(*values).is_some()
+                    || TupleRef::from_value(*values).is_some() =>
+            {
                 let vs = ListRef::from_value(*values)
                     .map(|l| l.content().to_vec())
                     .or_else(|| TupleRef::from_value(*values).map(|t| t.content().to_vec()))
@@ -402,9 +444,19 @@ fn pystachio_globals(builder: &mut GlobalsBuilder) {
         let mut all: Vec<Field> = base.fields.clone();
         for (field, v) in fields {
             let decl = if let Some(f) = v.downcast_ref::<FieldObj>() {
-                Field { name: field.clone(), ty: f.ty.clone(), default: f.default.clone(), required: f.required }
+                Field {
+                    name: field.clone(),
+                    ty: f.ty.clone(),
+                    default: f.default.clone(),
+                    required: f.required,
+                }
             } else if let Some(t) = v.downcast_ref::<TypeObj>() {
-                Field { name: field.clone(), ty: t.0.clone(), default: None, required: false }
+                Field {
+                    name: field.clone(),
+                    ty: t.0.clone(),
+                    default: None,
+                    required: false,
+                }
             } else {
                 anyhow::bail!(
                     "class {name}: field '{field}' must be a type, Default(T, value) or Required(T), got {v}"
@@ -415,12 +467,22 @@ fn pystachio_globals(builder: &mut GlobalsBuilder) {
                 None => all.push(decl),
             }
         }
-        Ok(TypeObj(Type::Struct(Arc::new(StructType { name: name.to_owned(), fields: all }))))
+        Ok(TypeObj(Type::Struct(Arc::new(StructType {
+            name: name.to_owned(),
+            fields: all,
+        }))))
     }
 
     /// `order(p1, p2, ...)`: one ordering constraint over processes (or their names).
-    fn order<'v>(#[starlark(args)] args: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
-        let names = args.items.into_iter().map(process_name).collect::<anyhow::Result<Vec<_>>>()?;
+    fn order<'v>(
+        #[starlark(args)] args: UnpackTuple<SValue<'v>>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<SValue<'v>> {
+        let names = args
+            .items
+            .into_iter()
+            .map(process_name)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(to_starlark(&order_value(names), heap))
     }
 
@@ -454,8 +516,10 @@ fn pystachio_globals(builder: &mut GlobalsBuilder) {
     /// `SimpleTask(name, command)`: one process, 1 cpu, 1 GB of ram and disk.
     fn SimpleTask<'v>(name: &str, command: &str, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
         let s = schema::schema();
-        let process = StructValue::empty(s.get("Process").clone())
-            .with(&[("name", Value::Str(name.into())), ("cmdline", Value::Str(command.into()))]);
+        let process = StructValue::empty(s.get("Process").clone()).with(&[
+            ("name", Value::Str(name.into())),
+            ("cmdline", Value::Str(command.into())),
+        ]);
         let resources = StructValue::empty(s.get("Resources").clone()).with(&[
             ("cpu", Value::Float(1.0)),
             ("ram", Value::Int(GB)),
@@ -463,7 +527,10 @@ fn pystachio_globals(builder: &mut GlobalsBuilder) {
         ]);
         let task = StructValue::empty(s.get("Task").clone()).with(&[
             ("name", Value::Str(name.into())),
-            ("processes", Value::List(vec![Value::Struct(Arc::new(process))])),
+            (
+                "processes",
+                Value::List(vec![Value::Struct(Arc::new(process))]),
+            ),
             ("resources", Value::Struct(Arc::new(resources))),
         ]);
         Ok(heap.alloc(StructObj(Arc::new(task))))
@@ -502,7 +569,9 @@ fn pystachio_globals(builder: &mut GlobalsBuilder) {
 
     /// Python 2's `unicode(x)`: Starlark's `str(x)`.
     fn unicode<'v>(x: SValue<'v>) -> anyhow::Result<String> {
-        Ok(x.unpack_str().map(str::to_owned).unwrap_or_else(|| x.to_str()))
+        Ok(x.unpack_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| x.to_str()))
     }
 
     /// Python 2's `long(x)`: an integer.
@@ -514,7 +583,10 @@ fn pystachio_globals(builder: &mut GlobalsBuilder) {
             return Ok(f.0.trunc() as i64);
         }
         if let Some(s) = x.unpack_str() {
-            return s.trim().parse().map_err(|_| anyhow::anyhow!("long(): invalid literal '{s}'"));
+            return s
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("long(): invalid literal '{s}'"));
         }
         anyhow::bail!("long(): cannot convert {x}")
     }
@@ -533,7 +605,9 @@ fn tasks_arg(args: UnpackTuple<SValue<'_>>) -> anyhow::Result<Vec<Arc<StructValu
 fn resources_arg(args: UnpackTuple<SValue<'_>>) -> anyhow::Result<Vec<Arc<StructValue>>> {
     // Thermos accepts both `resources_sum(r1, r2)` and `resources_sum([r1, r2])`.
     let items = match args.items.as_slice() {
-        [one] if ListRef::from_value(*one).is_some() => ListRef::from_value(*one).map(|l| l.content().to_vec()).unwrap_or_default(),
+        [one] if ListRef::from_value(*one).is_some() => ListRef::from_value(*one)
+            .map(|l| l.content().to_vec())
+            .unwrap_or_default(),
         items => items.to_vec(),
     };
     items
@@ -602,8 +676,15 @@ fn tasks_namespace(builder: &mut GlobalsBuilder) {
 /// The `Processes` namespace.
 #[starlark_module]
 fn processes_namespace(builder: &mut GlobalsBuilder) {
-    fn order<'v>(#[starlark(args)] args: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
-        let names = args.items.into_iter().map(process_name).collect::<anyhow::Result<Vec<_>>>()?;
+    fn order<'v>(
+        #[starlark(args)] args: UnpackTuple<SValue<'v>>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<SValue<'v>> {
+        let names = args
+            .items
+            .into_iter()
+            .map(process_name)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(to_starlark(&order_value(names), heap))
     }
 }
@@ -611,32 +692,57 @@ fn processes_namespace(builder: &mut GlobalsBuilder) {
 /// The `Units` namespace.
 #[starlark_module]
 fn units_namespace(builder: &mut GlobalsBuilder) {
-    fn resources_sum<'v>(#[starlark(args)] r: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
-        let v = helpers::resources_fold(&resources_arg(r)?, false).map_err(|e| anyhow::anyhow!(e))?;
+    fn resources_sum<'v>(
+        #[starlark(args)] r: UnpackTuple<SValue<'v>>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<SValue<'v>> {
+        let v =
+            helpers::resources_fold(&resources_arg(r)?, false).map_err(|e| anyhow::anyhow!(e))?;
         Ok(to_starlark(&v, heap))
     }
 
-    fn resources_max<'v>(#[starlark(args)] r: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
-        let v = helpers::resources_fold(&resources_arg(r)?, true).map_err(|e| anyhow::anyhow!(e))?;
+    fn resources_max<'v>(
+        #[starlark(args)] r: UnpackTuple<SValue<'v>>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<SValue<'v>> {
+        let v =
+            helpers::resources_fold(&resources_arg(r)?, true).map_err(|e| anyhow::anyhow!(e))?;
         Ok(to_starlark(&v, heap))
     }
 
-    fn finalization_wait_sum<'v>(#[starlark(args)] t: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
-        let v = helpers::finalization_wait_fold(&tasks_arg(t)?, false).map_err(|e| anyhow::anyhow!(e))?;
+    fn finalization_wait_sum<'v>(
+        #[starlark(args)] t: UnpackTuple<SValue<'v>>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<SValue<'v>> {
+        let v = helpers::finalization_wait_fold(&tasks_arg(t)?, false)
+            .map_err(|e| anyhow::anyhow!(e))?;
         Ok(to_starlark(&v, heap))
     }
 
-    fn finalization_wait_max<'v>(#[starlark(args)] t: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
-        let v = helpers::finalization_wait_fold(&tasks_arg(t)?, true).map_err(|e| anyhow::anyhow!(e))?;
+    fn finalization_wait_max<'v>(
+        #[starlark(args)] t: UnpackTuple<SValue<'v>>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<SValue<'v>> {
+        let v = helpers::finalization_wait_fold(&tasks_arg(t)?, true)
+            .map_err(|e| anyhow::anyhow!(e))?;
         Ok(to_starlark(&v, heap))
     }
 
-    fn processes_merge<'v>(#[starlark(args)] t: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
+    fn processes_merge<'v>(
+        #[starlark(args)] t: UnpackTuple<SValue<'v>>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<SValue<'v>> {
         Ok(to_starlark(&helpers::processes_merge(&tasks_arg(t)?), heap))
     }
 
-    fn constraints_merge<'v>(#[starlark(args)] t: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
-        Ok(to_starlark(&helpers::constraints_merge(&tasks_arg(t)?), heap))
+    fn constraints_merge<'v>(
+        #[starlark(args)] t: UnpackTuple<SValue<'v>>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<SValue<'v>> {
+        Ok(to_starlark(
+            &helpers::constraints_merge(&tasks_arg(t)?),
+            heap,
+        ))
     }
 }
 
@@ -653,20 +759,36 @@ pub(crate) fn register(builder: &mut GlobalsBuilder) {
         builder.set(name, TypeObj(Type::Struct(t.clone())));
     }
     builder.set("MesosJob", TypeObj(Type::Struct(s.get("Job").clone())));
-    builder.set("MesosTaskInstance", TypeObj(Type::Struct(s.get("Task").clone())));
+    builder.set(
+        "MesosTaskInstance",
+        TypeObj(Type::Struct(s.get("Task").clone())),
+    );
     for (name, t) in &s.enums {
         builder.set(name, TypeObj(t.clone()));
     }
     for (name, v) in &s.instances {
         builder.set(name, StructObj(v.clone()));
     }
-    builder.set("Struct", TypeObj(Type::Struct(Arc::new(StructType { name: "Struct".into(), fields: vec![] }))));
+    builder.set(
+        "Struct",
+        TypeObj(Type::Struct(Arc::new(StructType {
+            name: "Struct".into(),
+            fields: vec![],
+        }))),
+    );
     builder.set("String", TypeObj(Type::String));
     builder.set("Integer", TypeObj(Type::Integer));
     builder.set("Float", TypeObj(Type::Float));
     builder.set("Boolean", TypeObj(Type::Boolean));
     builder.set("Empty", NoneType);
-    for (name, v) in [("B", 1), ("BYTES", 1), ("KB", KB), ("MB", MB), ("GB", GB), ("TB", TB)] {
+    for (name, v) in [
+        ("B", 1),
+        ("BYTES", 1),
+        ("KB", KB),
+        ("MB", MB),
+        ("GB", GB),
+        ("TB", TB),
+    ] {
         builder.set(name, v);
     }
 }

@@ -58,8 +58,13 @@ struct Ctx {
 
 /// Resolves every reference in `root` (a job) that its scopes can resolve. Returns the templated
 /// tree, with every defaulted field filled in and bindings dropped, and the references left unbound.
-pub fn interpolate(root: &Arc<StructValue>) -> Result<(Arc<StructValue>, Vec<Unbound>), TemplateError> {
-    let mut ctx = Ctx { unbound: Vec::new(), error: None };
+pub fn interpolate(
+    root: &Arc<StructValue>,
+) -> Result<(Arc<StructValue>, Vec<Unbound>), TemplateError> {
+    let mut ctx = Ctx {
+        unbound: Vec::new(),
+        error: None,
+    };
     let mut path = String::new();
     let out = interpolate_struct(root, &[], &mut path, &mut ctx);
     match ctx.error {
@@ -68,7 +73,12 @@ pub fn interpolate(root: &Arc<StructValue>) -> Result<(Arc<StructValue>, Vec<Unb
     }
 }
 
-fn interpolate_struct(s: &StructValue, outer: &[Scope<'_>], path: &mut String, ctx: &mut Ctx) -> Arc<StructValue> {
+fn interpolate_struct(
+    s: &StructValue,
+    outer: &[Scope<'_>],
+    path: &mut String,
+    ctx: &mut Ctx,
+) -> Arc<StructValue> {
     let scopes = scopes_of(s, outer);
     let mut fields = Vec::with_capacity(s.fields.len());
     for (i, field) in s.ty.fields.iter().enumerate() {
@@ -84,7 +94,12 @@ fn interpolate_struct(s: &StructValue, outer: &[Scope<'_>], path: &mut String, c
         });
         fields.push(v);
     }
-    Arc::new(StructValue { ty: s.ty.clone(), fields, bindings: Vec::new(), origin: s.origin.clone() })
+    Arc::new(StructValue {
+        ty: s.ty.clone(),
+        fields,
+        bindings: Vec::new(),
+        origin: s.origin.clone(),
+    })
 }
 
 fn interpolate_value(v: &Value, scopes: &[Scope<'_>], path: &mut String, ctx: &mut Ctx) -> Value {
@@ -95,7 +110,10 @@ fn interpolate_value(v: &Value, scopes: &[Scope<'_>], path: &mut String, ctx: &m
                 if let template::Segment::Ref(r) = seg
                     && !template::is_runtime_ref(&r)
                 {
-                    ctx.unbound.push(Unbound { reference: r.to_string(), path: path.clone() });
+                    ctx.unbound.push(Unbound {
+                        reference: r.to_string(),
+                        path: path.clone(),
+                    });
                 }
             }
             Value::Str(template::unescape(&rendered).into_owned())
@@ -138,7 +156,8 @@ fn render(s: &str, scopes: &[Scope<'_>], depth: usize, path: &str, ctx: &mut Ctx
         if ctx.error.is_some() {
             return current;
         }
-        let (next, changed) = template::substitute(&current, |r| resolve(r, scopes, depth, path, ctx));
+        let (next, changed) =
+            template::substitute(&current, |r| resolve(r, scopes, depth, path, ctx));
         if !changed {
             return current;
         }
@@ -152,13 +171,21 @@ fn cycle(s: &str, path: &str, ctx: &mut Ctx) {
     if ctx.error.is_none() {
         ctx.error = Some(TemplateError {
             path: path.to_owned(),
-            message: format!("the template '{s}' never finishes resolving (a reference refers to itself)"),
+            message: format!(
+                "the template '{s}' never finishes resolving (a reference refers to itself)"
+            ),
         });
     }
 }
 
 /// The text a reference stands for, if any scope knows it.
-fn resolve(r: &Ref<'_>, scopes: &[Scope<'_>], depth: usize, path: &str, ctx: &mut Ctx) -> Option<String> {
+fn resolve(
+    r: &Ref<'_>,
+    scopes: &[Scope<'_>],
+    depth: usize,
+    path: &str,
+    ctx: &mut Ctx,
+) -> Option<String> {
     if depth >= MAX_DEPTH {
         cycle(&r.to_string(), path, ctx);
         return None;
@@ -167,12 +194,20 @@ fn resolve(r: &Ref<'_>, scopes: &[Scope<'_>], depth: usize, path: &str, ctx: &mu
         let found = match scope {
             Scope::Fields(s) => {
                 let first = component_str(&r.components[0]);
-                s.get(first).and_then(|v| descend(v, &r.components[1..], Vec::new()))
+                s.get(first)
+                    .and_then(|v| descend(v, &r.components[1..], Vec::new()))
             }
             Scope::Binding(b) => b.iter().find_map(|(key, v)| {
                 let matches = key.len() <= r.components.len()
-                    && key.iter().zip(&r.components).all(|(k, c)| k == component_str(c));
-                if matches { descend(v, &r.components[key.len()..], Vec::new()) } else { None }
+                    && key
+                        .iter()
+                        .zip(&r.components)
+                        .all(|(k, c)| k == component_str(c));
+                if matches {
+                    descend(v, &r.components[key.len()..], Vec::new())
+                } else {
+                    None
+                }
             }),
         };
         if let Some((value, inner)) = found {
@@ -204,7 +239,11 @@ fn component_str<'a>(c: &Component<'a>) -> &'a str {
 
 /// Follows the rest of a reference into a value. Returns the value and the structs passed through
 /// (outermost first), whose scopes apply when the value is rendered.
-fn descend<'a>(v: &'a Value, rest: &[Component<'_>], mut through: Vec<&'a StructValue>) -> Option<(&'a Value, Vec<&'a StructValue>)> {
+fn descend<'a>(
+    v: &'a Value,
+    rest: &[Component<'_>],
+    mut through: Vec<&'a StructValue>,
+) -> Option<(&'a Value, Vec<&'a StructValue>)> {
     let Some((first, rest)) = rest.split_first() else {
         return Some((v, through));
     };
@@ -241,7 +280,11 @@ pub enum CheckError {
     #[error("{0}")]
     Type(TypeError),
     #[error("{field} is required but not set{}{}", if path.is_empty() { String::new() } else { format!(" (at {path})") }, origin.as_deref().map(|o| format!(", in the struct built at {o}")).unwrap_or_default())]
-    Missing { field: String, path: String, origin: Option<String> },
+    Missing {
+        field: String,
+        path: String,
+        origin: Option<String>,
+    },
 }
 
 /// Coerces every field of a templated tree to its type (no templates allowed any more) and checks
@@ -253,7 +296,11 @@ pub fn check(s: &Arc<StructValue>) -> Result<Arc<StructValue>, CheckError> {
 fn check_struct(s: &StructValue, path: &str) -> Result<Arc<StructValue>, CheckError> {
     let mut fields = Vec::with_capacity(s.fields.len());
     for (i, f) in s.ty.fields.iter().enumerate() {
-        let here = if path.is_empty() { f.name.clone() } else { format!("{path}.{}", f.name) };
+        let here = if path.is_empty() {
+            f.name.clone()
+        } else {
+            format!("{path}.{}", f.name)
+        };
         match &s.fields[i] {
             None if f.required => {
                 return Err(CheckError::Missing {
@@ -264,24 +311,40 @@ fn check_struct(s: &StructValue, path: &str) -> Result<Arc<StructValue>, CheckEr
             }
             None => fields.push(None),
             Some(v) => {
-                let v = f.ty.coerce(v.clone(), Mode::Final).map_err(|e| CheckError::Type(e.within(&s.ty.name, &f.name)))?;
+                let v =
+                    f.ty.coerce(v.clone(), Mode::Final)
+                        .map_err(|e| CheckError::Type(e.within(&s.ty.name, &f.name)))?;
                 fields.push(Some(check_nested(&v, &here)?));
             }
         }
     }
-    Ok(Arc::new(StructValue { ty: s.ty.clone(), fields, bindings: Vec::new(), origin: s.origin.clone() }))
+    Ok(Arc::new(StructValue {
+        ty: s.ty.clone(),
+        fields,
+        bindings: Vec::new(),
+        origin: s.origin.clone(),
+    }))
 }
 
 fn check_nested(v: &Value, path: &str) -> Result<Value, CheckError> {
     Ok(match v {
         Value::Struct(s) => Value::Struct(check_struct(s, path)?),
         Value::List(items) => Value::List(
-            items.iter().enumerate().map(|(i, x)| check_nested(x, &format!("{path}[{i}]"))).collect::<Result<_, _>>()?,
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| check_nested(x, &format!("{path}[{i}]")))
+                .collect::<Result<_, _>>()?,
         ),
         Value::Map(items) => Value::Map(
             items
                 .iter()
-                .map(|(k, x)| Ok((k.clone(), check_nested(x, &format!("{path}[{}]", k.to_plain_string()))?)))
+                .map(|(k, x)| {
+                    Ok((
+                        k.clone(),
+                        check_nested(x, &format!("{path}[{}]", k.to_plain_string()))?,
+                    ))
+                })
                 .collect::<Result<_, CheckError>>()?,
         ),
         other => other.clone(),
@@ -294,10 +357,17 @@ pub fn to_json(v: &Value) -> serde_json::Value {
     match v {
         Value::Bool(b) => J::Bool(*b),
         Value::Int(i) => J::from(*i),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .unwrap_or(J::Null),
         Value::Str(s) => J::String(s.clone()),
         Value::List(items) => J::Array(items.iter().map(to_json).collect()),
-        Value::Map(items) => J::Object(items.iter().map(|(k, x)| (k.to_plain_string(), to_json(x))).collect()),
+        Value::Map(items) => J::Object(
+            items
+                .iter()
+                .map(|(k, x)| (k.to_plain_string(), to_json(x)))
+                .collect(),
+        ),
         Value::Struct(s) => J::Object(
             s.ty.fields
                 .iter()

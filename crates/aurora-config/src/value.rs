@@ -30,7 +30,10 @@ pub enum Type {
     Float,
     Boolean,
     /// `Enum('a', 'b')`: a string from a fixed set.
-    Enum { name: String, values: Vec<String> },
+    Enum {
+        name: String,
+        values: Vec<String>,
+    },
     List(Box<Type>),
     Map(Box<Type>, Box<Type>),
     Struct(Arc<StructType>),
@@ -65,7 +68,11 @@ impl StructType {
 
     /// Field names, for error messages.
     pub fn field_names(&self) -> String {
-        self.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+        self.fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -86,7 +93,9 @@ pub struct StructValue {
 
 impl PartialEq for StructValue {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.ty, &other.ty) && self.fields == other.fields && self.bindings == other.bindings
+        Arc::ptr_eq(&self.ty, &other.ty)
+            && self.fields == other.fields
+            && self.bindings == other.bindings
     }
 }
 
@@ -94,7 +103,12 @@ impl StructValue {
     /// An instance with every field unset.
     pub fn empty(ty: Arc<StructType>) -> Self {
         let fields = vec![None; ty.fields.len()];
-        Self { ty, fields, bindings: Vec::new(), origin: None }
+        Self {
+            ty,
+            fields,
+            bindings: Vec::new(),
+            origin: None,
+        }
     }
 
     /// The field's value: set, else its default.
@@ -105,7 +119,9 @@ impl StructValue {
 
     /// The value of field `i`: set, else its default.
     pub fn get_index(&self, i: usize) -> Option<&Value> {
-        self.fields[i].as_ref().or(self.ty.fields[i].default.as_ref())
+        self.fields[i]
+            .as_ref()
+            .or(self.ty.fields[i].default.as_ref())
     }
 
     /// Sets a field after coercing the value to the field's type (templates allowed).
@@ -121,7 +137,12 @@ impl StructValue {
         })?;
         self.fields[i] = match value {
             None => None,
-            Some(v) => Some(self.ty.fields[i].ty.coerce(v, Mode::Template).map_err(|e| e.within(&self.ty.name, name))?),
+            Some(v) => Some(
+                self.ty.fields[i]
+                    .ty
+                    .coerce(v, Mode::Template)
+                    .map_err(|e| e.within(&self.ty.name, name))?,
+            ),
         };
         Ok(())
     }
@@ -129,7 +150,8 @@ impl StructValue {
     /// Shorthand for building schema defaults: sets fields known to be valid.
     pub fn with(mut self, fields: &[(&str, Value)]) -> Self {
         for (name, v) in fields {
-            self.set(name, Some(v.clone())).expect("schema defaults are well typed");
+            self.set(name, Some(v.clone()))
+                .expect("schema defaults are well typed");
         }
         self
     }
@@ -146,7 +168,10 @@ pub struct TypeError {
 
 impl TypeError {
     fn new(message: String) -> Self {
-        Self { path: String::new(), message }
+        Self {
+            path: String::new(),
+            message,
+        }
     }
 
     /// Prefixes the path with `Struct.field`.
@@ -194,7 +219,10 @@ impl Type {
             Type::Map(k, v) => format!("Map({}, {})", k.name(), v.name()),
             Type::Struct(s) => s.name.clone(),
             Type::Choice(alts) => {
-                format!("Choice([{}])", alts.iter().map(Type::name).collect::<Vec<_>>().join(", "))
+                format!(
+                    "Choice([{}])",
+                    alts.iter().map(Type::name).collect::<Vec<_>>().join(", ")
+                )
             }
         }
     }
@@ -203,9 +231,8 @@ impl Type {
     /// an Integer, a number for a String, a dict for a struct).
     pub fn coerce(&self, v: Value, mode: Mode) -> Result<Value, TypeError> {
         let is_template = |v: &Value| matches!(v, Value::Str(s) if mode == Mode::Template && aurora_model::template::has_refs(s));
-        let mismatch = |v: &Value| {
-            TypeError::new(format!("expected {}, got {}", self.name(), v.describe()))
-        };
+        let mismatch =
+            |v: &Value| TypeError::new(format!("expected {}, got {}", self.name(), v.describe()));
         match self {
             Type::String => match v {
                 Value::Str(_) => Ok(v),
@@ -217,7 +244,11 @@ impl Type {
                 Value::Int(_) => Ok(v),
                 Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Ok(Value::Int(f as i64)),
                 Value::Str(ref s) if is_template(&v) => Ok(Value::Str(s.clone())),
-                Value::Str(ref s) => s.trim().parse::<i64>().map(Value::Int).map_err(|_| mismatch(&v)),
+                Value::Str(ref s) => s
+                    .trim()
+                    .parse::<i64>()
+                    .map(Value::Int)
+                    .map_err(|_| mismatch(&v)),
                 other => Err(mismatch(&other)),
             },
             Type::Float => match v {
@@ -277,15 +308,23 @@ impl Type {
                 other => Err(mismatch(&other)),
             },
             Type::Struct(st) => match v {
-                Value::Struct(ref s) if Arc::ptr_eq(&s.ty, st) || s.ty.name == st.name && same_shape(&s.ty, st) => Ok(v),
+                Value::Struct(ref s)
+                    if Arc::ptr_eq(&s.ty, st) || s.ty.name == st.name && same_shape(&s.ty, st) =>
+                {
+                    Ok(v)
+                }
                 Value::Map(items) => {
                     // A dict for a struct field: Pystachio builds the struct from it.
                     let mut s = StructValue::empty(st.clone());
                     for (k, x) in items {
                         let Value::Str(name) = k else {
-                            return Err(TypeError::new(format!("expected {}, got a dict with a non-string key", st.name)));
+                            return Err(TypeError::new(format!(
+                                "expected {}, got a dict with a non-string key",
+                                st.name
+                            )));
                         };
-                        s.set(&name, Some(x)).map_err(|e| TypeError::new(e.to_string()))?;
+                        s.set(&name, Some(x))
+                            .map_err(|e| TypeError::new(e.to_string()))?;
                     }
                     Ok(Value::Struct(Arc::new(s)))
                 }
@@ -304,7 +343,11 @@ impl Type {
 }
 
 fn same_shape(a: &StructType, b: &StructType) -> bool {
-    a.fields.len() == b.fields.len() && a.fields.iter().zip(&b.fields).all(|(x, y)| x.name == y.name)
+    a.fields.len() == b.fields.len()
+        && a.fields
+            .iter()
+            .zip(&b.fields)
+            .all(|(x, y)| x.name == y.name)
 }
 
 /// Python's `str()` of a float: `1.0`, `0.5`, `1e+20`.
@@ -422,19 +465,42 @@ mod tests {
         Arc::new(StructType {
             name: "Process".into(),
             fields: vec![
-                Field { name: "name".into(), ty: Type::String, default: None, required: true },
-                Field { name: "max_failures".into(), ty: Type::Integer, default: Some(Value::Int(1)), required: false },
+                Field {
+                    name: "name".into(),
+                    ty: Type::String,
+                    default: None,
+                    required: true,
+                },
+                Field {
+                    name: "max_failures".into(),
+                    ty: Type::Integer,
+                    default: Some(Value::Int(1)),
+                    required: false,
+                },
             ],
         })
     }
 
     #[test]
     fn integers_accept_whole_floats_and_templates_only() {
-        assert_eq!(Type::Integer.coerce(Value::Float(2048.0), Mode::Final), Ok(Value::Int(2048)));
-        assert!(Type::Integer.coerce(Value::Float(3.5), Mode::Final).is_err());
-        assert_eq!(Type::Integer.coerce(Value::Str("42".into()), Mode::Final), Ok(Value::Int(42)));
+        assert_eq!(
+            Type::Integer.coerce(Value::Float(2048.0), Mode::Final),
+            Ok(Value::Int(2048))
+        );
+        assert!(
+            Type::Integer
+                .coerce(Value::Float(3.5), Mode::Final)
+                .is_err()
+        );
+        assert_eq!(
+            Type::Integer.coerce(Value::Str("42".into()), Mode::Final),
+            Ok(Value::Int(42))
+        );
         let t = Value::Str("{{count}}".into());
-        assert_eq!(Type::Integer.coerce(t.clone(), Mode::Template), Ok(t.clone()));
+        assert_eq!(
+            Type::Integer.coerce(t.clone(), Mode::Template),
+            Ok(t.clone())
+        );
         let err = Type::Integer.coerce(t, Mode::Final).unwrap_err();
         assert!(err.message.contains("not bound"), "{err}");
     }
@@ -443,9 +509,17 @@ mod tests {
     fn unknown_fields_and_wrong_types_name_struct_and_field() {
         let mut p = StructValue::empty(process_type());
         let err = p.set("cmd", Some(Value::Str("x".into()))).unwrap_err();
-        assert!(err.to_string().contains("Process has no field 'cmd'"), "{err}");
-        let err = p.set("max_failures", Some(Value::Str("abc".into()))).unwrap_err();
-        assert_eq!(err.to_string(), "Process.max_failures: expected Integer, got string 'abc'");
+        assert!(
+            err.to_string().contains("Process has no field 'cmd'"),
+            "{err}"
+        );
+        let err = p
+            .set("max_failures", Some(Value::Str("abc".into())))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Process.max_failures: expected Integer, got string 'abc'"
+        );
     }
 
     #[test]
@@ -460,10 +534,16 @@ mod tests {
     #[test]
     fn list_errors_carry_the_index() {
         let err = Type::List(Box::new(Type::Integer))
-            .coerce(Value::List(vec![Value::Int(1), Value::Str("x".into())]), Mode::Final)
+            .coerce(
+                Value::List(vec![Value::Int(1), Value::Str("x".into())]),
+                Mode::Final,
+            )
             .unwrap_err()
             .within("Task", "sizes");
-        assert_eq!(err.to_string(), "Task.sizes[1]: expected Integer, got string 'x'");
+        assert_eq!(
+            err.to_string(),
+            "Task.sizes[1]: expected Integer, got string 'x'"
+        );
     }
 
     #[test]

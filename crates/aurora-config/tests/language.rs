@@ -36,7 +36,9 @@ fn error(src: &str, key: &str) -> String {
 }
 
 fn job(task: &str, extra: &str) -> String {
-    format!("jobs = [Job(cluster = 'c', role = 'r', environment = 'e', name = 'j', task = {task}{extra})]\n")
+    format!(
+        "jobs = [Job(cluster = 'c', role = 'r', environment = 'e', name = 'j', task = {task}{extra})]\n"
+    )
 }
 
 // --- templating and scoping ---------------------------------------------------------------------
@@ -74,29 +76,47 @@ fn instances_are_copied_with_overrides_when_called() {
     );
     let j = resolve(&src, "c/r/e/j");
     let p = &j.job.task.processes;
-    assert_eq!((p[0].name.as_str(), p[0].cmdline.as_str(), p[0].max_failures), ("a", "run a", 3));
-    assert_eq!((p[1].name.as_str(), p[1].cmdline.as_str(), p[1].max_failures), ("b", "run b", 0));
+    assert_eq!(
+        (p[0].name.as_str(), p[0].cmdline.as_str(), p[0].max_failures),
+        ("a", "run a", 3)
+    );
+    assert_eq!(
+        (p[1].name.as_str(), p[1].cmdline.as_str(), p[1].max_failures),
+        ("b", "run b", 0)
+    );
 }
 
 #[test]
 fn bind_with_keywords_and_dotted_dicts() {
     let src = format!(
         "p = Process(name = 'p', cmdline = '{{{{greeting}}}} {{{{profile.version}}}} {{{{profile[build]}}}}')\n{}",
-        job("Task(processes = [p], resources = res)", ").bind(greeting = 'hi').bind({'profile.version': 2, 'profile.build': 'b7'}")
+        job(
+            "Task(processes = [p], resources = res)",
+            ").bind(greeting = 'hi').bind({'profile.version': 2, 'profile.build': 'b7'}"
+        )
     );
-    assert_eq!(resolve(&src, "c/r/e/j").job.task.processes[0].cmdline, "hi 2 b7");
+    assert_eq!(
+        resolve(&src, "c/r/e/j").job.task.processes[0].cmdline,
+        "hi 2 b7"
+    );
 }
 
 #[test]
 fn closer_bindings_win_and_bindings_only_flow_downwards() {
     let src = format!(
         "p = Process(name = 'p', cmdline = '{{{{x}}}}').bind(x = 'process')\nq = Process(name = 'q', cmdline = '{{{{x}}}} {{{{y}}}}')\n{}",
-        job("Task(processes = [p, q], resources = res).bind(x = 'task')", ").bind(x = 'job'").replace("name = 'j', ", "name = '{{y}}', ")
+        job(
+            "Task(processes = [p, q], resources = res).bind(x = 'task')",
+            ").bind(x = 'job'"
+        )
+        .replace("name = 'j', ", "name = '{{y}}', ")
     );
     // The job's name cannot see a binding made on its task (bindings never flow upwards).
     let c = load(&src).unwrap();
     assert_eq!(c.job_keys(&[]).unwrap(), vec!["c/r/e/{{y}}"]);
-    let j = c.resolve(&"c/r/e/j".parse().unwrap(), &["y=j".parse().unwrap()]).unwrap();
+    let j = c
+        .resolve(&"c/r/e/j".parse().unwrap(), &["y=j".parse().unwrap()])
+        .unwrap();
     assert_eq!(j.job.task.processes[0].cmdline, "process");
     assert_eq!(j.job.task.processes[1].cmdline, "task j");
 }
@@ -105,32 +125,50 @@ fn closer_bindings_win_and_bindings_only_flow_downwards() {
 fn latest_bind_wins_over_earlier_binds() {
     let src = format!(
         "p = Process(name = 'p', cmdline = '{{{{v}}}}')\n{}",
-        job("Task(processes = [p], resources = res)", ").bind(v = 'old').bind(v = 'new'")
+        job(
+            "Task(processes = [p], resources = res)",
+            ").bind(v = 'old').bind(v = 'new'"
+        )
     );
-    assert_eq!(resolve(&src, "c/r/e/j").job.task.processes[0].cmdline, "new");
+    assert_eq!(
+        resolve(&src, "c/r/e/j").job.task.processes[0].cmdline,
+        "new"
+    );
 }
 
 #[test]
 fn templates_inside_bound_values_are_resolved_in_the_job() {
     let src = format!(
         "p = Process(name = 'p', cmdline = 'say {{{{msg}}}}')\n{}",
-        job("Task(processes = [p], resources = res)", ").bind(msg = 'hello from {{environment}}/{{cluster}}'")
+        job(
+            "Task(processes = [p], resources = res)",
+            ").bind(msg = 'hello from {{environment}}/{{cluster}}'"
+        )
     );
-    assert_eq!(resolve(&src, "c/r/e/j").job.task.processes[0].cmdline, "say hello from e/c");
+    assert_eq!(
+        resolve(&src, "c/r/e/j").job.task.processes[0].cmdline,
+        "say hello from e/c"
+    );
 }
 
 #[test]
 fn command_line_binds_override_file_binds_and_fill_integer_fields() {
     let src = format!(
         "p = Process(name = 'p', cmdline = 'v{{{{version}}}}')\n{}",
-        job("Task(processes = [p], resources = res)", ", instances = '{{count}}').bind(version = '1'")
+        job(
+            "Task(processes = [p], resources = res)",
+            ", instances = '{{count}}').bind(version = '1'"
+        )
     );
     let j = resolve_with(&src, "c/r/e/j", &["version=2", "count=3"]).unwrap();
     assert_eq!(j.job.task.processes[0].cmdline, "v2");
     assert_eq!(j.job.instances, 3);
     // Unbound, the Integer field is a type error that names the field.
     let e = resolve_with(&src, "c/r/e/j", &[]).unwrap_err().to_string();
-    assert!(e.contains("Job.instances: expected Integer") && e.contains("{{count}}"), "{e}");
+    assert!(
+        e.contains("Job.instances: expected Integer") && e.contains("{{count}}"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -149,7 +187,10 @@ fn runtime_references_are_kept_and_deprecated_ones_rewritten() {
 
 #[test]
 fn unbound_references_are_reported_with_their_place() {
-    let src = format!("p = Process(name = 'p', cmdline = 'echo {{{{undefined_thing}}}}')\n{}", job("Task(processes = [p], resources = res)", ""));
+    let src = format!(
+        "p = Process(name = 'p', cmdline = 'echo {{{{undefined_thing}}}}')\n{}",
+        job("Task(processes = [p], resources = res)", "")
+    );
     let j = resolve(&src, "c/r/e/j");
     assert_eq!(j.unbound.len(), 1);
     assert_eq!(j.unbound[0].reference, "{{undefined_thing}}");
@@ -160,7 +201,10 @@ fn unbound_references_are_reported_with_their_place() {
 fn escapes_and_nested_references() {
     let src = format!(
         "p = Process(name = 'p', cmdline = '{{{{&literal}}}} {{{{v{{{{n}}}}}}}}')\n{}",
-        job("Task(processes = [p], resources = res)", ").bind(n = 1, v1 = 'nested'")
+        job(
+            "Task(processes = [p], resources = res)",
+            ").bind(n = 1, v1 = 'nested'"
+        )
     );
     let j = resolve(&src, "c/r/e/j");
     assert_eq!(j.job.task.processes[0].cmdline, "{{literal}} nested");
@@ -169,7 +213,10 @@ fn escapes_and_nested_references() {
 
 #[test]
 fn self_reference_is_an_error_not_a_hang() {
-    let src = format!("p = Process(name = '{{{{name}}}}', cmdline = 'x')\n{}", job("Task(name = 't', processes = [p], resources = res)", ""));
+    let src = format!(
+        "p = Process(name = '{{{{name}}}}', cmdline = 'x')\n{}",
+        job("Task(name = 't', processes = [p], resources = res)", "")
+    );
     let e = error(&src, "c/r/e/j");
     assert!(e.contains("never finishes resolving"), "{e}");
 }
@@ -177,10 +224,16 @@ fn self_reference_is_an_error_not_a_hang() {
 #[test]
 fn user_structs_with_defaults_and_required_fields() {
     let src = "class Profile(Struct):\n  version = Required(String)\n  replicas = Default(Integer, 2)\n\nclass Big(Profile):\n  replicas = Default(Integer, 10)\n\np = Process(name = 'p', cmdline = '{{profile.version}}x{{profile.replicas}}')\njobs = [Job(cluster = 'c', role = 'r', environment = 'e', name = 'j', task = Task(processes = [p], resources = res)).bind(profile = Big(version = '7'))]\n";
-    assert_eq!(resolve(src, "c/r/e/j").job.task.processes[0].cmdline, "7x10");
+    assert_eq!(
+        resolve(src, "c/r/e/j").job.task.processes[0].cmdline,
+        "7x10"
+    );
     let bad = "class Profile(Struct):\n  replicas = Default(Integer, 2)\nx = Profile(replicas = 'many')\njobs = []\n";
     let e = load(bad).err().expect("a type error").to_string();
-    assert!(e.contains("Profile.replicas: expected Integer, got string 'many'"), "{e}");
+    assert!(
+        e.contains("Profile.replicas: expected Integer, got string 'many'"),
+        "{e}"
+    );
     assert!(e.starts_with("test.aurora:4:"), "{e}");
 }
 
@@ -194,15 +247,27 @@ fn python2_habits_whole_floats_and_is() {
     assert_eq!(j.job.task.resources.ram, 2048 * 1024 * 1024);
     assert_eq!(j.job.task.resources.cpu, 1.0);
     assert_eq!(j.job.task.processes[0].name, "nz");
-    let e = load("r = Resources(cpu = 1, ram = 7 / 2, disk = 1)\njobs = []\n").err().unwrap().to_string();
-    assert!(e.contains("Resources.ram: expected Integer, got float 3.5"), "{e}");
+    let e = load("r = Resources(cpu = 1, ram = 7 / 2, disk = 1)\njobs = []\n")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("Resources.ram: expected Integer, got float 3.5"),
+        "{e}"
+    );
 }
 
 #[test]
 fn schema_imports_are_no_ops_and_others_are_refused() {
-    assert!(load("from pystachio import *\nimport apache.aurora.config.schema.base\njobs = []\n").is_ok());
+    assert!(
+        load("from pystachio import *\nimport apache.aurora.config.schema.base\njobs = []\n")
+            .is_ok()
+    );
     let e = load("import os\njobs = []\n").err().unwrap().to_string();
-    assert!(e.contains("test.aurora:2:") && e.contains("os") && e.contains("hermetic"), "{e}");
+    assert!(
+        e.contains("test.aurora:2:") && e.contains("os") && e.contains("hermetic"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -215,9 +280,15 @@ fn order_and_sequential_task() {
     assert_eq!(j.job.task.constraints[0].order, vec!["a", "b"]);
     let src = format!(
         "a = Process(name = 'a', cmdline = 'x')\nb = Process(name = 'b', cmdline = 'y')\n{}",
-        job("Task(processes = [a, b], constraints = order(b, 'a'), resources = res)", "")
+        job(
+            "Task(processes = [a, b], constraints = order(b, 'a'), resources = res)",
+            ""
+        )
     );
-    assert_eq!(resolve(&src, "c/r/e/j").job.task.constraints[0].order, vec!["b", "a"]);
+    assert_eq!(
+        resolve(&src, "c/r/e/j").job.task.constraints[0].order,
+        vec!["b", "a"]
+    );
 }
 
 #[test]
@@ -245,16 +316,26 @@ fn include_runs_into_the_same_namespace_and_later_names_win() {
 fn include_refuses_paths_leaving_the_folder_and_cycles() {
     for path in ["../secret.aurora", "/etc/passwd", "sub/../../secret.aurora"] {
         let main = format!("include('{path}')\njobs = []\n");
-        let e = load_files(&[("dir/main.aurora", &main), ("secret.aurora", "jobs = []\n"), ("/etc/passwd", "x")])
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.contains("refused") && e.starts_with("dir/main.aurora:1"), "{path}: {e}");
-    }
-    let e = load_files(&[("a.aurora", "include('b.aurora')\njobs = []\n"), ("b.aurora", "include('a.aurora')\n")])
+        let e = load_files(&[
+            ("dir/main.aurora", &main),
+            ("secret.aurora", "jobs = []\n"),
+            ("/etc/passwd", "x"),
+        ])
         .err()
         .unwrap()
         .to_string();
+        assert!(
+            e.contains("refused") && e.starts_with("dir/main.aurora:1"),
+            "{path}: {e}"
+        );
+    }
+    let e = load_files(&[
+        ("a.aurora", "include('b.aurora')\njobs = []\n"),
+        ("b.aurora", "include('a.aurora')\n"),
+    ])
+    .err()
+    .unwrap()
+    .to_string();
     assert!(e.contains("cycle"), "{e}");
 }
 
@@ -263,9 +344,16 @@ fn include_refuses_symlinks_out_of_the_folder_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("x.aurora"), "jobs = []\n").unwrap();
-    std::os::unix::fs::symlink(outside.path().join("x.aurora"), dir.path().join("link.aurora")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("x.aurora"),
+        dir.path().join("link.aurora"),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("main.aurora"), "include('link.aurora')\n").unwrap();
-    let e = Config::load(&dir.path().join("main.aurora")).err().unwrap().to_string();
+    let e = Config::load(&dir.path().join("main.aurora"))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("leaves the including file's folder"), "{e}");
 }
 
@@ -274,8 +362,21 @@ fn include_refuses_symlinks_out_of_the_folder_on_disk() {
 #[test]
 fn syntax_errors_name_file_line_and_column() {
     let e = load("x = (1,\n  2\ny = 3\n").err().unwrap();
-    assert!(matches!(e, ConfigError::Syntax { line: 4, column: 1, .. }), "{e:?}");
-    assert!(e.to_string().starts_with("test.aurora:4:1: syntax error"), "{e}");
+    assert!(
+        matches!(
+            e,
+            ConfigError::Syntax {
+                line: 4,
+                column: 1,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().starts_with("test.aurora:4:1: syntax error"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -285,24 +386,48 @@ fn missing_required_fields_name_struct_and_field() {
         ("Process(name = 'p', cmdline = 'x')", ""),
     ];
     for (process, want) in cases {
-        let src = format!("p = {process}\n{}", job("Task(processes = [p], resources = res)", ""));
+        let src = format!(
+            "p = {process}\n{}",
+            job("Task(processes = [p], resources = res)", "")
+        );
         let r = resolve_with(&src, "c/r/e/j", &[]);
         if want.is_empty() {
             assert!(r.is_ok());
         } else {
             let e = r.unwrap_err().to_string();
             assert!(e.contains(&format!("{want} is required")), "{e}");
-            assert!(e.contains("test.aurora:2"), "names where the struct was built: {e}");
+            assert!(
+                e.contains("test.aurora:2"),
+                "names where the struct was built: {e}"
+            );
         }
     }
     let p = "p = Process(name = 'p', cmdline = 'x')\n";
     for (job_src, want) in [
-        ("Job(cluster = 'c', environment = 'e', name = 'j', task = Task(processes = [p], resources = res))", "Job.role"),
-        ("Job(role = 'r', environment = 'e', name = 'j', task = Task(processes = [p], resources = res))", "Job.cluster"),
-        ("Job(cluster = 'c', role = 'r', environment = 'e', name = 'j')", "Job.task"),
-        ("Job(cluster = 'c', role = 'r', environment = 'e', name = 'j', task = Task(processes = [p], resources = Resources(ram = MB, disk = MB)))", "Resources.cpu"),
-        ("Job(cluster = 'c', role = 'r', environment = 'e', name = 'j', task = Task(processes = [p], resources = Resources(cpu = 1, disk = MB)))", "Resources.ram"),
-        ("Job(cluster = 'c', role = 'r', environment = 'e', name = 'j', task = Task(processes = [p], resources = Resources(cpu = 1, ram = MB)))", "Resources.disk"),
+        (
+            "Job(cluster = 'c', environment = 'e', name = 'j', task = Task(processes = [p], resources = res))",
+            "Job.role",
+        ),
+        (
+            "Job(role = 'r', environment = 'e', name = 'j', task = Task(processes = [p], resources = res))",
+            "Job.cluster",
+        ),
+        (
+            "Job(cluster = 'c', role = 'r', environment = 'e', name = 'j')",
+            "Job.task",
+        ),
+        (
+            "Job(cluster = 'c', role = 'r', environment = 'e', name = 'j', task = Task(processes = [p], resources = Resources(ram = MB, disk = MB)))",
+            "Resources.cpu",
+        ),
+        (
+            "Job(cluster = 'c', role = 'r', environment = 'e', name = 'j', task = Task(processes = [p], resources = Resources(cpu = 1, disk = MB)))",
+            "Resources.ram",
+        ),
+        (
+            "Job(cluster = 'c', role = 'r', environment = 'e', name = 'j', task = Task(processes = [p], resources = Resources(cpu = 1, ram = MB)))",
+            "Resources.disk",
+        ),
     ] {
         let src = format!("{p}jobs = [{job_src}]\n");
         let c = load(&src).unwrap();
@@ -313,12 +438,27 @@ fn missing_required_fields_name_struct_and_field() {
 
 #[test]
 fn wrong_types_name_struct_field_and_expected_type() {
-    let e = load("p = Process(name = 'p', cmdline = 'x', daemon = 'sometimes')\njobs = []\n").err().unwrap().to_string();
-    assert!(e.contains("Process.daemon: expected Boolean, got string 'sometimes'"), "{e}");
+    let e = load("p = Process(name = 'p', cmdline = 'x', daemon = 'sometimes')\njobs = []\n")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("Process.daemon: expected Boolean, got string 'sometimes'"),
+        "{e}"
+    );
     assert!(e.starts_with("test.aurora:2:"), "{e}");
-    let e = load("t = Task(processes = [Resources(cpu = 1)])\njobs = []\n").err().unwrap().to_string();
-    assert!(e.contains("Task.processes[0]: expected Process, got a Resources"), "{e}");
-    let e = load("p = Process(nme = 'p')\njobs = []\n").err().unwrap().to_string();
+    let e = load("t = Task(processes = [Resources(cpu = 1)])\njobs = []\n")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("Task.processes[0]: expected Process, got a Resources"),
+        "{e}"
+    );
+    let e = load("p = Process(nme = 'p')\njobs = []\n")
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("Process has no field 'nme'"), "{e}");
 }
 
@@ -326,16 +466,28 @@ fn wrong_types_name_struct_field_and_expected_type() {
 fn files_without_jobs_and_keys_without_jobs() {
     let e = load("x = 1\n").err().unwrap().to_string();
     assert!(e.contains("no jobs defined"), "{e}");
-    let e = load("jobs = [Process(name = 'p')]\n").err().unwrap().to_string();
+    let e = load("jobs = [Process(name = 'p')]\n")
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("jobs[0] is a Process, expected a Job"), "{e}");
-    let src = format!("p = Process(name = 'p', cmdline = 'x')\n{}", job("Task(processes = [p], resources = res)", ""));
+    let src = format!(
+        "p = Process(name = 'p', cmdline = 'x')\n{}",
+        job("Task(processes = [p], resources = res)", "")
+    );
     let e = error(&src, "c/r/e/other");
-    assert!(e.contains("Could not find job c/r/e/other") && e.contains("c/r/e/j"), "{e}");
+    assert!(
+        e.contains("Could not find job c/r/e/other") && e.contains("c/r/e/j"),
+        "{e}"
+    );
 }
 
 #[test]
 fn runaway_recursion_is_an_error() {
-    let e = load("def f(n):\n  return f(n + 1)\nx = f(0)\njobs = []\n").err().unwrap().to_string();
+    let e = load("def f(n):\n  return f(n + 1)\nx = f(0)\njobs = []\n")
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("stack overflow"), "{e}");
 }
 
@@ -351,25 +503,43 @@ fn bind_arguments_are_validated() {
 #[test]
 fn tasks_combine_and_concat() {
     let base = "a = Process(name = 'a', cmdline = 'x')\nb = Process(name = 'b', cmdline = 'y')\nt1 = Task(name = 't1', processes = [a], resources = Resources(cpu = 1, ram = 2*MB, disk = 3*MB), finalization_wait = 10)\nt2 = Task(name = 't2', processes = [b], resources = Resources(cpu = 0.5, ram = 4*MB, disk = 1*MB), finalization_wait = 20)\n";
-    let combined = format!("{base}{}", job("Tasks.combine(t1, t2, max_failures = 2)", ""));
+    let combined = format!(
+        "{base}{}",
+        job("Tasks.combine(t1, t2, max_failures = 2)", "")
+    );
     let t = resolve(&combined, "c/r/e/j").job.task;
-    assert_eq!((t.name.as_str(), t.processes.len(), t.max_failures), ("t2", 2, 2));
-    assert_eq!((t.resources.cpu, t.resources.ram, t.resources.disk), (1.5, 6 * 1024 * 1024, 4 * 1024 * 1024));
+    assert_eq!(
+        (t.name.as_str(), t.processes.len(), t.max_failures),
+        ("t2", 2, 2)
+    );
+    assert_eq!(
+        (t.resources.cpu, t.resources.ram, t.resources.disk),
+        (1.5, 6 * 1024 * 1024, 4 * 1024 * 1024)
+    );
     assert_eq!(t.finalization_wait, 20);
     assert!(t.constraints.is_empty());
 
     let concatenated = format!("{base}{}", job("concat_tasks(t1, t2)", ""));
     let t = resolve(&concatenated, "c/r/e/j").job.task;
-    assert_eq!((t.resources.cpu, t.resources.ram, t.resources.disk), (1.0, 4 * 1024 * 1024, 3 * 1024 * 1024));
+    assert_eq!(
+        (t.resources.cpu, t.resources.ram, t.resources.disk),
+        (1.0, 4 * 1024 * 1024, 3 * 1024 * 1024)
+    );
     assert_eq!(t.finalization_wait, 30);
     assert_eq!(t.constraints.len(), 1);
     assert_eq!(t.constraints[0].order, vec!["a", "b"]);
 
     let units = format!(
         "{base}r = Units.resources_sum(t1.resources(), t2.resources())\nm = Units.resources_max([t1.resources(), t2.resources()])\np = Process(name = 'p', cmdline = '%s %s %s' % (r.cpu(), m.ram(), Units.finalization_wait_sum(t1, t2)))\n{}",
-        job("Task(processes = Units.processes_merge(t1, t2) + [p], constraints = Processes.order(a, b), resources = r)", "")
+        job(
+            "Task(processes = Units.processes_merge(t1, t2) + [p], constraints = Processes.order(a, b), resources = r)",
+            ""
+        )
     );
     let t = resolve(&units, "c/r/e/j").job.task;
-    assert_eq!(t.processes[2].cmdline, format!("1.5 {} 30", 4 * 1024 * 1024));
+    assert_eq!(
+        t.processes[2].cmdline,
+        format!("1.5 {} 30", 4 * 1024 * 1024)
+    );
     assert_eq!(t.constraints[0].order, vec!["a", "b"]);
 }

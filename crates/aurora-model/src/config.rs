@@ -396,6 +396,8 @@ impl Job {
 
     /// Is this a cron job (it has a `cron_schedule`)?
     pub fn is_cron(&self) -> bool {
-        self.cron_schedule.as_deref().is_some_and(|s| !s.trim().is_empty())
+        self.cron_schedule
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty())
     }
 }

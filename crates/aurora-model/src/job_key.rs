@@ -14,7 +14,9 @@ pub enum JobKeyError {
     #[error("invalid job key '{0}': expected CLUSTER/ROLE/ENV/NAME")]
     Shape(String),
     /// One component holds characters outside `[A-Za-z0-9_.-]` or is empty.
-    #[error("invalid {component} '{value}' in job key: only letters, digits, '_', '-' and '.' are allowed")]
+    #[error(
+        "invalid {component} '{value}' in job key: only letters, digits, '_', '-' and '.' are allowed"
+    )]
     Component {
         /// Which part of the key: cluster, role, environment or name.
         component: &'static str,
@@ -31,14 +33,18 @@ pub fn is_good_identifier(s: &str) -> bool {
     !s.is_empty()
         && s != "."
         && s != ".."
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
 }
 
 fn check(component: &'static str, value: &str) -> Result<(), JobKeyError> {
     if is_good_identifier(value) {
         Ok(())
     } else {
-        Err(JobKeyError::Component { component, value: value.to_owned() })
+        Err(JobKeyError::Component {
+            component,
+            value: value.to_owned(),
+        })
     }
 }
 
@@ -59,7 +65,11 @@ impl JobKey {
         check("role", role)?;
         check("environment", environment)?;
         check("name", name)?;
-        Ok(Self { role: role.to_owned(), environment: environment.to_owned(), name: name.to_owned() })
+        Ok(Self {
+            role: role.to_owned(),
+            environment: environment.to_owned(),
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -80,9 +90,17 @@ pub struct JobPath {
 
 impl JobPath {
     /// Builds a path after validating each component.
-    pub fn new(cluster: &str, role: &str, environment: &str, name: &str) -> Result<Self, JobKeyError> {
+    pub fn new(
+        cluster: &str,
+        role: &str,
+        environment: &str,
+        name: &str,
+    ) -> Result<Self, JobKeyError> {
         check("cluster", cluster)?;
-        Ok(Self { cluster: cluster.to_owned(), key: JobKey::new(role, environment, name)? })
+        Ok(Self {
+            cluster: cluster.to_owned(),
+            key: JobKey::new(role, environment, name)?,
+        })
     }
 }
 
@@ -133,7 +151,13 @@ mod tests {
     #[test]
     fn refuses_bad_characters_and_traversal() {
         let err = "c/ro le/prod/x".parse::<JobPath>().unwrap_err();
-        assert_eq!(err, JobKeyError::Component { component: "role", value: "ro le".into() });
+        assert_eq!(
+            err,
+            JobKeyError::Component {
+                component: "role",
+                value: "ro le".into()
+            }
+        );
         assert!("c/../prod/x".parse::<JobPath>().is_err());
         assert!("c/r/prod/x;drop".parse::<JobPath>().is_err());
         assert!("c/r.1/staging2/my_job-1.0".parse::<JobPath>().is_ok());

@@ -150,13 +150,21 @@ pub fn substitute<'s>(
             },
         }
     }
-    if changed { (Cow::Owned(out), true) } else { (Cow::Borrowed(s), false) }
+    if changed {
+        (Cow::Owned(out), true)
+    } else {
+        (Cow::Borrowed(s), false)
+    }
 }
 
 /// Turns Pystachio escapes `{{&x}}` into the literal `{{x}}`: the last step of rendering, after
 /// which the text is no longer a template.
 pub fn unescape(s: &str) -> Cow<'_, str> {
-    if s.contains("{{&") { Cow::Owned(s.replace("{{&", "{{")) } else { Cow::Borrowed(s) }
+    if s.contains("{{&") {
+        Cow::Owned(s.replace("{{&", "{{"))
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// The values an agent knows when it launches a task, for the references that only it can bind.
@@ -191,7 +199,11 @@ pub fn is_runtime_ref(r: &Ref<'_>) -> bool {
 pub fn port_names(s: &str) -> impl Iterator<Item = &str> {
     segments(s).into_iter().filter_map(|seg| match seg {
         Segment::Ref(r) => match r.components.as_slice() {
-            [Component::Name("thermos"), Component::Name("ports"), Component::Index(p)] => Some(*p),
+            [
+                Component::Name("thermos"),
+                Component::Name("ports"),
+                Component::Index(p),
+            ] => Some(*p),
             _ => None,
         },
         Segment::Text(_) => None,
@@ -203,9 +215,11 @@ pub fn port_names(s: &str) -> impl Iterator<Item = &str> {
 pub fn bind_runtime<'s>(s: &'s str, ctx: &RuntimeContext<'_>) -> Cow<'s, str> {
     use Component::*;
     let (bound, _) = substitute(s, |r| match r.components.as_slice() {
-        [Name("thermos"), Name("ports"), Index(p)] => {
-            ctx.ports.iter().find(|(name, _)| name == p).map(|(_, port)| port.to_string())
-        }
+        [Name("thermos"), Name("ports"), Index(p)] => ctx
+            .ports
+            .iter()
+            .find(|(name, _)| name == p)
+            .map(|(_, port)| port.to_string()),
         [Name("thermos"), Name("task_id")] => Some(ctx.task_id.to_owned()),
         [Name("thermos"), Name("user")] => Some(ctx.user.to_owned()),
         [Name("mesos"), Name("instance")] => Some(ctx.instance.to_string()),
@@ -226,10 +240,18 @@ mod tests {
     #[test]
     fn parses_addresses() {
         let r = parse_ref("thermos.ports[http]").unwrap();
-        assert_eq!(r.components, vec![Name("thermos"), Name("ports"), Index("http")]);
+        assert_eq!(
+            r.components,
+            vec![Name("thermos"), Name("ports"), Index("http")]
+        );
         let r = parse_ref("processes[0].name").unwrap();
-        assert_eq!(r.components, vec![Name("processes"), Index("0"), Name("name")]);
-        for bad in ["", "&x", " x", "a..b", "a.", "[0]", "1abc", "a[]", "a b", "a[b"] {
+        assert_eq!(
+            r.components,
+            vec![Name("processes"), Index("0"), Name("name")]
+        );
+        for bad in [
+            "", "&x", " x", "a..b", "a.", "[0]", "1abc", "a[]", "a b", "a[b",
+        ] {
             assert!(parse_ref(bad).is_none(), "{bad:?} is not a reference");
         }
     }
@@ -276,7 +298,13 @@ mod tests {
     #[test]
     fn binds_runtime_namespaces() {
         let ports = vec![("http".to_owned(), 31337)];
-        let ctx = RuntimeContext { ports: &ports, task_id: "t-1", user: "www-data", instance: 3, hostname: "h1" };
+        let ctx = RuntimeContext {
+            ports: &ports,
+            task_id: "t-1",
+            user: "www-data",
+            instance: 3,
+            hostname: "h1",
+        };
         assert_eq!(
             bind_runtime(
                 "serve {{thermos.ports[http]}} {{mesos.instance}}@{{mesos.hostname}} {{thermos.task_id}} {{thermos.user}} {{thermos.ports[admin]}} {{&lit}}",
@@ -284,7 +312,11 @@ mod tests {
             ),
             "serve 31337 3@h1 t-1 www-data {{thermos.ports[admin]}} {{lit}}"
         );
-        assert_eq!(port_names("{{thermos.ports[http]}} {{thermos.ports[admin]}} {{x}}").collect::<Vec<_>>(), ["http", "admin"]);
+        assert_eq!(
+            port_names("{{thermos.ports[http]}} {{thermos.ports[admin]}} {{x}}")
+                .collect::<Vec<_>>(),
+            ["http", "admin"]
+        );
         assert!(is_runtime_ref(&parse_ref("mesos.instance").unwrap()));
         assert!(!is_runtime_ref(&parse_ref("mesos.role").unwrap()));
     }

@@ -11,7 +11,11 @@ pub fn summary(job: &Job) -> String {
     let _ = writeln!(out, "Job level information");
     let _ = writeln!(out, "  name:       '{}'", job.name);
     let _ = writeln!(out, "  role:       '{}'", job.role);
-    let _ = writeln!(out, "  contact:    '{}'", job.contact.as_deref().unwrap_or("None"));
+    let _ = writeln!(
+        out,
+        "  contact:    '{}'",
+        job.contact.as_deref().unwrap_or("None")
+    );
     let _ = writeln!(out, "  cluster:    '{}'", job.cluster);
     let _ = writeln!(out, "  instances:  '{}'", job.instances);
     if let Some(cron) = &job.cron_schedule {
@@ -39,7 +43,11 @@ pub fn summary(job: &Job) -> String {
         r.cpu,
         r.ram / (1024 * 1024),
         r.disk / (1024 * 1024),
-        if r.gpu > 0 { format!(", gpu {}", r.gpu) } else { String::new() }
+        if r.gpu > 0 {
+            format!(", gpu {}", r.gpu)
+        } else {
+            String::new()
+        }
     );
     if !task.constraints.is_empty() {
         let _ = writeln!(out, "  constraints:");
@@ -50,7 +58,11 @@ pub fn summary(job: &Job) -> String {
     let _ = writeln!(out);
     for p in &task.processes {
         let _ = writeln!(out, "Process '{}':", p.name);
-        for (flag, on) in [("daemon", p.daemon), ("ephemeral", p.ephemeral), ("final", p.final_)] {
+        for (flag, on) in [
+            ("daemon", p.daemon),
+            ("ephemeral", p.ephemeral),
+            ("final", p.final_),
+        ] {
             if on {
                 let _ = writeln!(out, "  {flag}");
             }

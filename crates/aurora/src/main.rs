@@ -14,7 +14,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "aurora", version, about = "Client for the Aurora-compatible cluster scheduler")]
+#[command(
+    name = "aurora",
+    version,
+    about = "Client for the Aurora-compatible cluster scheduler"
+)]
 struct Cli {
     #[command(subcommand)]
     noun: Noun,
@@ -67,7 +71,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{key}");
             }
         }
-        Noun::Job(JobVerb::Inspect { key, file, write_json, bind }) => {
+        Noun::Job(JobVerb::Inspect {
+            key,
+            file,
+            write_json,
+            bind,
+        }) => {
             let config = Config::load(&file)?;
             let job = config.resolve(&key, &bind)?;
             for u in &job.unbound {
@@ -77,7 +86,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             if write_json {
-                let text = serde_json::to_string_pretty(&job.json).context("printing the job as JSON")?;
+                let text =
+                    serde_json::to_string_pretty(&job.json).context("printing the job as JSON")?;
                 println!("{text}");
             } else {
                 print!("{}", inspect::summary(&job.job));
