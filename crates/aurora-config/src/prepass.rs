@@ -210,10 +210,7 @@ pub fn prepass(source: &str) -> Result<Vec<Chunk>, PrepassError> {
             "import" | "from" if st.indent == 0 => {
                 let whole: String = (st.first..=st.last).map(|n| content(raw[n], &infos[n])).collect::<Vec<_>>().join(" ");
                 check_import(&whole).map_err(err)?;
-                for n in st.first..=st.last {
-                    out[n].clear();
-                    edits.retain(|e| e.0 != n);
-                }
+                blank(&mut out, &mut edits, st);
             }
             "include" if st.indent == 0 && st.first == st.last => {
                 if let Some(path) = include_path(text) {
@@ -237,6 +234,14 @@ pub fn prepass(source: &str) -> Result<Vec<Chunk>, PrepassError> {
 
     apply(&mut out, edits);
     Ok(split_chunks(out, includes))
+}
+
+/// Empties a statement's lines (keeping them, so that lines do not move) and drops their edits.
+fn blank(out: &mut [String], edits: &mut Vec<(usize, usize, usize, String)>, st: &Statement) {
+    for line in &mut out[st.first..=st.last] {
+        line.clear();
+    }
+    edits.retain(|e| e.0 < st.first || e.0 > st.last);
 }
 
 fn info_end(info: &LineInfo) -> usize {
@@ -346,10 +351,7 @@ fn class_block(
         let trimmed = text.trim();
         let is_docstring = trimmed.starts_with(['"', '\'']);
         if trimmed == "pass" || is_docstring {
-            for n in st.first..=st.last {
-                out[n].clear();
-                edits.retain(|e| e.0 != n);
-            }
+            blank(out, edits, st);
             continue;
         }
         let word = first_word(text);
@@ -455,7 +457,7 @@ fn apply(out: &mut [String], mut edits: Vec<(usize, usize, usize, String)>) {
 fn split_chunks(out: Vec<String>, includes: Vec<(usize, String, usize)>) -> Vec<Chunk> {
     let mut chunks = Vec::new();
     let mut start = 0;
-    let mut push_code = |from: usize, to: usize, chunks: &mut Vec<Chunk>| {
+    let push_code = |from: usize, to: usize, chunks: &mut Vec<Chunk>| {
         if out[from..to].iter().all(|l| l.trim().is_empty()) {
             return;
         }

@@ -345,7 +345,6 @@ fn build() -> Schema {
             ),
         ],
     );
-    drop(add);
 
     let as_struct = |v: Value| match v {
         Value::Struct(s) => s,

@@ -96,15 +96,13 @@ pub fn segments(s: &str) -> Vec<Segment<'_>> {
         match s[text_start..close].rfind("{{") {
             Some(open_rel) => {
                 let open = text_start + open_rel;
-                match parse_ref(&s[open + 2..close]) {
-                    Some(r) => {
-                        if open > text_start {
-                            out.push(Segment::Text(&s[text_start..open]));
-                        }
-                        out.push(Segment::Ref(r));
-                        text_start = close + 2;
+                // Text between braces that is not a reference stays in the literal text.
+                if let Some(r) = parse_ref(&s[open + 2..close]) {
+                    if open > text_start {
+                        out.push(Segment::Text(&s[text_start..open]));
                     }
-                    None => {} // not a reference: stays in the literal text
+                    out.push(Segment::Ref(r));
+                    text_start = close + 2;
                 }
                 search = close + 2;
             }
