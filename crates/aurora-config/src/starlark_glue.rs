@@ -346,6 +346,16 @@ fn process_name(v: SValue<'_>) -> anyhow::Result<Value> {
         .ok_or_else(|| anyhow::anyhow!("order(): a process without a name"))
 }
 
+/// `[Constraint(order = [names of args])]`, for `order()` and `Processes.order()`.
+fn order_of<'v>(args: UnpackTuple<SValue<'v>>, heap: Heap<'v>) -> anyhow::Result<SValue<'v>> {
+    let names = args
+        .items
+        .into_iter()
+        .map(process_name)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(to_starlark(&order_value(names), heap))
+}
+
 fn order_value(names: Vec<Value>) -> Value {
     let constraint = StructValue::empty(schema::schema().get("Constraint").clone())
         .with(&[("order", Value::List(names))]);
@@ -478,12 +488,7 @@ fn pystachio_globals(builder: &mut GlobalsBuilder) {
         #[starlark(args)] args: UnpackTuple<SValue<'v>>,
         heap: Heap<'v>,
     ) -> anyhow::Result<SValue<'v>> {
-        let names = args
-            .items
-            .into_iter()
-            .map(process_name)
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(to_starlark(&order_value(names), heap))
+        order_of(args, heap)
     }
 
     /// `SequentialTask(...)`: a Task whose processes run one after the other, in list order.
@@ -680,12 +685,7 @@ fn processes_namespace(builder: &mut GlobalsBuilder) {
         #[starlark(args)] args: UnpackTuple<SValue<'v>>,
         heap: Heap<'v>,
     ) -> anyhow::Result<SValue<'v>> {
-        let names = args
-            .items
-            .into_iter()
-            .map(process_name)
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(to_starlark(&order_value(names), heap))
+        order_of(args, heap)
     }
 }
 
