@@ -1,0 +1,203 @@
+//! The wire: request and response bodies of the scheduler's JSON API (`/api/v1`), the protocol
+//! between the scheduler and its agents (`/agent/v1`), route paths, and the error body.
+//!
+//! Plain serde types and path helpers, no logic: the scheduler serves them, `aurora-client` and
+//! the agent speak them. Task states are `aurora_model`'s, serialised as Aurora's names (`RUNNING`).
+
+use aurora_model::Job;
+use serde::{Deserialize, Serialize};
+
+/// The API version in every path.
+pub const API_PREFIX: &str = "/api/v1";
+/// The agent protocol's prefix.
+pub const AGENT_PREFIX: &str = "/agent/v1";
+
+/// The body of every 4xx/5xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// One line saying what was refused and why.
+    pub error: String,
+}
+
+// --- jobs -----------------------------------------------------------------------------------------
+
+/// `POST /api/v1/jobs`: create a job and its PENDING tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateJobRequest {
+    /// The job, as `aurora job inspect --write-json` prints it.
+    pub config: Job,
+}
+
+/// The answer to a create: the tasks made, one per instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateJobResponse {
+    /// `ROLE/ENV/NAME`.
+    pub job: String,
+    pub task_ids: Vec<String>,
+}
+
+/// One job in a listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSummary {
+    pub role: String,
+    pub environment: String,
+    pub name: String,
+    pub service: bool,
+    pub instances: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron_schedule: Option<String>,
+    /// Task counts by state name (`RUNNING`: 2).
+    pub task_counts: std::collections::BTreeMap<String, u32>,
+}
+
+/// `GET /api/v1/jobs/ROLE/ENV/NAME`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDetails {
+    pub summary: JobSummary,
+    pub config: Job,
+    /// Active tasks first, then finished ones kept in the history, newest first.
+    pub tasks: Vec<TaskView>,
+}
+
+/// A task as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskView {
+    pub task_id: String,
+    /// `ROLE/ENV/NAME`.
+    pub job: String,
+    pub instance: u32,
+    /// Aurora's state name: `PENDING`, `RUNNING`...
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// Why a PENDING task has not been placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_reason: Option<String>,
+    /// Named ports assigned to the task.
+    #[serde(default)]
+    pub ports: std::collections::BTreeMap<String, u16>,
+    pub failure_count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ancestor_id: Option<String>,
+    pub events: Vec<TaskEventView>,
+}
+
+/// One state transition of a task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskEventView {
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `POST /api/v1/jobs/ROLE/ENV/NAME/kill`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillRequest {
+    /// The instances to kill; all active ones when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<Vec<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The tasks a kill or restart acted on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TasksAffected {
+    pub task_ids: Vec<String>,
+    pub instances: Vec<u32>,
+}
+
+/// `POST /api/v1/jobs/ROLE/ENV/NAME/instances`: `aurora job add`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddInstancesRequest {
+    /// The active instance whose configuration the new instances copy.
+    pub from_instance: u32,
+    pub count: u32,
+}
+
+/// `POST /api/v1/jobs/ROLE/ENV/NAME/restart`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<Vec<u32>>,
+}
+
+// --- agent protocol -------------------------------------------------------------------------------
+
+/// Resources an agent offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentResources {
+    pub cpu: f64,
+    pub ram_mb: u64,
+    pub disk_mb: u64,
+    /// Inclusive port range the agent allocates from.
+    pub port_range: (u16, u16),
+}
+
+/// `POST /agent/v1/register`: an agent announces itself (again, after any restart).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub agent_id: String,
+    pub hostname: String,
+    /// Where the agent serves task logs and sandbox files to the scheduler.
+    pub endpoint: String,
+    pub resources: AgentResources,
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// Tasks the agent still runs (after a restart of either side), for reconciliation.
+    #[serde(default)]
+    pub running: Vec<String>,
+}
+
+/// A command for an agent, sent over its command stream (`GET /agent/v1/AGENT/commands`, one JSON
+/// object a line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentCommand {
+    /// Start a task.
+    Launch(LaunchTask),
+    /// Kill a task: SIGTERM, then SIGKILL after `grace_ms`.
+    Kill { task_id: String, grace_ms: u64 },
+    /// Keeps idle connections alive and lets each side notice a dead peer.
+    Heartbeat,
+}
+
+/// Everything an agent needs to run a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaunchTask {
+    pub task_id: String,
+    /// `ROLE/ENV/NAME`.
+    pub job: String,
+    pub instance: u32,
+    /// The Unix user (the job's role).
+    pub user: String,
+    pub task: aurora_model::config::Task,
+    pub ports: std::collections::BTreeMap<String, u16>,
+}
+
+/// A task's state as the agent reports it. Retried until acknowledged; applying one twice changes
+/// nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusUpdate {
+    pub task_id: String,
+    /// `STARTING`, `RUNNING`, `FINISHED`, `FAILED`, `KILLED`, `LOST`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub timestamp_ms: i64,
+}
+
+/// `POST /agent/v1/AGENT/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusBatch {
+    pub updates: Vec<StatusUpdate>,
+}
+
+/// Path of a job's resource: `/api/v1/jobs/ROLE/ENV/NAME`.
+pub fn job_path(key: &aurora_model::JobKey) -> String {
+    format!("{API_PREFIX}/jobs/{}/{}/{}", key.role, key.environment, key.name)
+}
