@@ -159,7 +159,7 @@ pub struct RegisterRequest {
 #[serde(rename_all = "snake_case")]
 pub enum AgentCommand {
     /// Start a task.
-    Launch(LaunchTask),
+    Launch(Box<LaunchTask>),
     /// Kill a task: SIGTERM, then SIGKILL after `grace_ms`.
     Kill { task_id: String, grace_ms: u64 },
     /// Keeps idle connections alive and lets each side notice a dead peer.
@@ -199,5 +199,8 @@ pub struct StatusBatch {
 
 /// Path of a job's resource: `/api/v1/jobs/ROLE/ENV/NAME`.
 pub fn job_path(key: &aurora_model::JobKey) -> String {
-    format!("{API_PREFIX}/jobs/{}/{}/{}", key.role, key.environment, key.name)
+    format!(
+        "{API_PREFIX}/jobs/{}/{}/{}",
+        key.role, key.environment, key.name
+    )
 }

@@ -259,6 +259,50 @@ pub struct TaskEvent {
     pub message: Option<String>,
 }
 
+/// A task as the scheduler stores it. Small on purpose: the scheduler keeps every task in memory,
+/// so the configuration is not copied here; it belongs to the job (`config_version` names which
+/// of the job's configurations the task runs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledTask {
+    pub task_id: String,
+    pub job: JobKey,
+    pub instance: u32,
+    pub status: ScheduleStatus,
+    /// The agent the task was placed on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Named ports assigned at placement.
+    #[serde(default)]
+    pub ports: Vec<(String, u16)>,
+    /// Failures of this instance so far (carried to replacements).
+    pub failure_count: u32,
+    /// The task this one replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ancestor_id: Option<String>,
+    /// How long this task was held THROTTLED before it became PENDING (flapping backoff).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub penalty_ms: Option<u64>,
+    pub events: Vec<TaskEvent>,
+}
+
+impl ScheduledTask {
+    /// When the task entered its current state.
+    pub fn since_ms(&self) -> i64 {
+        self.events.last().map_or(0, |e| e.timestamp_ms)
+    }
+
+    /// When the task last became RUNNING, if it did.
+    pub fn running_since_ms(&self) -> Option<i64> {
+        self.events
+            .iter()
+            .rev()
+            .find(|e| e.status == ScheduleStatus::Running)
+            .map(|e| e.timestamp_ms)
+    }
+}
+
 /// Aurora's task id: `<role>-<env>-<name>-<instance>-<unique>`. The unique part is given by the
 /// caller (randomness stays outside the model).
 pub fn task_id(job: &JobKey, instance: u32, unique: &str) -> String {

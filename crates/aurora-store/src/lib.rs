@@ -1,1 +1,224 @@
-//! placeholder
+//! Durable scheduler state. Every mutation is a typed, serialisable [`StoreOp`] (what a replicated
+//! log will carry later); a [`Store`] applies batches of them to a SQLite file (WAL, synchronous
+//! writes) from one writer thread that commits all the batches queued at that moment in one
+//! transaction (group commit). A batch is acknowledged only once its transaction is on disk.
+//!
+//! This is the only crate that links SQLite. It knows nothing of HTTP, agents or placement.
+
+mod schema;
+
+use aurora_model::task::ScheduledTask;
+use aurora_model::{Job, JobKey};
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// One mutation of the scheduler's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreOp {
+    /// Insert or replace a job's configuration.
+    SaveJob { config: Box<Job> },
+    /// Remove a job (its tasks are removed with `RemoveTask`).
+    RemoveJob { key: JobKey },
+    /// Insert or replace a task.
+    SaveTask { task: Box<ScheduledTask> },
+    /// Remove a task.
+    RemoveTask { task_id: String },
+}
+
+/// Everything stored, as loaded at start.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub jobs: Vec<Job>,
+    pub tasks: Vec<ScheduledTask>,
+}
+
+/// Why the store failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("store write failed: {0}")]
+    Write(String),
+    #[error("store read failed: {0}")]
+    Read(String),
+    #[error("the store's writer has stopped")]
+    Closed,
+}
+
+impl StoreError {
+    fn write(e: impl std::fmt::Display) -> Self {
+        StoreError::Write(e.to_string())
+    }
+    fn read(e: impl std::fmt::Display) -> Self {
+        StoreError::Read(e.to_string())
+    }
+}
+
+/// A pending acknowledgement: resolves once the batch is durable (or failed).
+pub struct Ack(oneshot::Receiver<Result<(), StoreError>>);
+
+impl Ack {
+    /// Waits for the batch, from async code.
+    pub async fn wait(self) -> Result<(), StoreError> {
+        self.0.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Waits for the batch, from a thread that is not running async code.
+    pub fn wait_blocking(self) -> Result<(), StoreError> {
+        self.0.blocking_recv().unwrap_or(Err(StoreError::Closed))
+    }
+}
+
+struct Batch {
+    ops: Vec<StoreOp>,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The handle to a store: cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct Store {
+    tx: mpsc::Sender<Batch>,
+}
+
+/// The most batches one transaction takes: bounds the latency of the first.
+const MAX_GROUP: usize = 1024;
+
+impl Store {
+    /// Opens (or creates) the store file, migrates it, loads it, and starts the writer thread.
+    pub fn open(path: &Path) -> Result<(Store, Snapshot), StoreError> {
+        let open_err = |e: &dyn std::fmt::Display| StoreError::Open {
+            path: path.to_owned(),
+            message: e.to_string(),
+        };
+        let mut conn = Connection::open(path).map_err(|e| open_err(&e))?;
+        schema::configure(&conn).map_err(|e| open_err(&e))?;
+        schema::migrate(&mut conn).map_err(|e| open_err(&e))?;
+        let snapshot = load(&conn)?;
+        let (tx, rx) = mpsc::channel::<Batch>();
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer(conn, rx))
+            .map_err(|e| open_err(&e))?;
+        Ok((Store { tx }, snapshot))
+    }
+
+    /// Queues a batch; it is applied atomically, in submission order, and acknowledged once
+    /// durable. Batches submitted from one thread commit in the order they were submitted.
+    pub fn submit(&self, ops: Vec<StoreOp>) -> Ack {
+        let (done, rx) = oneshot::channel();
+        if let Err(mpsc::SendError(batch)) = self.tx.send(Batch { ops, done }) {
+            let _ = batch.done.send(Err(StoreError::Closed));
+        }
+        Ack(rx)
+    }
+
+    /// Applies a batch and waits until it is durable (blocking).
+    pub fn apply(&self, ops: Vec<StoreOp>) -> Result<(), StoreError> {
+        self.submit(ops).wait_blocking()
+    }
+}
+
+fn load(conn: &Connection) -> Result<Snapshot, StoreError> {
+    let mut snapshot = Snapshot::default();
+    let mut stmt = conn
+        .prepare("SELECT config FROM jobs")
+        .map_err(StoreError::read)?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(StoreError::read)?;
+    for row in rows {
+        let text = row.map_err(StoreError::read)?;
+        snapshot
+            .jobs
+            .push(serde_json::from_str(&text).map_err(StoreError::read)?);
+    }
+    let mut stmt = conn
+        .prepare("SELECT body FROM tasks")
+        .map_err(StoreError::read)?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .map_err(StoreError::read)?;
+    for row in rows {
+        let bytes = row.map_err(StoreError::read)?;
+        snapshot
+            .tasks
+            .push(serde_json::from_slice(&bytes).map_err(StoreError::read)?);
+    }
+    Ok(snapshot)
+}
+
+fn apply_op(tx: &Connection, op: &StoreOp) -> Result<(), StoreError> {
+    match op {
+        StoreOp::SaveJob { config } => {
+            let key = config.path().map_err(StoreError::write)?.key.to_string();
+            let text = serde_json::to_string(config).map_err(StoreError::write)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO jobs (key, config) VALUES (?1, ?2)",
+                params![key, text],
+            )
+            .map_err(StoreError::write)?;
+        }
+        StoreOp::RemoveJob { key } => {
+            tx.execute("DELETE FROM jobs WHERE key = ?1", params![key.to_string()])
+                .map_err(StoreError::write)?;
+        }
+        StoreOp::SaveTask { task } => {
+            let body = serde_json::to_vec(task).map_err(StoreError::write)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO tasks (id, job, body) VALUES (?1, ?2, ?3)",
+                params![task.task_id, task.job.to_string(), body],
+            )
+            .map_err(StoreError::write)?;
+        }
+        StoreOp::RemoveTask { task_id } => {
+            tx.execute("DELETE FROM tasks WHERE id = ?1", params![task_id])
+                .map_err(StoreError::write)?;
+        }
+    }
+    Ok(())
+}
+
+/// The writer thread: drains every batch queued, applies each inside a savepoint (so one bad batch
+/// does not undo the others), commits once, then answers each batch.
+fn writer(mut conn: Connection, rx: mpsc::Receiver<Batch>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(b) => group.push(b),
+                Err(_) => break,
+            }
+        }
+        let mut results: Vec<Result<(), StoreError>> = Vec::with_capacity(group.len());
+        let committed = (|| -> Result<(), StoreError> {
+            let mut tx = conn.transaction().map_err(StoreError::write)?;
+            for batch in &group {
+                let mut sp = tx.savepoint().map_err(StoreError::write)?;
+                let r = batch.ops.iter().try_for_each(|op| apply_op(&sp, op));
+                match &r {
+                    Ok(()) => sp.commit().map_err(StoreError::write)?,
+                    Err(_) => sp.rollback().map_err(StoreError::write)?,
+                }
+                results.push(r);
+            }
+            tx.commit().map_err(StoreError::write)
+        })();
+        for (i, batch) in group.into_iter().enumerate() {
+            let r = match &committed {
+                Ok(()) => results.get(i).cloned().unwrap_or(Err(StoreError::Closed)),
+                Err(e) => Err(e.clone()),
+            };
+            if let Err(e) = &r {
+                tracing::error!("store batch refused: {e}");
+            }
+            let _ = batch.done.send(r);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Instance specs (placeholder: being written).

@@ -1,0 +1,1040 @@
+//! The scheduler's in-memory state: jobs, tasks and agents, with the indexes every event needs
+//! (instance → active task, agent → tasks, the pending queue), rebuilt from the store at start.
+//!
+//! Every mutation goes through a method here that checks it against the task state machine,
+//! records a task event, and notes what changed (`Dirty`) so that the caller can persist exactly
+//! that before anyone is told. Nothing here scans all tasks per event. No IO: time comes in as
+//! `now_ms`, randomness (task ids) through `new_id`.
+
+use aurora_api::{AgentCommand, LaunchTask};
+use aurora_model::task::{
+    ScheduleStatus, ScheduledTask, TaskEvent, Transition, task_id, transition,
+};
+use aurora_model::{Job, JobKey};
+use aurora_sched::placement::{self, AgentView, Demand};
+use aurora_sched::reschedule::{self, Decision, Ending, Policy};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many finished tasks each job keeps in its history.
+pub const HISTORY_PER_JOB: usize = 100;
+/// How long a finished task is kept at most.
+pub const HISTORY_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// SIGTERM-to-SIGKILL grace for kills.
+pub const KILL_GRACE_MS: u64 = 5_000;
+
+/// A job and its configuration.
+#[derive(Debug, Clone)]
+pub struct JobEntry {
+    pub config: Arc<Job>,
+    /// Instance ids of the job (active or finished).
+    pub instances: BTreeSet<u32>,
+}
+
+/// An agent the scheduler knows.
+#[derive(Debug, Clone)]
+pub struct AgentEntry {
+    pub view: AgentView,
+    /// Where the agent serves logs and sandbox files.
+    pub endpoint: String,
+    pub connected: bool,
+}
+
+/// What a mutation changed, to be persisted before it is acknowledged.
+#[derive(Debug, Default)]
+pub struct Dirty {
+    pub jobs: BTreeSet<JobKey>,
+    pub removed_jobs: BTreeSet<JobKey>,
+    pub tasks: BTreeSet<String>,
+    pub removed_tasks: BTreeSet<String>,
+    /// Commands to send to agents once the change is durable.
+    pub commands: Vec<(String, AgentCommand)>,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("job {0} already exists")]
+    JobExists(String),
+    #[error("job {0} does not exist")]
+    NoSuchJob(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Default)]
+pub struct State {
+    pub jobs: HashMap<JobKey, JobEntry>,
+    pub tasks: HashMap<String, ScheduledTask>,
+    /// (job, instance) → its active task.
+    active: HashMap<(JobKey, u32), String>,
+    /// Terminal tasks of each job, oldest first, for the history and its pruning.
+    history: HashMap<JobKey, std::collections::VecDeque<String>>,
+    /// Agent → tasks placed on it and not yet terminal.
+    by_agent: HashMap<String, HashSet<String>>,
+    /// Tasks waiting for placement or for their throttle to expire, by the time they may go.
+    queue: BTreeSet<(i64, String)>,
+    /// Why a PENDING task is still pending.
+    pub pending_reasons: HashMap<String, String>,
+    pub agents: BTreeMap<String, AgentEntry>,
+    placements: usize,
+}
+
+fn job_label(k: &JobKey) -> String {
+    k.to_string()
+}
+
+impl State {
+    /// Rebuilds the state and its indexes from stored jobs and tasks.
+    pub fn restore(jobs: Vec<Job>, tasks: Vec<ScheduledTask>) -> Self {
+        let mut s = State::default();
+        for config in jobs {
+            if let Ok(path) = config.path() {
+                s.jobs.insert(
+                    path.key,
+                    JobEntry {
+                        config: Arc::new(config),
+                        instances: BTreeSet::new(),
+                    },
+                );
+            }
+        }
+        let mut tasks = tasks;
+        tasks.sort_by_key(|t| t.since_ms());
+        for t in tasks {
+            s.index(&t);
+            s.tasks.insert(t.task_id.clone(), t);
+        }
+        s
+    }
+
+    fn index(&mut self, t: &ScheduledTask) {
+        if let Some(j) = self.jobs.get_mut(&t.job) {
+            j.instances.insert(t.instance);
+        }
+        if t.status.is_active() {
+            self.active
+                .insert((t.job.clone(), t.instance), t.task_id.clone());
+            if let Some(a) = &t.agent_id
+                && t.status.is_on_agent()
+            {
+                self.by_agent
+                    .entry(a.clone())
+                    .or_default()
+                    .insert(t.task_id.clone());
+            }
+            match t.status {
+                ScheduleStatus::Pending => {
+                    self.queue.insert((0, t.task_id.clone()));
+                }
+                ScheduleStatus::Throttled => {
+                    let until = t.since_ms() + t.penalty_ms.unwrap_or(0) as i64;
+                    self.queue.insert((until, t.task_id.clone()));
+                }
+                _ => {}
+            }
+        } else {
+            self.history
+                .entry(t.job.clone())
+                .or_default()
+                .push_back(t.task_id.clone());
+        }
+    }
+
+    /// The active task of each instance of a job.
+    pub fn active_tasks(&self, job: &JobKey) -> Vec<&ScheduledTask> {
+        let Some(entry) = self.jobs.get(job) else {
+            return Vec::new();
+        };
+        entry
+            .instances
+            .iter()
+            .filter_map(|i| self.active.get(&(job.clone(), *i)))
+            .filter_map(|id| self.tasks.get(id))
+            .collect()
+    }
+
+    /// Finished tasks kept for a job, newest first.
+    pub fn history(&self, job: &JobKey) -> Vec<&ScheduledTask> {
+        self.history
+            .get(job)
+            .map(|h| h.iter().rev().filter_map(|id| self.tasks.get(id)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Creates a job and one PENDING task per instance.
+    pub fn create_job(
+        &mut self,
+        config: Job,
+        now_ms: i64,
+        new_id: &mut dyn FnMut() -> String,
+        dirty: &mut Dirty,
+    ) -> Result<Vec<String>, Refusal> {
+        let key = config
+            .path()
+            .map_err(|e| Refusal::Invalid(e.to_string()))?
+            .key;
+        if self.jobs.contains_key(&key) {
+            return Err(Refusal::JobExists(job_label(&key)));
+        }
+        if config.instances < 1 || config.instances > 4000 {
+            return Err(Refusal::Invalid(format!(
+                "instances must be between 1 and 4000, got {}",
+                config.instances
+            )));
+        }
+        if config.is_cron() {
+            return Err(Refusal::Invalid(
+                "Cron jobs may only be scheduled with \"aurora cron schedule\" command".into(),
+            ));
+        }
+        let count = config.instances as u32;
+        self.jobs.insert(
+            key.clone(),
+            JobEntry {
+                config: Arc::new(config),
+                instances: BTreeSet::new(),
+            },
+        );
+        dirty.jobs.insert(key.clone());
+        let ids = (0..count)
+            .map(|i| self.new_task(&key, i, 0, None, None, now_ms, new_id, dirty))
+            .collect();
+        Ok(ids)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_task(
+        &mut self,
+        job: &JobKey,
+        instance: u32,
+        failure_count: u32,
+        ancestor: Option<String>,
+        throttle: Option<Duration>,
+        now_ms: i64,
+        new_id: &mut dyn FnMut() -> String,
+        dirty: &mut Dirty,
+    ) -> String {
+        let id = task_id(job, instance, &new_id());
+        let (status, message) = match throttle {
+            Some(d) => (
+                ScheduleStatus::Throttled,
+                format!(
+                    "Rescheduled, penalized for {} ms for flapping",
+                    d.as_millis()
+                ),
+            ),
+            None => (ScheduleStatus::Pending, "Added to pending queue".to_owned()),
+        };
+        let t = ScheduledTask {
+            task_id: id.clone(),
+            job: job.clone(),
+            instance,
+            status,
+            agent_id: None,
+            host: None,
+            ports: Vec::new(),
+            failure_count,
+            ancestor_id: ancestor,
+            penalty_ms: throttle.map(|d| d.as_millis() as u64),
+            events: vec![TaskEvent {
+                timestamp_ms: now_ms,
+                status,
+                message: Some(message),
+            }],
+        };
+        self.index(&t);
+        self.tasks.insert(id.clone(), t);
+        dirty.tasks.insert(id.clone());
+        id
+    }
+
+    /// Moves a task to `to`, recording the event; refuses illegal transitions; a repeated state is
+    /// a no-op (status updates may arrive twice).
+    fn set_status(
+        &mut self,
+        id: &str,
+        to: ScheduleStatus,
+        message: Option<String>,
+        now_ms: i64,
+        dirty: &mut Dirty,
+    ) -> bool {
+        let Some(t) = self.tasks.get_mut(id) else {
+            return false;
+        };
+        match transition(t.status, to) {
+            Ok(Transition::Apply) => {}
+            Ok(Transition::Noop) | Err(_) => return false,
+        }
+        let from = t.status;
+        t.status = to;
+        t.events.push(TaskEvent {
+            timestamp_ms: now_ms,
+            status: to,
+            message,
+        });
+        dirty.tasks.insert(id.to_owned());
+        let (job, instance, agent) = (t.job.clone(), t.instance, t.agent_id.clone());
+        if matches!(from, ScheduleStatus::Pending | ScheduleStatus::Throttled) {
+            self.queue.retain(|(_, q)| q != id);
+            self.pending_reasons.remove(id);
+        }
+        if to.is_terminal() {
+            if self
+                .active
+                .get(&(job.clone(), instance))
+                .is_some_and(|a| a == id)
+            {
+                self.active.remove(&(job.clone(), instance));
+            }
+            if let Some(a) = agent
+                && let Some(set) = self.by_agent.get_mut(&a)
+            {
+                set.remove(id);
+            }
+            self.history
+                .entry(job.clone())
+                .or_default()
+                .push_back(id.to_owned());
+            self.prune_history(&job, now_ms, dirty);
+        }
+        true
+    }
+
+    fn prune_history(&mut self, job: &JobKey, now_ms: i64, dirty: &mut Dirty) {
+        let Some(h) = self.history.get_mut(job) else {
+            return;
+        };
+        while let Some(oldest) = h.front().cloned() {
+            let old = self
+                .tasks
+                .get(&oldest)
+                .is_none_or(|t| now_ms - t.since_ms() > HISTORY_MAX_AGE.as_millis() as i64);
+            if h.len() > HISTORY_PER_JOB || old {
+                h.pop_front();
+                self.tasks.remove(&oldest);
+                dirty.tasks.remove(&oldest);
+                dirty.removed_tasks.insert(oldest);
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Kills the active tasks of the given instances (all when `None`). PENDING and THROTTLED
+    /// tasks end at once; tasks on an agent go KILLING and the agent is told.
+    pub fn kill(
+        &mut self,
+        job: &JobKey,
+        instances: Option<&[u32]>,
+        message: &str,
+        now_ms: i64,
+        dirty: &mut Dirty,
+    ) -> Result<Vec<(u32, String)>, Refusal> {
+        let entry = self
+            .jobs
+            .get(job)
+            .ok_or_else(|| Refusal::NoSuchJob(job_label(job)))?;
+        let wanted: Vec<u32> = match instances {
+            Some(list) => list.to_vec(),
+            None => entry.instances.iter().copied().collect(),
+        };
+        let mut killed = Vec::new();
+        for i in wanted {
+            let Some(id) = self.active.get(&(job.clone(), i)).cloned() else {
+                continue;
+            };
+            let status = self.tasks[&id].status;
+            if matches!(status, ScheduleStatus::Pending | ScheduleStatus::Throttled) {
+                self.set_status(
+                    &id,
+                    ScheduleStatus::Killing,
+                    Some(message.to_owned()),
+                    now_ms,
+                    dirty,
+                );
+                self.set_status(
+                    &id,
+                    ScheduleStatus::Killed,
+                    Some("Killed before it was placed".into()),
+                    now_ms,
+                    dirty,
+                );
+            } else if self.set_status(
+                &id,
+                ScheduleStatus::Killing,
+                Some(message.to_owned()),
+                now_ms,
+                dirty,
+            ) && let Some(agent) = self.tasks[&id].agent_id.clone()
+            {
+                dirty.commands.push((
+                    agent,
+                    AgentCommand::Kill {
+                        task_id: id.clone(),
+                        grace_ms: KILL_GRACE_MS,
+                    },
+                ));
+            }
+            killed.push((i, id));
+        }
+        Ok(killed)
+    }
+
+    /// Applies a status an agent reported. Returns whether anything changed. A report for a task
+    /// the scheduler thinks is over (or does not know) gets the task killed on that agent.
+    #[allow(clippy::too_many_arguments)] // the event's fields plus time, ids and the change log
+    pub fn agent_status(
+        &mut self,
+        agent: &str,
+        id: &str,
+        status: ScheduleStatus,
+        message: Option<String>,
+        now_ms: i64,
+        new_id: &mut dyn FnMut() -> String,
+        dirty: &mut Dirty,
+    ) -> bool {
+        let Some(t) = self.tasks.get(id) else {
+            if !status.is_terminal() {
+                dirty.commands.push((
+                    agent.to_owned(),
+                    AgentCommand::Kill {
+                        task_id: id.to_owned(),
+                        grace_ms: KILL_GRACE_MS,
+                    },
+                ));
+            }
+            return false;
+        };
+        if t.status.is_terminal() {
+            if !status.is_terminal() {
+                dirty.commands.push((
+                    agent.to_owned(),
+                    AgentCommand::Kill {
+                        task_id: id.to_owned(),
+                        grace_ms: KILL_GRACE_MS,
+                    },
+                ));
+            }
+            return false;
+        }
+        let before = t.status;
+        if !self.set_status(id, status, message, now_ms, dirty) {
+            return false;
+        }
+        if status.is_terminal() {
+            self.after_terminal(id, before, status, now_ms, new_id, dirty);
+        }
+        true
+    }
+
+    /// Decides whether an ended task is replaced (Aurora's rules, `aurora_sched::reschedule`).
+    fn after_terminal(
+        &mut self,
+        id: &str,
+        before: ScheduleStatus,
+        status: ScheduleStatus,
+        now_ms: i64,
+        new_id: &mut dyn FnMut() -> String,
+        dirty: &mut Dirty,
+    ) {
+        let t = &self.tasks[id];
+        let Some(entry) = self.jobs.get(&t.job) else {
+            return;
+        };
+        let policy = Policy {
+            service: entry.config.service,
+            max_task_failures: entry.config.max_task_failures,
+        };
+        let ending = match (before, status) {
+            (ScheduleStatus::Killing, _) => Ending::KilledByUser,
+            (
+                ScheduleStatus::Restarting | ScheduleStatus::Draining | ScheduleStatus::Preempting,
+                _,
+            ) => Ending::Interrupted,
+            (_, ScheduleStatus::Finished) => Ending::Finished,
+            (_, ScheduleStatus::Failed) => Ending::Failed,
+            _ => Ending::Lost,
+        };
+        let ran_for = t.running_since_ms().map_or(Duration::ZERO, |s| {
+            Duration::from_millis((now_ms - s).max(0) as u64)
+        });
+        let decision = reschedule::decide(
+            policy,
+            ending,
+            t.failure_count,
+            ran_for,
+            t.penalty_ms.map(Duration::from_millis),
+        );
+        let (job, instance, task_id) = (t.job.clone(), t.instance, t.task_id.clone());
+        if let Decision::Replace { failures, throttle } = decision
+            && !self.active.contains_key(&(job.clone(), instance))
+        {
+            self.new_task(
+                &job,
+                instance,
+                failures,
+                Some(task_id),
+                throttle,
+                now_ms,
+                new_id,
+                dirty,
+            );
+        }
+    }
+
+    /// Kills and replaces the given instances' active tasks (`aurora job restart`).
+    pub fn restart(
+        &mut self,
+        job: &JobKey,
+        instances: Option<&[u32]>,
+        now_ms: i64,
+        dirty: &mut Dirty,
+    ) -> Result<Vec<(u32, String)>, Refusal> {
+        let entry = self
+            .jobs
+            .get(job)
+            .ok_or_else(|| Refusal::NoSuchJob(job_label(job)))?;
+        let wanted: Vec<u32> = match instances {
+            Some(list) => list.to_vec(),
+            None => entry.instances.iter().copied().collect(),
+        };
+        let mut out = Vec::new();
+        for i in wanted {
+            let Some(id) = self.active.get(&(job.clone(), i)).cloned() else {
+                continue;
+            };
+            match self.tasks[&id].status {
+                ScheduleStatus::Pending | ScheduleStatus::Throttled => {}
+                _ => {
+                    if self.set_status(
+                        &id,
+                        ScheduleStatus::Restarting,
+                        Some("Restarting by user request".into()),
+                        now_ms,
+                        dirty,
+                    ) && let Some(agent) = self.tasks[&id].agent_id.clone()
+                    {
+                        dirty.commands.push((
+                            agent,
+                            AgentCommand::Kill {
+                                task_id: id.clone(),
+                                grace_ms: KILL_GRACE_MS,
+                            },
+                        ));
+                    }
+                }
+            }
+            out.push((i, id));
+        }
+        Ok(out)
+    }
+
+    /// Adds `count` instances copying the configuration of an active instance (`aurora job add`).
+    pub fn add_instances(
+        &mut self,
+        job: &JobKey,
+        from: u32,
+        count: u32,
+        now_ms: i64,
+        new_id: &mut dyn FnMut() -> String,
+        dirty: &mut Dirty,
+    ) -> Result<Vec<(u32, String)>, Refusal> {
+        let entry = self
+            .jobs
+            .get(job)
+            .ok_or_else(|| Refusal::NoSuchJob(job_label(job)))?;
+        if !self.active.contains_key(&(job.clone(), from)) {
+            return Err(Refusal::Invalid(format!(
+                "instance {from} of {} is not active",
+                job_label(job)
+            )));
+        }
+        if count == 0 || entry.instances.len() + count as usize > 4000 {
+            return Err(Refusal::Invalid(format!(
+                "cannot add {count} instances (at most 4000 per job)"
+            )));
+        }
+        let first = entry.instances.iter().next_back().map_or(0, |m| m + 1);
+        let mut config = (*entry.config).clone();
+        config.instances += i64::from(count);
+        self.jobs.get_mut(job).expect("checked above").config = Arc::new(config);
+        dirty.jobs.insert(job.clone());
+        Ok((first..first + count)
+            .map(|i| {
+                (
+                    i,
+                    self.new_task(job, i, 0, None, None, now_ms, new_id, dirty),
+                )
+            })
+            .collect())
+    }
+
+    /// Registers (or re-registers) an agent. Tasks the scheduler placed there that the agent no
+    /// longer runs are LOST; tasks it runs that the scheduler does not expect are killed there.
+    #[allow(clippy::too_many_arguments)]
+    pub fn register_agent(
+        &mut self,
+        view: AgentView,
+        endpoint: String,
+        running: &[String],
+        now_ms: i64,
+        new_id: &mut dyn FnMut() -> String,
+        dirty: &mut Dirty,
+    ) {
+        let id = view.id.clone();
+        self.agents.insert(
+            id.clone(),
+            AgentEntry {
+                view,
+                endpoint,
+                connected: true,
+            },
+        );
+        let expected: Vec<String> = self
+            .by_agent
+            .get(&id)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        for t in &expected {
+            let status = self.tasks.get(t).map(|t| t.status);
+            // ASSIGNED tasks may still be on their way to the agent: the launch is resent below.
+            if !running.contains(t) && status != Some(ScheduleStatus::Assigned) {
+                self.agent_status(
+                    &id,
+                    t,
+                    ScheduleStatus::Lost,
+                    Some("Task is gone from its agent".into()),
+                    now_ms,
+                    new_id,
+                    dirty,
+                );
+            }
+        }
+        for t in running {
+            let known = self.tasks.get(t).is_some_and(|x| {
+                !x.status.is_terminal() && x.agent_id.as_deref() == Some(id.as_str())
+            });
+            if !known {
+                dirty.commands.push((
+                    id.clone(),
+                    AgentCommand::Kill {
+                        task_id: t.clone(),
+                        grace_ms: KILL_GRACE_MS,
+                    },
+                ));
+            }
+        }
+        // Launches that may not have reached the agent before either side restarted.
+        let assigned: Vec<String> = expected
+            .into_iter()
+            .filter(|t| {
+                self.tasks
+                    .get(t)
+                    .is_some_and(|x| x.status == ScheduleStatus::Assigned)
+                    && !running.contains(t)
+            })
+            .collect();
+        for t in assigned {
+            if let Some(cmd) = self.launch_command(&t) {
+                dirty.commands.push((id.clone(), cmd));
+            }
+        }
+        self.recompute_usage(&id);
+    }
+
+    fn recompute_usage(&mut self, agent: &str) {
+        let (mut cpu, mut ram, mut disk, mut ports) = (0.0, 0u64, 0u64, BTreeSet::new());
+        for id in self.by_agent.get(agent).into_iter().flatten() {
+            let Some(t) = self.tasks.get(id) else {
+                continue;
+            };
+            if let Some(j) = self.jobs.get(&t.job) {
+                let r = &j.config.task.resources;
+                cpu += r.cpu;
+                ram += (r.ram / (1024 * 1024)).max(0) as u64;
+                disk += (r.disk / (1024 * 1024)).max(0) as u64;
+            }
+            ports.extend(t.ports.iter().map(|(_, p)| *p));
+        }
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.view.used_cpu = cpu;
+            a.view.used_ram_mb = ram;
+            a.view.used_disk_mb = disk;
+            a.view.used_ports = ports;
+        }
+    }
+
+    /// The launch command for a task placed on an agent.
+    fn launch_command(&self, id: &str) -> Option<AgentCommand> {
+        let t = self.tasks.get(id)?;
+        let job = self.jobs.get(&t.job)?;
+        Some(AgentCommand::Launch(Box::new(LaunchTask {
+            task_id: t.task_id.clone(),
+            job: t.job.to_string(),
+            instance: t.instance,
+            user: job.config.role.clone(),
+            task: job.config.task.clone(),
+            ports: t.ports.iter().cloned().collect(),
+        })))
+    }
+
+    /// The soonest time a queued task may be placed, if any.
+    pub fn next_ready_ms(&self) -> Option<i64> {
+        self.queue.iter().next().map(|(t, _)| *t)
+    }
+
+    /// Places every task whose time has come: THROTTLED ones become PENDING, PENDING ones go to an
+    /// agent (ASSIGNED, launch queued) or keep a pending reason. Returns how many were assigned.
+    pub fn schedule(&mut self, now_ms: i64, dirty: &mut Dirty) -> usize {
+        let due: Vec<String> = self
+            .queue
+            .iter()
+            .take_while(|(t, _)| *t <= now_ms)
+            .map(|(_, id)| id.clone())
+            .collect();
+        let mut agents: Vec<String> = self
+            .agents
+            .iter()
+            .filter(|(_, a)| a.connected)
+            .map(|(k, _)| k.clone())
+            .collect();
+        agents.sort();
+        // One view of the agents for the whole round, updated as tasks land, so a round costs
+        // O(tasks × candidates) and not O(tasks × agents) clones.
+        let mut views: Vec<AgentView> =
+            agents.iter().map(|a| self.agents[a].view.clone()).collect();
+        let mut assigned = 0;
+        for id in due {
+            if self
+                .tasks
+                .get(&id)
+                .is_some_and(|t| t.status == ScheduleStatus::Throttled)
+            {
+                self.set_status(
+                    &id,
+                    ScheduleStatus::Pending,
+                    Some("Penalty expired".into()),
+                    now_ms,
+                    dirty,
+                );
+                self.queue.insert((0, id.clone()));
+            }
+            let Some(t) = self.tasks.get(&id) else {
+                continue;
+            };
+            let Some(job) = self.jobs.get(&t.job) else {
+                continue;
+            };
+            let r = &job.config.task.resources;
+            let mut port_names: Vec<String> = Vec::new();
+            for p in &job.config.task.processes {
+                for name in aurora_model::template::port_names(&p.cmdline) {
+                    if !port_names.iter().any(|n| n == name) {
+                        port_names.push(name.to_owned());
+                    }
+                }
+            }
+            let demand = Demand {
+                cpu: r.cpu,
+                ram_mb: (r.ram / (1024 * 1024)).max(0) as u64,
+                disk_mb: (r.disk / (1024 * 1024)).max(0) as u64,
+                ports: port_names,
+            };
+            let job_key = t.job.clone();
+            let spread = |i: usize| {
+                self.by_agent.get(&agents[i]).map_or(0, |s| {
+                    s.iter()
+                        .filter(|x| self.tasks.get(*x).is_some_and(|t| t.job == job_key))
+                        .count() as u32
+                })
+            };
+            self.placements = self.placements.wrapping_add(1);
+            match placement::place(&demand, &views, &spread, self.placements) {
+                Ok(p) => {
+                    let agent_id = agents[p.agent].clone();
+                    let host = self.agents[&agent_id].view.hostname.clone();
+                    let msg = format!("Assigned to {host}");
+                    if let Some(t) = self.tasks.get_mut(&id) {
+                        t.agent_id = Some(agent_id.clone());
+                        t.host = Some(host);
+                        t.ports = p.ports.into_iter().collect();
+                    }
+                    self.set_status(&id, ScheduleStatus::Assigned, Some(msg), now_ms, dirty);
+                    self.by_agent
+                        .entry(agent_id.clone())
+                        .or_default()
+                        .insert(id.clone());
+                    self.recompute_usage(&agent_id);
+                    views[p.agent] = self.agents[&agent_id].view.clone();
+                    if let Some(cmd) = self.launch_command(&id) {
+                        dirty.commands.push((agent_id, cmd));
+                    }
+                    assigned += 1;
+                }
+                Err(pending) => {
+                    self.pending_reasons.insert(id.clone(), pending.reason);
+                    // Try again soon; the queue keeps it at the front.
+                }
+            }
+        }
+        assigned
+    }
+
+    /// Marks an agent disconnected: it takes no new tasks until it registers again.
+    pub fn agent_disconnected(&mut self, agent: &str) {
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.connected = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(service: bool, instances: i64, max_task_failures: i64) -> Job {
+        let json = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/hello_world.json"
+        ))
+        .unwrap();
+        let mut j: Job = serde_json::from_str(&json).unwrap();
+        j.service = service;
+        j.instances = instances;
+        j.max_task_failures = max_task_failures;
+        j
+    }
+
+    fn agent(id: &str) -> AgentView {
+        AgentView {
+            id: id.into(),
+            hostname: format!("{id}.local"),
+            cpu: 4.0,
+            ram_mb: 4096,
+            disk_mb: 4096,
+            used_cpu: 0.0,
+            used_ram_mb: 0,
+            used_disk_mb: 0,
+            port_range: (31000, 31100),
+            used_ports: BTreeSet::new(),
+            unavailable: false,
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    struct Ids(u32);
+    impl Ids {
+        fn next(&mut self) -> String {
+            self.0 += 1;
+            format!("u{}", self.0)
+        }
+    }
+
+    #[test]
+    fn create_place_run_and_replace_a_service() {
+        let mut s = State::default();
+        let mut ids = Ids(0);
+        let mut d = Dirty::default();
+        let key = JobKey::new("www-data", "prod", "hello").unwrap();
+        let created = s
+            .create_job(job(true, 2, 1), 0, &mut || ids.next(), &mut d)
+            .unwrap();
+        assert_eq!(created.len(), 2);
+        assert_eq!(
+            s.create_job(job(true, 2, 1), 0, &mut || ids.next(), &mut d),
+            Err(Refusal::JobExists("www-data/prod/hello".into()))
+        );
+        // No agent yet: pending with a reason.
+        assert_eq!(s.schedule(1, &mut d), 0);
+        assert_eq!(s.pending_reasons[&created[0]], "No agents registered");
+        s.register_agent(
+            agent("a1"),
+            "http://a1".into(),
+            &[],
+            2,
+            &mut || ids.next(),
+            &mut d,
+        );
+        let mut d = Dirty::default();
+        assert_eq!(s.schedule(3, &mut d), 2);
+        assert_eq!(d.commands.len(), 2);
+        assert!(matches!(d.commands[0].1, AgentCommand::Launch(_)));
+        let t0 = created[0].clone();
+        for st in [ScheduleStatus::Starting, ScheduleStatus::Running] {
+            assert!(s.agent_status("a1", &t0, st, None, 4, &mut || ids.next(), &mut d));
+        }
+        // The same update twice changes nothing.
+        assert!(!s.agent_status(
+            "a1",
+            &t0,
+            ScheduleStatus::Running,
+            None,
+            5,
+            &mut || ids.next(),
+            &mut d
+        ));
+        // It exits after running a long time: replaced at once, not throttled.
+        let later = 4 + 10 * 60 * 1000;
+        assert!(s.agent_status(
+            "a1",
+            &t0,
+            ScheduleStatus::Finished,
+            None,
+            later,
+            &mut || ids.next(),
+            &mut d
+        ));
+        let active = s.active_tasks(&key);
+        let replacement = active.iter().find(|t| t.instance == 0).unwrap();
+        assert_ne!(replacement.task_id, t0);
+        assert_eq!(replacement.status, ScheduleStatus::Pending);
+        assert_eq!(replacement.ancestor_id.as_deref(), Some(t0.as_str()));
+        assert_eq!(s.history(&key)[0].task_id, t0);
+    }
+
+    #[test]
+    fn flapping_service_is_throttled_and_adhoc_failures_stop_at_the_limit() {
+        let mut s = State::default();
+        let mut ids = Ids(0);
+        let mut d = Dirty::default();
+        s.register_agent(
+            agent("a1"),
+            "http://a1".into(),
+            &[],
+            0,
+            &mut || ids.next(),
+            &mut d,
+        );
+        let created = s
+            .create_job(job(true, 1, 1), 0, &mut || ids.next(), &mut d)
+            .unwrap();
+        s.schedule(0, &mut d);
+        s.agent_status(
+            "a1",
+            &created[0],
+            ScheduleStatus::Running,
+            None,
+            1,
+            &mut || ids.next(),
+            &mut d,
+        );
+        s.agent_status(
+            "a1",
+            &created[0],
+            ScheduleStatus::Failed,
+            None,
+            2,
+            &mut || ids.next(),
+            &mut d,
+        );
+        let key = JobKey::new("www-data", "prod", "hello").unwrap();
+        let t = s.active_tasks(&key)[0];
+        assert_eq!(t.status, ScheduleStatus::Throttled);
+        assert_eq!(t.failure_count, 1);
+        assert_eq!(s.next_ready_ms(), Some(2 + 30_000));
+
+        let mut adhoc = job(false, 1, 2);
+        adhoc.name = "batch".into();
+        let bkey = JobKey::new("www-data", "prod", "batch").unwrap();
+        let first = s.create_job(adhoc, 0, &mut || ids.next(), &mut d).unwrap()[0].clone();
+        let mut current = first;
+        for round in 0..2 {
+            s.schedule(10, &mut d);
+            s.agent_status(
+                "a1",
+                &current,
+                ScheduleStatus::Running,
+                None,
+                11,
+                &mut || ids.next(),
+                &mut d,
+            );
+            s.agent_status(
+                "a1",
+                &current,
+                ScheduleStatus::Failed,
+                None,
+                10 * 60 * 1000,
+                &mut || ids.next(),
+                &mut d,
+            );
+            match s.active_tasks(&bkey).first() {
+                Some(t) => {
+                    assert_eq!(round, 0);
+                    current = t.task_id.clone();
+                }
+                None => assert_eq!(round, 1, "stops after max_task_failures"),
+            }
+        }
+    }
+
+    #[test]
+    fn kill_ends_pending_at_once_and_running_through_the_agent() {
+        let mut s = State::default();
+        let mut ids = Ids(0);
+        let mut d = Dirty::default();
+        let key = JobKey::new("www-data", "prod", "hello").unwrap();
+        let created = s
+            .create_job(job(true, 2, 1), 0, &mut || ids.next(), &mut d)
+            .unwrap();
+        s.register_agent(
+            agent("a1"),
+            "http://a1".into(),
+            &[],
+            0,
+            &mut || ids.next(),
+            &mut d,
+        );
+        s.schedule(0, &mut d);
+        s.agent_status(
+            "a1",
+            &created[0],
+            ScheduleStatus::Running,
+            None,
+            1,
+            &mut || ids.next(),
+            &mut d,
+        );
+        let mut d = Dirty::default();
+        let killed = s.kill(&key, None, "Killed by alice", 2, &mut d).unwrap();
+        assert_eq!(killed.len(), 2);
+        assert_eq!(s.tasks[&created[0]].status, ScheduleStatus::Killing);
+        assert!(d.commands.iter().any(
+            |(_, c)| matches!(c, AgentCommand::Kill { task_id, .. } if *task_id == created[0])
+        ));
+        s.agent_status(
+            "a1",
+            &created[0],
+            ScheduleStatus::Killed,
+            None,
+            3,
+            &mut || ids.next(),
+            &mut d,
+        );
+        assert!(
+            s.active_tasks(&key).iter().all(|t| t.task_id != created[0]),
+            "a killed task is not replaced"
+        );
+        assert_eq!(
+            s.kill(&JobKey::new("x", "y", "z").unwrap(), None, "", 0, &mut d),
+            Err(Refusal::NoSuchJob("x/y/z".into()))
+        );
+    }
+
+    #[test]
+    fn restore_rebuilds_the_indexes() {
+        let mut s = State::default();
+        let mut ids = Ids(0);
+        let mut d = Dirty::default();
+        s.create_job(job(true, 3, 1), 0, &mut || ids.next(), &mut d)
+            .unwrap();
+        let key = JobKey::new("www-data", "prod", "hello").unwrap();
+        let jobs: Vec<Job> = s.jobs.values().map(|j| (*j.config).clone()).collect();
+        let tasks: Vec<ScheduledTask> = s.tasks.values().cloned().collect();
+        let r = State::restore(jobs, tasks);
+        assert_eq!(r.active_tasks(&key).len(), 3);
+        assert_eq!(r.next_ready_ms(), Some(0));
+    }
+}

@@ -1,0 +1,36 @@
+//! The SQLite file: connection settings and the schema migrations, applied in order and recorded
+//! in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+/// Migration `i` brings the schema from version `i` to `i + 1`. Append only.
+const MIGRATIONS: &[&str] = &[
+    // 1: jobs by key; tasks (with their events) as JSON bodies, indexed by job.
+    "CREATE TABLE jobs (key TEXT PRIMARY KEY NOT NULL, config TEXT NOT NULL);
+     CREATE TABLE tasks (id TEXT PRIMARY KEY NOT NULL, job TEXT NOT NULL, body BLOB NOT NULL);
+     CREATE INDEX tasks_by_job ON tasks (job);",
+];
+
+/// WAL so readers never block the writer; `synchronous = FULL` so a commit is on disk (and
+/// survives a power cut, not only a crash) before it is acknowledged.
+pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// Applies the migrations the file has not seen, in one transaction.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: usize =
+        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    if version >= MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    for m in &MIGRATIONS[version..] {
+        tx.execute_batch(m)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    tx.commit()
+}

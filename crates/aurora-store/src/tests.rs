@@ -1,0 +1,218 @@
+use super::*;
+use aurora_model::task::{ScheduleStatus, TaskEvent};
+
+fn job(name: &str) -> Job {
+    let json = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/hello_world.json"
+    ))
+    .unwrap();
+    let mut j: Job = serde_json::from_str(&json).unwrap();
+    j.name = name.into();
+    j
+}
+
+fn task(id: &str, job: &str) -> ScheduledTask {
+    ScheduledTask {
+        task_id: id.into(),
+        job: JobKey::new("www-data", "prod", job).unwrap(),
+        instance: 0,
+        status: ScheduleStatus::Pending,
+        agent_id: None,
+        host: None,
+        ports: vec![("http".into(), 31000)],
+        failure_count: 0,
+        ancestor_id: None,
+        penalty_ms: None,
+        events: vec![TaskEvent {
+            timestamp_ms: 1,
+            status: ScheduleStatus::Pending,
+            message: Some("m".into()),
+        }],
+    }
+}
+
+#[test]
+fn ops_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let (store, snap) = Store::open(&path).unwrap();
+        assert!(snap.jobs.is_empty() && snap.tasks.is_empty());
+        store
+            .apply(vec![
+                StoreOp::SaveJob {
+                    config: Box::new(job("a")),
+                },
+                StoreOp::SaveTask {
+                    task: Box::new(task("t1", "a")),
+                },
+                StoreOp::SaveTask {
+                    task: Box::new(task("t2", "a")),
+                },
+            ])
+            .unwrap();
+        let mut t1 = task("t1", "a");
+        t1.status = ScheduleStatus::Assigned;
+        store
+            .apply(vec![
+                StoreOp::SaveTask { task: Box::new(t1) },
+                StoreOp::RemoveTask {
+                    task_id: "t2".into(),
+                },
+            ])
+            .unwrap();
+    }
+    let (_, snap) = Store::open(&path).unwrap();
+    assert_eq!(snap.jobs, vec![job("a")]);
+    assert_eq!(snap.tasks.len(), 1);
+    assert_eq!(snap.tasks[0].status, ScheduleStatus::Assigned);
+    assert_eq!(snap.tasks[0].ports, vec![("http".to_owned(), 31000)]);
+}
+
+#[test]
+fn a_failing_batch_leaves_the_others_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let (store, _) = Store::open(&path).unwrap();
+    let mut bad = job("bad");
+    bad.role = "not a role".into(); // its key cannot be made: the op fails
+    let a = store.submit(vec![StoreOp::SaveJob {
+        config: Box::new(job("ok1")),
+    }]);
+    let b = store.submit(vec![
+        StoreOp::SaveTask {
+            task: Box::new(task("tb", "bad")),
+        },
+        StoreOp::SaveJob {
+            config: Box::new(bad),
+        },
+    ]);
+    let c = store.submit(vec![StoreOp::SaveJob {
+        config: Box::new(job("ok2")),
+    }]);
+    assert!(a.wait_blocking().is_ok());
+    assert!(b.wait_blocking().is_err());
+    assert!(c.wait_blocking().is_ok());
+    drop(store);
+    let (_, snap) = Store::open(&path).unwrap();
+    let mut names: Vec<_> = snap.jobs.iter().map(|j| j.name.clone()).collect();
+    names.sort();
+    assert_eq!(names, vec!["ok1", "ok2"]);
+    assert!(
+        snap.tasks.is_empty(),
+        "the failing batch is absent as a whole"
+    );
+}
+
+#[test]
+fn concurrent_batches_are_all_acknowledged_and_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let (store, _) = Store::open(&path).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    store
+                        .apply(vec![StoreOp::SaveTask {
+                            task: Box::new(task(&format!("t{t}-{i}"), "a")),
+                        }])
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    drop(store);
+    let (_, snap) = Store::open(&path).unwrap();
+    assert_eq!(snap.tasks.len(), 400);
+}
+
+#[test]
+fn migrations_are_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    for _ in 0..3 {
+        let (store, _) = Store::open(&path).unwrap();
+        store
+            .apply(vec![StoreOp::SaveJob {
+                config: Box::new(job("a")),
+            }])
+            .unwrap();
+    }
+    let conn = Connection::open(&path).unwrap();
+    let v: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 1);
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+/// Child mode of the kill -9 test: apply batches forever, printing each acknowledged number.
+#[test]
+#[ignore = "run by acknowledged_batches_survive_kill_9 in a child process"]
+fn child_writer() {
+    let Ok(path) = std::env::var("AURORA_STORE_CHILD_PATH") else {
+        return;
+    };
+    let (store, _) = Store::open(Path::new(&path)).unwrap();
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    for i in 0.. {
+        store
+            .apply(vec![StoreOp::SaveTask {
+                task: Box::new(task(&format!("k{i}"), "a")),
+            }])
+            .unwrap();
+        writeln!(out, "ack {i}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+#[test]
+fn acknowledged_batches_survive_kill_9() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "tests::child_writer",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("AURORA_STORE_CHILD_PATH", &path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut last = None;
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(n) = line.strip_prefix("ack ") {
+            last = Some(n.parse::<u64>().unwrap());
+            if last == Some(200) {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let last = last.expect("the child acknowledged batches");
+    let (_, snap) = Store::open(&path).unwrap();
+    let ids: std::collections::HashSet<String> =
+        snap.tasks.into_iter().map(|t| t.task_id).collect();
+    for i in 0..=last {
+        assert!(
+            ids.contains(&format!("k{i}")),
+            "acknowledged batch {i} was lost"
+        );
+    }
+}
