@@ -1,0 +1,319 @@
+//! The task runner: drives a task's plan with real processes, publishes the task's status on a
+//! watch channel, and kills on request (SIGTERM to every process group, SIGKILL after the grace
+//! period, then the final processes within `finalization_wait`). When the task ends, every
+//! process group it used is killed, so nothing it started is left running.
+
+use crate::planner::{Plan, PlanError, ProcState, Stage};
+use crate::process;
+use aurora_model::config::Task;
+use aurora_model::template::{RuntimeContext, bind_runtime};
+use nix::sys::signal::Signal;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{mpsc, watch};
+
+/// Everything needed to run a task.
+#[derive(Debug, Clone)]
+pub struct TaskLaunch {
+    pub task_id: String,
+    pub task: Task,
+    /// The task's sandbox directory (created if missing).
+    pub sandbox: PathBuf,
+    pub ports: Vec<(String, u16)>,
+    pub instance: u32,
+    pub hostname: String,
+    pub user: String,
+}
+
+/// A task's overall state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    Starting,
+    Running,
+    Finished,
+    Failed,
+    Killed,
+}
+
+impl TaskState {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskState::Finished | TaskState::Failed | TaskState::Killed
+        )
+    }
+}
+
+/// One process as the runner sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessStatus {
+    pub name: String,
+    pub state: ProcState,
+    pub runs: u32,
+    pub last_exit: Option<i32>,
+    pub pid: Option<i32>,
+    pub started_at: Option<SystemTime>,
+    pub ended_at: Option<SystemTime>,
+}
+
+/// A snapshot of the task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskStatus {
+    pub state: TaskState,
+    pub message: Option<String>,
+    pub processes: Vec<ProcessStatus>,
+}
+
+/// Why a task could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    #[error("invalid task: {0}")]
+    Plan(#[from] PlanError),
+    #[error("cannot prepare the sandbox {path}: {source}")]
+    Sandbox {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A running task.
+pub struct TaskHandle {
+    status: watch::Receiver<TaskStatus>,
+    kill: mpsc::UnboundedSender<Duration>,
+}
+
+impl TaskHandle {
+    /// The task's status, updated on every change.
+    pub fn status(&self) -> watch::Receiver<TaskStatus> {
+        self.status.clone()
+    }
+
+    /// Kills the task (SIGTERM, then SIGKILL after `grace`) and waits until it has ended.
+    pub async fn kill(&self, grace: Duration) -> TaskStatus {
+        let _ = self.kill.send(grace);
+        self.wait().await
+    }
+
+    /// Waits for the task to end.
+    pub async fn wait(&self) -> TaskStatus {
+        let mut rx = self.status.clone();
+        let done = rx
+            .wait_for(|s| s.state.is_terminal())
+            .await
+            .map(|s| s.clone());
+        done.unwrap_or_else(|_| self.status.borrow().clone())
+    }
+}
+
+/// Starts tasks.
+pub struct TaskRunner;
+
+impl TaskRunner {
+    /// Validates the task, prepares its sandbox and starts running it.
+    pub async fn start(launch: TaskLaunch) -> Result<TaskHandle, ExecutorError> {
+        let plan = Plan::new(&launch.task)?;
+        std::fs::create_dir_all(&launch.sandbox).map_err(|source| ExecutorError::Sandbox {
+            path: launch.sandbox.clone(),
+            source,
+        })?;
+        let processes = plan
+            .names()
+            .map(|n| ProcessStatus {
+                name: n.to_owned(),
+                state: ProcState::Waiting,
+                runs: 0,
+                last_exit: None,
+                pid: None,
+                started_at: None,
+                ended_at: None,
+            })
+            .collect();
+        let (status_tx, status_rx) = watch::channel(TaskStatus {
+            state: TaskState::Starting,
+            message: None,
+            processes,
+        });
+        let (kill_tx, kill_rx) = mpsc::unbounded_channel();
+        tokio::spawn(drive(launch, plan, status_tx, kill_rx));
+        Ok(TaskHandle {
+            status: status_rx,
+            kill: kill_tx,
+        })
+    }
+}
+
+/// SIGTERM now, SIGKILL after `grace`, to each group.
+fn kill_groups(pgids: Vec<i32>, grace: Duration) {
+    for &g in &pgids {
+        process::signal_group(g, Signal::SIGTERM);
+    }
+    tokio::spawn(async move {
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline && pgids.iter().any(|g| process::group_alive(*g)) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for &g in &pgids {
+            process::signal_group(g, Signal::SIGKILL);
+        }
+    });
+}
+
+async fn drive(
+    launch: TaskLaunch,
+    mut plan: Plan,
+    status: watch::Sender<TaskStatus>,
+    mut kill_rx: mpsc::UnboundedReceiver<Duration>,
+) {
+    let ctx = RuntimeContext {
+        ports: &launch.ports,
+        task_id: &launch.task_id,
+        user: &launch.user,
+        instance: launch.instance,
+        hostname: &launch.hostname,
+    };
+    let cmdlines: Vec<String> = launch
+        .task
+        .processes
+        .iter()
+        .map(|p| bind_runtime(&p.cmdline, &ctx).into_owned())
+        .collect();
+    let env: Vec<(&str, String)> = vec![
+        ("MESOS_SANDBOX", launch.sandbox.display().to_string()),
+        ("THERMOS_TASK_ID", launch.task_id.clone()),
+    ];
+    let (exit_tx, mut exit_rx) = mpsc::unbounded_channel::<(usize, Option<i32>)>();
+    let mut pgids: HashMap<usize, i32> = HashMap::new();
+    let mut used_groups: Vec<i32> = Vec::new();
+    let mut kill_grace = Duration::from_secs(5);
+    let mut finalization_deadline: Option<Instant> = None;
+    let mut failure: Option<String> = None;
+
+    loop {
+        let now = Instant::now();
+        if plan.stage != Stage::Active {
+            let leftovers = plan.leftovers();
+            if !leftovers.is_empty() {
+                kill_groups(
+                    leftovers
+                        .iter()
+                        .filter_map(|i| pgids.get(i).copied())
+                        .collect(),
+                    kill_grace,
+                );
+            }
+            if finalization_deadline.is_none() {
+                finalization_deadline =
+                    Some(now + Duration::from_secs(launch.task.finalization_wait.max(0) as u64));
+            }
+        }
+        let (start, wake) = plan.startable(now);
+        for i in start {
+            let p = &launch.task.processes[i];
+            let run = plan.runs(i);
+            let logs = process::log_dir(&launch.sandbox, &p.name, run);
+            match process::spawn(
+                &cmdlines[i],
+                &launch.sandbox,
+                &logs,
+                p.logger.as_ref(),
+                &env,
+            ) {
+                Ok(mut child) => {
+                    let pid = child.id().map(|p| p as i32).unwrap_or(0);
+                    plan.started(i);
+                    pgids.insert(i, pid);
+                    used_groups.push(pid);
+                    let tx = exit_tx.clone();
+                    tokio::spawn(async move {
+                        let code = child.wait().await.ok().and_then(|s| {
+                            s.code().or_else(|| {
+                                std::os::unix::process::ExitStatusExt::signal(&s)
+                                    .map(|sig| 128 + sig)
+                            })
+                        });
+                        let _ = tx.send((i, code));
+                    });
+                    status.send_modify(|s| {
+                        let ps = &mut s.processes[i];
+                        ps.state = ProcState::Running;
+                        ps.runs = run + 1;
+                        ps.pid = Some(pid);
+                        ps.started_at = Some(SystemTime::now());
+                        if s.state == TaskState::Starting {
+                            s.state = TaskState::Running;
+                        }
+                    });
+                }
+                Err(e) => {
+                    plan.started(i);
+                    plan.exited(i, false, now);
+                    failure
+                        .get_or_insert_with(|| format!("process {} could not start: {e}", p.name));
+                }
+            }
+        }
+        if plan.stage == Stage::Done && plan.running().is_empty() {
+            break;
+        }
+        let sleep_until = [wake, finalization_deadline].into_iter().flatten().min();
+        tokio::select! {
+            Some((i, code)) = exit_rx.recv() => {
+                let now = Instant::now();
+                let ok = code == Some(0);
+                plan.exited(i, ok, now);
+                pgids.remove(&i);
+                if !ok && plan.state(i) == ProcState::Failed {
+                    failure.get_or_insert_with(|| format!("Process {} failed with exit status {}", launch.task.processes[i].name, code.map_or("unknown".into(), |c| c.to_string())));
+                }
+                status.send_modify(|s| {
+                    let ps = &mut s.processes[i];
+                    ps.state = plan.state(i);
+                    ps.last_exit = code;
+                    ps.pid = None;
+                    ps.ended_at = Some(SystemTime::now());
+                });
+            }
+            Some(grace) = kill_rx.recv() => {
+                kill_grace = grace;
+                if !plan.killed {
+                    let running = plan.kill();
+                    kill_groups(running.iter().filter_map(|i| pgids.get(i).copied()).collect(), grace);
+                    finalization_deadline = None;
+                }
+            }
+            _ = async {
+                match sleep_until {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if finalization_deadline.is_some_and(|d| Instant::now() >= d) && plan.stage == Stage::Finalizing {
+                    let late = plan.finalization_timeout();
+                    kill_groups(late.iter().filter_map(|i| pgids.get(i).copied()).collect(), Duration::ZERO);
+                }
+            }
+        }
+    }
+    // Whatever the processes started in their groups goes with them.
+    for g in &used_groups {
+        process::signal_group(*g, Signal::SIGKILL);
+    }
+    let (final_state, message) = if plan.killed {
+        (TaskState::Killed, Some("Task killed".to_owned()))
+    } else if plan.succeeded() {
+        (
+            TaskState::Finished,
+            Some("Task finished successfully".to_owned()),
+        )
+    } else {
+        (
+            TaskState::Failed,
+            Some(failure.unwrap_or_else(|| "Task failed".into())),
+        )
+    };
+    status.send_modify(|s| {
+        s.state = final_state;
+        s.message = message;
+    });
+}
