@@ -1,2 +1,101 @@
-//! The scheduler process: durable state, the task lifecycle, agents, and the HTTP API.
+//! The scheduler process: durable state (`aurora-store`), the task lifecycle (`state`), the agents'
+//! command streams and the HTTP API (`http`), and the loop that places pending tasks.
+//!
+//! `start` is what the binary and the end-to-end tests run. With `local_agent`, an agent runs in
+//! the same process and talks to the scheduler over the same HTTP protocol a remote agent uses.
+
+pub mod core;
+pub mod http;
 pub mod state;
+
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a scheduler is started.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The cluster's name: jobs for another cluster are refused.
+    pub cluster: String,
+    /// Where the store (and the local agent's sandboxes) live.
+    pub data_dir: PathBuf,
+    /// Where the HTTP server listens (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Run an agent inside this process.
+    pub local_agent: bool,
+}
+
+/// A running scheduler.
+pub struct Running {
+    /// The address actually bound.
+    pub addr: SocketAddr,
+    pub core: Arc<core::Core>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Waits until the server stops (it does not, unless it fails).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.server.await.context("the HTTP server stopped")
+    }
+}
+
+/// The longest a PENDING task that fits nowhere waits before placement is tried again.
+const RETRY_PENDING: Duration = Duration::from_millis(500);
+
+/// Opens the store, rebuilds the state, binds the listener, and starts serving and scheduling.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let db = config.data_dir.join("scheduler.db");
+    let (store, snapshot) = aurora_store::Store::open(&db)?;
+    let (jobs, tasks) = (snapshot.jobs.len(), snapshot.tasks.len());
+    let state = state::State::restore(snapshot.jobs, snapshot.tasks);
+    tracing::info!(jobs, tasks, store = %db.display(), "state restored");
+    let core = core::Core::new(state, store, config.cluster.clone());
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let app = http::router(core.clone());
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("HTTP server failed: {e}");
+        }
+    });
+    tokio::spawn(schedule_loop(core.clone()));
+    if config.local_agent {
+        let agent =
+            aurora_agent::Config::local(format!("http://{addr}"), config.data_dir.join("agent"));
+        tokio::spawn(async move {
+            if let Err(e) = aurora_agent::run(agent).await {
+                tracing::error!("the local agent stopped: {e:#}");
+            }
+        });
+    }
+    tracing::info!(%addr, cluster = %config.cluster, "scheduler serving");
+    Ok(Running { addr, core, server })
+}
+
+/// Places tasks whenever something may have changed, and retries unplaceable ones.
+async fn schedule_loop(core: Arc<core::Core>) {
+    loop {
+        let next = core.read().next_ready_ms();
+        let delay = match next {
+            Some(t) => Duration::from_millis((t - core::now_ms()).max(0) as u64)
+                .max(Duration::from_millis(5))
+                .min(RETRY_PENDING),
+            None => RETRY_PENDING,
+        };
+        tokio::select! {
+            _ = core.wake.notified() => {}
+            _ = tokio::time::sleep(delay) => {}
+        }
+        let _ = core
+            .mutate(|s, now, _, dirty| Ok(s.schedule(now, dirty)))
+            .await;
+    }
+}

@@ -21,6 +21,8 @@ use std::time::Duration;
 pub const HISTORY_PER_JOB: usize = 100;
 /// How long a finished task is kept at most.
 pub const HISTORY_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a task that fits nowhere waits before placement is tried again.
+pub const RETRY_PENDING_MS: i64 = 500;
 /// SIGTERM-to-SIGKILL grace for kills.
 pub const KILL_GRACE_MS: u64 = 5_000;
 
@@ -688,11 +690,11 @@ impl State {
     /// Places every task whose time has come: THROTTLED ones become PENDING, PENDING ones go to an
     /// agent (ASSIGNED, launch queued) or keep a pending reason. Returns how many were assigned.
     pub fn schedule(&mut self, now_ms: i64, dirty: &mut Dirty) -> usize {
-        let due: Vec<String> = self
+        let due: Vec<(i64, String)> = self
             .queue
             .iter()
             .take_while(|(t, _)| *t <= now_ms)
-            .map(|(_, id)| id.clone())
+            .cloned()
             .collect();
         let mut agents: Vec<String> = self
             .agents
@@ -706,7 +708,7 @@ impl State {
         let mut views: Vec<AgentView> =
             agents.iter().map(|a| self.agents[a].view.clone()).collect();
         let mut assigned = 0;
-        for id in due {
+        for (mut queued_at, id) in due {
             if self
                 .tasks
                 .get(&id)
@@ -720,6 +722,7 @@ impl State {
                     dirty,
                 );
                 self.queue.insert((0, id.clone()));
+                queued_at = 0;
             }
             let Some(t) = self.tasks.get(&id) else {
                 continue;
@@ -775,7 +778,10 @@ impl State {
                 }
                 Err(pending) => {
                     self.pending_reasons.insert(id.clone(), pending.reason);
-                    // Try again soon; the queue keeps it at the front.
+                    // Try again after a while, not on every pass.
+                    if self.queue.remove(&(queued_at, id.clone())) {
+                        self.queue.insert((now_ms + RETRY_PENDING_MS, id));
+                    }
                 }
             }
         }
@@ -858,7 +864,7 @@ mod tests {
             &mut d,
         );
         let mut d = Dirty::default();
-        assert_eq!(s.schedule(3, &mut d), 2);
+        assert_eq!(s.schedule(1 + RETRY_PENDING_MS, &mut d), 2);
         assert_eq!(d.commands.len(), 2);
         assert!(matches!(d.commands[0].1, AgentCommand::Launch(_)));
         let t0 = created[0].clone();

@@ -9,7 +9,9 @@ fn body(schema: &str) -> Value {
 
 fn answer(description: &str, schema: Option<&str>) -> Value {
     match schema {
-        Some(s) => json!({ "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{s}") } } } }),
+        Some(s) => {
+            json!({ "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{s}") } } } })
+        }
         None => json!({ "description": description }),
     }
 }

@@ -1,0 +1,167 @@
+//! The agent: one per machine (or embedded in the scheduler for a single-machine cluster). It
+//! registers with the scheduler, holds the command stream, runs the tasks it is given through
+//! `aurora-executor`, reports their states (retried until acknowledged), and serves their logs.
+//!
+//! It never decides placement. It owns the sandboxes under its work directory.
+
+pub mod logs;
+mod report;
+mod tasks;
+
+use anyhow::Context;
+use aurora_api::{AgentCommand, AgentResources, RegisterRequest};
+use futures_util::StreamExt;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How an agent is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The scheduler's base URL.
+    pub scheduler: String,
+    pub agent_id: String,
+    pub hostname: String,
+    /// Sandboxes live under `work_dir/sandboxes`.
+    pub work_dir: PathBuf,
+    pub resources: AgentResources,
+    pub attributes: BTreeMap<String, String>,
+    /// Where the log server listens (port 0: any).
+    pub listen: std::net::SocketAddr,
+}
+
+impl Config {
+    /// An agent on this machine, offering what the machine has.
+    pub fn local(scheduler: String, work_dir: PathBuf) -> Self {
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".into());
+        let cpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let ram_mb = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            })
+            .map_or(4096, |kb| kb / 1024);
+        Config {
+            scheduler,
+            agent_id: format!(
+                "local-{}",
+                hostname.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
+            ),
+            hostname,
+            work_dir,
+            resources: AgentResources {
+                cpu,
+                ram_mb,
+                disk_mb: 100 * 1024,
+                port_range: (31000, 32000),
+            },
+            attributes: BTreeMap::new(),
+            listen: ([127, 0, 0, 1], 0).into(),
+        }
+    }
+}
+
+/// Runs the agent until the process ends: reconnects to the scheduler whenever the stream drops.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let sandboxes = config.work_dir.join("sandboxes");
+    std::fs::create_dir_all(&sandboxes)
+        .with_context(|| format!("creating {}", sandboxes.display()))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .context("binding the agent's log server")?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    let app = logs::router(sandboxes.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("agent log server failed: {e}");
+        }
+    });
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build()?;
+    let reporter = report::Reporter::start(
+        http.clone(),
+        config.scheduler.clone(),
+        config.agent_id.clone(),
+    );
+    let tasks = Arc::new(tasks::Tasks::new(
+        sandboxes,
+        config.hostname.clone(),
+        reporter,
+    ));
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match session(&config, &endpoint, &http, &tasks).await {
+            Ok(()) => backoff = Duration::from_millis(100),
+            Err(e) => {
+                tracing::warn!(
+                    "agent session with {} ended: {e:#}; reconnecting in {backoff:?}",
+                    config.scheduler
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// One connection: register, then follow the command stream until it ends.
+async fn session(
+    config: &Config,
+    endpoint: &str,
+    http: &reqwest::Client,
+    tasks: &Arc<tasks::Tasks>,
+) -> anyhow::Result<()> {
+    let register = RegisterRequest {
+        agent_id: config.agent_id.clone(),
+        hostname: config.hostname.clone(),
+        endpoint: endpoint.to_owned(),
+        resources: config.resources.clone(),
+        attributes: config.attributes.clone(),
+        running: tasks.running(),
+    };
+    http.post(format!("{}/agent/v1/register", config.scheduler))
+        .json(&register)
+        .send()
+        .await?
+        .error_for_status()?;
+    let resp = http
+        .get(format!(
+            "{}/agent/v1/{}/commands",
+            config.scheduler, config.agent_id
+        ))
+        .send()
+        .await?
+        .error_for_status()?;
+    let mut body = resp.bytes_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        // A silent stream (no heartbeat for three periods) is a dead one.
+        let chunk = tokio::time::timeout(Duration::from_secs(20), body.next())
+            .await
+            .context("command stream went silent")?;
+        let Some(chunk) = chunk else {
+            anyhow::bail!("the scheduler closed the command stream")
+        };
+        buf.extend_from_slice(&chunk?);
+        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            match serde_json::from_slice::<AgentCommand>(&line) {
+                Ok(AgentCommand::Launch(launch)) => {
+                    tracing::info!(task = %launch.task_id, "launching");
+                    tasks.launch(*launch)
+                }
+                Ok(AgentCommand::Kill { task_id, grace_ms }) => {
+                    tasks.kill(&task_id, Duration::from_millis(grace_ms))
+                }
+                Ok(AgentCommand::Heartbeat) => {}
+                Err(e) => tracing::warn!("ignoring a command that does not parse: {e}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The tasks this agent runs: launching them through the executor (idempotently: a launch that
+//! arrives twice starts one task), following their states into status updates, and killing them.
+
+use crate::report::Reporter;
+use aurora_api::{LaunchTask, StatusUpdate};
+use aurora_executor::{TaskHandle, TaskLaunch, TaskRunner, TaskState};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// What the agent calls each executor state.
+fn status_name(s: &TaskState) -> &'static str {
+    match s {
+        TaskState::Starting => "STARTING",
+        TaskState::Running => "RUNNING",
+        TaskState::Finished => "FINISHED",
+        TaskState::Failed => "FAILED",
+        TaskState::Killed => "KILLED",
+    }
+}
+
+pub struct Tasks {
+    sandboxes: PathBuf,
+    hostname: String,
+    reporter: Reporter,
+    running: Mutex<HashMap<String, Option<Arc<TaskHandle>>>>,
+    /// Kills that arrived while their task was still starting.
+    early_kills: Mutex<HashMap<String, Duration>>,
+}
+
+impl Tasks {
+    pub fn new(sandboxes: PathBuf, hostname: String, reporter: Reporter) -> Self {
+        Tasks {
+            sandboxes,
+            hostname,
+            reporter,
+            running: Mutex::new(HashMap::new()),
+            early_kills: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<Arc<TaskHandle>>>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ids of the tasks still running here.
+    pub fn running(&self) -> Vec<String> {
+        self.map().keys().cloned().collect()
+    }
+
+    fn report(&self, task_id: &str, status: &str, message: Option<String>) {
+        self.reporter.send(StatusUpdate {
+            task_id: task_id.to_owned(),
+            status: status.to_owned(),
+            message,
+            timestamp_ms: now_ms(),
+        });
+    }
+
+    /// Starts a task, unless it already runs here.
+    pub fn launch(self: &Arc<Self>, l: LaunchTask) {
+        if !crate::logs::safe_component(&l.task_id) {
+            self.report(&l.task_id, "FAILED", Some("invalid task id".into()));
+            return;
+        }
+        {
+            let mut map = self.map();
+            if map.contains_key(&l.task_id) {
+                return;
+            }
+            map.insert(l.task_id.clone(), None);
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let task_id = l.task_id.clone();
+            let launch = TaskLaunch {
+                task_id: l.task_id.clone(),
+                task: l.task,
+                sandbox: me.sandboxes.join(&l.task_id),
+                ports: l.ports.into_iter().collect(),
+                instance: l.instance,
+                hostname: me.hostname.clone(),
+                user: l.user,
+            };
+            let handle = match TaskRunner::start(launch).await {
+                Ok(h) => Arc::new(h),
+                Err(e) => {
+                    me.map().remove(&task_id);
+                    me.report(
+                        &task_id,
+                        "FAILED",
+                        Some(format!("could not start the task: {e}")),
+                    );
+                    return;
+                }
+            };
+            let mut statuses = handle.status();
+            me.map().insert(task_id.clone(), Some(handle.clone()));
+            let early = me
+                .early_kills
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&task_id);
+            if let Some(grace) = early {
+                let h = handle.clone();
+                tokio::spawn(async move { h.kill(grace).await });
+            }
+            let mut last: Option<&'static str> = None;
+            loop {
+                let (name, message, terminal) = {
+                    let s = statuses.borrow_and_update();
+                    (
+                        status_name(&s.state),
+                        s.message.clone(),
+                        s.state.is_terminal(),
+                    )
+                };
+                if last != Some(name) {
+                    me.report(&task_id, name, message);
+                    last = Some(name);
+                }
+                if terminal || statuses.changed().await.is_err() {
+                    break;
+                }
+            }
+            me.map().remove(&task_id);
+        });
+    }
+
+    /// Kills a task; one that does not run here is reported KILLED so the scheduler can close it.
+    pub fn kill(self: &Arc<Self>, task_id: &str, grace: Duration) {
+        let handle = self.map().get(task_id).cloned();
+        match handle {
+            Some(Some(h)) => {
+                tokio::spawn(async move { h.kill(grace).await });
+            }
+            Some(None) => {
+                // Still starting: the launch applies the kill as soon as it has a handle.
+                self.early_kills
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(task_id.to_owned(), grace);
+            }
+            None => self.report(
+                task_id,
+                "KILLED",
+                Some("Task is not running on this agent".into()),
+            ),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The scheduler's core: the state behind one lock, the store behind it, and the agents' command
+//! channels. Every change goes through [`Core::mutate`], which applies it in memory, queues its
+//! store operations in the same order, waits until they are durable, and only then sends agent
+//! commands and answers. A store failure stops the process (fail-stop): the store is the truth
+//! and a restart rebuilds memory from it.
+
+use crate::state::{Dirty, Refusal, State};
+use aurora_api::AgentCommand;
+use aurora_store::{Store, StoreOp};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::{Notify, mpsc};
+
+/// Commands waiting for an agent's stream.
+pub type CommandTx = mpsc::UnboundedSender<AgentCommand>;
+pub type CommandRx = mpsc::UnboundedReceiver<AgentCommand>;
+
+/// A connection slot per agent: the sender stays, the stream handler takes the receiver.
+pub struct AgentLink {
+    pub tx: CommandTx,
+    pub rx: Option<CommandRx>,
+}
+
+/// Shared by every handler and background loop.
+pub struct Core {
+    state: Mutex<State>,
+    store: Store,
+    pub links: Mutex<HashMap<String, AgentLink>>,
+    /// Wakes the scheduling loop when there may be something to place.
+    pub wake: Notify,
+    pub cluster: String,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A fresh unique part for a task id.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl Core {
+    pub fn new(state: State, store: Store, cluster: String) -> Arc<Self> {
+        Arc::new(Core {
+            state: Mutex::new(state),
+            store,
+            links: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            cluster,
+        })
+    }
+
+    /// Reads the state. Keep the guard short: every change waits for it.
+    pub fn read(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies a change durably, then sends its agent commands. Returns the change's result.
+    pub async fn mutate<T>(
+        &self,
+        change: impl FnOnce(
+            &mut State,
+            i64,
+            &mut dyn FnMut() -> String,
+            &mut Dirty,
+        ) -> Result<T, Refusal>,
+    ) -> Result<T, Refusal> {
+        let (result, ack, commands, changed) = {
+            let mut state = self.read();
+            let mut dirty = Dirty::default();
+            let result = change(&mut state, now_ms(), &mut new_id, &mut dirty);
+            let ops = ops_for(&state, &dirty);
+            // Queued under the lock, so the store sees changes in the order memory did.
+            let changed = !ops.is_empty();
+            let ack = changed.then(|| self.store.submit(ops));
+            (result, ack, dirty.commands, changed)
+        };
+        if let Some(ack) = ack
+            && let Err(e) = ack.wait().await
+        {
+            tracing::error!("the store failed ({e}); stopping so that a restart recovers from it");
+            std::process::exit(70);
+        }
+        self.send(commands);
+        if changed {
+            // Something changed: there may be something new to place.
+            self.wake.notify_one();
+        }
+        result
+    }
+
+    /// Queues commands on the agents' links (buffered until their streams take them).
+    pub fn send(&self, commands: Vec<(String, AgentCommand)>) {
+        if commands.is_empty() {
+            return;
+        }
+        let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        for (agent, cmd) in commands {
+            let link = links.entry(agent).or_insert_with(|| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                AgentLink { tx, rx: Some(rx) }
+            });
+            let _ = link.tx.send(cmd);
+        }
+    }
+}
+
+/// The store operations that persist what `dirty` says changed.
+fn ops_for(state: &State, dirty: &Dirty) -> Vec<StoreOp> {
+    let mut ops =
+        Vec::with_capacity(dirty.jobs.len() + dirty.tasks.len() + dirty.removed_tasks.len());
+    for key in &dirty.jobs {
+        if let Some(j) = state.jobs.get(key) {
+            ops.push(StoreOp::SaveJob {
+                config: Box::new((*j.config).clone()),
+            });
+        }
+    }
+    for key in &dirty.removed_jobs {
+        ops.push(StoreOp::RemoveJob { key: key.clone() });
+    }
+    for id in &dirty.tasks {
+        if let Some(t) = state.tasks.get(id) {
+            ops.push(StoreOp::SaveTask {
+                task: Box::new(t.clone()),
+            });
+        }
+    }
+    for id in &dirty.removed_tasks {
+        ops.push(StoreOp::RemoveTask {
+            task_id: id.clone(),
+        });
+    }
+    ops
+}

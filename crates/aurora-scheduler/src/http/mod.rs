@@ -1,0 +1,46 @@
+//! The scheduler's HTTP surface: the JSON API for users (`api`), the agent protocol (`agent`),
+//! health, metrics and the OpenAPI document. Handlers translate HTTP to calls on `Core`; they hold
+//! no scheduling logic and no SQL.
+
+pub mod agent;
+pub mod api;
+pub mod error;
+pub mod openapi;
+
+use crate::core::Core;
+use axum::Router;
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+/// Every route.
+pub fn router(core: Arc<Core>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/metrics", get(api::metrics))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { axum::Json(openapi::document()) }),
+        )
+        .route("/api/v1/jobs", get(api::list_jobs).post(api::create_job))
+        .route("/api/v1/jobs/{role}/{env}/{name}", get(api::get_job))
+        .route("/api/v1/jobs/{role}/{env}/{name}/kill", post(api::kill_job))
+        .route(
+            "/api/v1/jobs/{role}/{env}/{name}/instances",
+            post(api::add_instances),
+        )
+        .route(
+            "/api/v1/jobs/{role}/{env}/{name}/restart",
+            post(api::restart_job),
+        )
+        .route("/api/v1/tasks/{task_id}", get(api::get_task))
+        .route("/api/v1/tasks/{task_id}/logs", get(api::task_logs))
+        .route("/agent/v1/register", post(agent::register))
+        .route("/agent/v1/{agent_id}/commands", get(agent::commands))
+        .route("/agent/v1/{agent_id}/status", post(agent::status))
+        .fallback(|| async { error::ApiError::not_found("no such route") })
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            4 * 1024 * 1024,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .with_state(core)
+}
