@@ -94,6 +94,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.hostname.clone(),
         reporter,
     ));
+    tasks.adopt_survivors();
     let mut backoff = Duration::from_millis(100);
     loop {
         match session(&config, &endpoint, &http, &tasks).await {

@@ -1,12 +1,13 @@
 //! The tasks this agent runs: launching them through the executor (idempotently: a launch that
-//! arrives twice starts one task), following their states into status updates, and killing them.
+//! arrives twice starts one task), re-adopting the ones that survived a restart, following their
+//! states into status updates, and killing them.
 
 use crate::report::Reporter;
 use aurora_api::{LaunchTask, StatusUpdate};
 use aurora_executor::{TaskHandle, TaskLaunch, TaskRunner, TaskState};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn now_ms() -> i64 {
@@ -15,7 +16,7 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// What the agent calls each executor state.
+/// What the scheduler calls each executor state.
 fn status_name(s: &TaskState) -> &'static str {
     match s {
         TaskState::Starting => "STARTING",
@@ -23,14 +24,18 @@ fn status_name(s: &TaskState) -> &'static str {
         TaskState::Finished => "FINISHED",
         TaskState::Failed => "FAILED",
         TaskState::Killed => "KILLED",
+        TaskState::Lost => "LOST",
     }
 }
+
+/// Task id → its handle (`None` while the task is still starting).
+type TaskMap = HashMap<String, Option<Arc<TaskHandle>>>;
 
 pub struct Tasks {
     sandboxes: PathBuf,
     hostname: String,
     reporter: Reporter,
-    running: Mutex<HashMap<String, Option<Arc<TaskHandle>>>>,
+    running: Mutex<TaskMap>,
     /// Kills that arrived while their task was still starting.
     early_kills: Mutex<HashMap<String, Duration>>,
 }
@@ -46,11 +51,11 @@ impl Tasks {
         }
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<Arc<TaskHandle>>>> {
+    fn map(&self) -> MutexGuard<'_, TaskMap> {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Ids of the tasks still running here.
+    /// Ids of the tasks running here.
     pub fn running(&self) -> Vec<String> {
         self.map().keys().cloned().collect()
     }
@@ -62,6 +67,24 @@ impl Tasks {
             message,
             timestamp_ms: now_ms(),
         });
+    }
+
+    /// Re-adopts the tasks whose processes survived a restart of this agent (their checkpoints say
+    /// so and their process groups are alive), so that they are reported, not lost or duplicated.
+    pub fn adopt_survivors(self: &Arc<Self>) {
+        let Ok(entries) = std::fs::read_dir(&self.sandboxes) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(adopted) = aurora_executor::checkpoint::adopt(&entry.path()) else {
+                continue;
+            };
+            let task_id = adopted.task_id.clone();
+            tracing::info!(task = %task_id, "re-adopted a task that survived the restart");
+            let handle = Arc::new(adopted.into_handle());
+            self.map().insert(task_id.clone(), Some(handle.clone()));
+            self.follow(task_id, handle);
+        }
     }
 
     /// Starts a task, unless it already runs here.
@@ -101,7 +124,6 @@ impl Tasks {
                     return;
                 }
             };
-            let mut statuses = handle.status();
             me.map().insert(task_id.clone(), Some(handle.clone()));
             let early = me
                 .early_kills
@@ -112,6 +134,15 @@ impl Tasks {
                 let h = handle.clone();
                 tokio::spawn(async move { h.kill(grace).await });
             }
+            me.follow(task_id, handle);
+        });
+    }
+
+    /// Reports a task's state changes until it ends, then forgets it.
+    fn follow(self: &Arc<Self>, task_id: String, handle: Arc<TaskHandle>) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut statuses = handle.status();
             let mut last: Option<&'static str> = None;
             loop {
                 let (name, message, terminal) = {

@@ -5,6 +5,7 @@
 //! It knows nothing of the scheduler or its protocol: the agent gives it a [`TaskLaunch`] and
 //! watches the [`TaskStatus`] it publishes.
 
+pub mod checkpoint;
 pub mod planner;
 pub mod process;
 pub mod runner;

@@ -34,13 +34,15 @@ pub enum TaskState {
     Finished,
     Failed,
     Killed,
+    /// The task's fate is unknown (a re-adopted task whose processes ended).
+    Lost,
 }
 
 impl TaskState {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            TaskState::Finished | TaskState::Failed | TaskState::Killed
+            TaskState::Finished | TaskState::Failed | TaskState::Killed | TaskState::Lost
         )
     }
 }
@@ -84,6 +86,13 @@ pub struct TaskHandle {
 }
 
 impl TaskHandle {
+    pub(crate) fn from_parts(
+        status: watch::Receiver<TaskStatus>,
+        kill: mpsc::UnboundedSender<Duration>,
+    ) -> Self {
+        TaskHandle { status, kill }
+    }
+
     /// The task's status, updated on every change.
     pub fn status(&self) -> watch::Receiver<TaskStatus> {
         self.status.clone()
@@ -189,6 +198,17 @@ async fn drive(
     let mut finalization_deadline: Option<Instant> = None;
     let mut failure: Option<String> = None;
 
+    let save = |pgids: &HashMap<usize, i32>, terminal: bool| {
+        let cp = crate::checkpoint::Checkpoint {
+            task_id: launch.task_id.clone(),
+            groups: pgids.values().copied().collect(),
+            terminal,
+        };
+        if let Err(e) = crate::checkpoint::write(&launch.sandbox, &cp) {
+            tracing::warn!(task = %launch.task_id, "cannot write the checkpoint: {e}");
+        }
+    };
+    let mut saved_groups: Vec<i32> = vec![-1]; // forces the first save
     loop {
         let now = Instant::now();
         if plan.stage != Stage::Active {
@@ -253,6 +273,12 @@ async fn drive(
                 }
             }
         }
+        let mut groups: Vec<i32> = pgids.values().copied().collect();
+        groups.sort_unstable();
+        if groups != saved_groups {
+            save(&pgids, false);
+            saved_groups = groups;
+        }
         if plan.stage == Stage::Done && plan.running().is_empty() {
             break;
         }
@@ -299,6 +325,7 @@ async fn drive(
     for g in &used_groups {
         process::signal_group(*g, Signal::SIGKILL);
     }
+    save(&HashMap::new(), true);
     let (final_state, message) = if plan.killed {
         (TaskState::Killed, Some("Task killed".to_owned()))
     } else if plan.succeeded() {

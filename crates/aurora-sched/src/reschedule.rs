@@ -28,10 +28,30 @@ pub enum Ending {
     Interrupted,
 }
 
+/// The flapping backoff: Aurora's `-flapping_task_threshold`, `-initial_flapping_task_delay` and
+/// `-max_flapping_task_delay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub threshold: Duration,
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            threshold: FLAPPING_THRESHOLD,
+            initial: INITIAL_FLAPPING_DELAY,
+            max: MAX_FLAPPING_DELAY,
+        }
+    }
+}
+
 /// What the job says about replacements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
     pub service: bool,
+    pub backoff: Backoff,
     /// `Job.max_task_failures`; `-1` is unlimited.
     pub max_task_failures: i64,
 }
@@ -77,10 +97,10 @@ pub fn decide(
         return Decision::Done;
     }
     let flapping =
-        matches!(ending, Ending::Finished | Ending::Failed) && ran_for < FLAPPING_THRESHOLD;
+        matches!(ending, Ending::Finished | Ending::Failed) && ran_for < policy.backoff.threshold;
     let throttle = flapping.then(|| match last_penalty {
-        Some(p) => (p * 2).min(MAX_FLAPPING_DELAY),
-        None => INITIAL_FLAPPING_DELAY,
+        Some(p) => (p * 2).min(policy.backoff.max),
+        None => policy.backoff.initial,
     });
     Decision::Replace { failures, throttle }
 }
@@ -91,10 +111,20 @@ mod tests {
 
     const SERVICE: Policy = Policy {
         service: true,
+        backoff: Backoff {
+            threshold: FLAPPING_THRESHOLD,
+            initial: INITIAL_FLAPPING_DELAY,
+            max: MAX_FLAPPING_DELAY,
+        },
         max_task_failures: 1,
     };
     const ADHOC: Policy = Policy {
         service: false,
+        backoff: Backoff {
+            threshold: FLAPPING_THRESHOLD,
+            initial: INITIAL_FLAPPING_DELAY,
+            max: MAX_FLAPPING_DELAY,
+        },
         max_task_failures: 3,
     };
     const LONG: Duration = Duration::from_secs(3600);
@@ -169,11 +199,21 @@ mod tests {
         assert_eq!(decide(ADHOC, Ending::Failed, 2, LONG, None), Decision::Done);
         let once = Policy {
             service: false,
+            backoff: Backoff {
+                threshold: FLAPPING_THRESHOLD,
+                initial: INITIAL_FLAPPING_DELAY,
+                max: MAX_FLAPPING_DELAY,
+            },
             max_task_failures: 1,
         };
         assert_eq!(decide(once, Ending::Failed, 0, LONG, None), Decision::Done);
         let unlimited = Policy {
             service: false,
+            backoff: Backoff {
+                threshold: FLAPPING_THRESHOLD,
+                initial: INITIAL_FLAPPING_DELAY,
+                max: MAX_FLAPPING_DELAY,
+            },
             max_task_failures: -1,
         };
         assert!(matches!(

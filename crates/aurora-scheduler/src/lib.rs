@@ -25,6 +25,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Run an agent inside this process.
     pub local_agent: bool,
+    /// The flapping backoff for replacement tasks.
+    pub backoff: aurora_sched::reschedule::Backoff,
 }
 
 /// A running scheduler.
@@ -52,7 +54,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let db = config.data_dir.join("scheduler.db");
     let (store, snapshot) = aurora_store::Store::open(&db)?;
     let (jobs, tasks) = (snapshot.jobs.len(), snapshot.tasks.len());
-    let state = state::State::restore(snapshot.jobs, snapshot.tasks);
+    let mut state = state::State::restore(snapshot.jobs, snapshot.tasks);
+    state.backoff = config.backoff;
     tracing::info!(jobs, tasks, store = %db.display(), "state restored");
     let core = core::Core::new(state, store, config.cluster.clone());
 

@@ -24,6 +24,12 @@ struct Args {
     /// Run an agent inside the scheduler: a single-machine cluster.
     #[arg(long)]
     local_agent: bool,
+    /// First delay before a flapping task (one that ended within 5 minutes) is rescheduled.
+    #[arg(long, default_value_t = 30_000)]
+    initial_flapping_task_delay_ms: u64,
+    /// Longest delay before a flapping task is rescheduled.
+    #[arg(long, default_value_t = 300_000)]
+    max_flapping_task_delay_ms: u64,
 }
 
 #[tokio::main]
@@ -40,6 +46,11 @@ async fn main() -> std::process::ExitCode {
         data_dir: args.data_dir,
         listen: args.listen,
         local_agent: args.local_agent,
+        backoff: aurora_sched::reschedule::Backoff {
+            initial: std::time::Duration::from_millis(args.initial_flapping_task_delay_ms),
+            max: std::time::Duration::from_millis(args.max_flapping_task_delay_ms),
+            ..Default::default()
+        },
     };
     match aurora_scheduler::start(config).await {
         Ok(running) => {

@@ -12,7 +12,7 @@ use aurora_model::task::{
 };
 use aurora_model::{Job, JobKey};
 use aurora_sched::placement::{self, AgentView, Demand};
-use aurora_sched::reschedule::{self, Decision, Ending, Policy};
+use aurora_sched::reschedule::{self, Backoff, Decision, Ending, Policy};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,6 +81,8 @@ pub struct State {
     pub pending_reasons: HashMap<String, String>,
     pub agents: BTreeMap<String, AgentEntry>,
     placements: usize,
+    /// The flapping backoff for replacements.
+    pub backoff: Backoff,
 }
 
 fn job_label(k: &JobKey) -> String {
@@ -447,6 +449,7 @@ impl State {
         };
         let policy = Policy {
             service: entry.config.service,
+            backoff: self.backoff,
             max_task_failures: entry.config.max_task_failures,
         };
         let ending = match (before, status) {

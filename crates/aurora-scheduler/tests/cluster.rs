@@ -1,0 +1,498 @@
+//! End to end on the real `aurora-scheduler` binary with its embedded agent: real processes, a
+//! real SQLite file, real sockets on 127.0.0.1, and kill -9.
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A safety net for waits on observable state (never a synchronisation sleep).
+const LIMIT: Duration = Duration::from_secs(30);
+
+struct Cluster {
+    child: Option<Child>,
+    port: u16,
+    data: PathBuf,
+    http: reqwest::Client,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Cluster {
+    async fn start(data: &Path) -> Cluster {
+        let mut c = Cluster {
+            child: None,
+            port: free_port(),
+            data: data.to_owned(),
+            http: reqwest::Client::new(),
+        };
+        c.spawn().await;
+        c
+    }
+
+    async fn spawn(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_aurora-scheduler"))
+            .args([
+                "--local-agent",
+                "--listen",
+                &format!("127.0.0.1:{}", self.port),
+                "--data-dir",
+            ])
+            .arg(&self.data)
+            .args([
+                "--initial-flapping-task-delay-ms",
+                "100",
+                "--max-flapping-task-delay-ms",
+                "400",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.until(async |c| {
+            c.http
+                .get(c.url("/health"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await;
+    }
+
+    /// kill -9: the scheduler and its embedded agent die at once; task processes live on.
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    async fn until(&self, mut check: impl AsyncFnMut(&Cluster) -> bool) {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        while !check(self).await {
+            assert!(
+                start.elapsed() < LIMIT,
+                "condition not reached within {LIMIT:?}"
+            );
+            tokio::time::sleep(pause).await; // polling an HTTP API: back off between looks
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    async fn create(&self, config: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/v1/jobs"))
+            .json(&json!({ "config": config }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn job(&self, key: &str) -> Value {
+        self.http
+            .get(self.url(&format!("/api/v1/jobs/{key}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn tasks(&self, key: &str) -> Vec<Value> {
+        self.job(key).await["tasks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Waits until `pred` holds for the job's tasks; returns them.
+    async fn wait_tasks(&self, key: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let t = self.tasks(key).await;
+            if pred(&t) {
+                return t;
+            }
+            assert!(
+                start.elapsed() < LIMIT,
+                "tasks of {key} never reached the expected state: {t:#?}"
+            );
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    async fn logs(&self, task_id: &str) -> String {
+        self.http
+            .get(self.url(&format!("/api/v1/tasks/{task_id}/logs")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Process groups a task's checkpoint names (the agent's view of what runs).
+    fn groups(&self, task_id: &str) -> Vec<i32> {
+        let p = self
+            .data
+            .join("agent/sandboxes")
+            .join(task_id)
+            .join(".executor/checkpoint.json");
+        let cp: Value =
+            serde_json::from_slice(&std::fs::read(p).unwrap_or_default()).unwrap_or(json!({}));
+        cp["groups"]
+            .as_array()
+            .map(|g| {
+                g.iter()
+                    .filter_map(|x| x.as_i64())
+                    .map(|x| x as i32)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.kill9();
+        // Tests clean up every process they start, task processes included.
+        if let Ok(entries) = std::fs::read_dir(self.data.join("agent/sandboxes")) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                for g in self.groups(&id) {
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(g),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn example(name: &str) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../../examples/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+fn status(t: &Value) -> &str {
+    t["status"].as_str().unwrap_or("")
+}
+
+fn group_alive(g: i32) -> bool {
+    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(g), None).is_ok()
+}
+
+fn with_cmdline(mut job: Value, name: &str, cmdline: &str) -> Value {
+    job["name"] = json!(name);
+    job["task"]["processes"][0]["cmdline"] = json!(cmdline);
+    job
+}
+
+#[tokio::test]
+async fn hello_service_runs_and_its_output_is_readable_through_the_scheduler() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(dir.path()).await;
+    let r = c.create(&example("hello_world")).await;
+    assert_eq!(r.status(), 201);
+    let tasks = c
+        .wait_tasks("www-data/prod/hello", |t| {
+            t.len() == 1 && status(&t[0]) == "RUNNING"
+        })
+        .await;
+    let id = tasks[0]["task_id"].as_str().unwrap().to_owned();
+    let events: Vec<&str> = tasks[0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["PENDING", "ASSIGNED", "STARTING", "RUNNING"]);
+    c.until(async |c| c.logs(&id).await.contains("hello world"))
+        .await;
+}
+
+#[tokio::test]
+async fn a_service_whose_process_exits_is_replaced_by_a_new_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(dir.path()).await;
+    let job = with_cmdline(example("hello_world"), "blink", "echo once");
+    assert_eq!(c.create(&job).await.status(), 201);
+    let tasks = c
+        .wait_tasks("www-data/prod/blink", |t| {
+            t.len() >= 2 && t.iter().any(|x| status(x) == "FINISHED")
+        })
+        .await;
+    let finished = tasks.iter().find(|t| status(t) == "FINISHED").unwrap();
+    let replacement = tasks
+        .iter()
+        .find(|t| t["ancestor_id"] == finished["task_id"])
+        .expect("a replacement");
+    assert_ne!(replacement["task_id"], finished["task_id"]);
+    assert_eq!(replacement["instance"], 0);
+}
+
+#[tokio::test]
+async fn adhoc_jobs_finish_run_processes_in_order_and_stop_after_max_task_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(dir.path()).await;
+    // batch_steps: two instances, `compute` reads what `prepare` wrote: it only succeeds in order.
+    assert_eq!(c.create(&example("batch_steps")).await.status(), 201);
+    let done = c
+        .wait_tasks("www-data/devel/batch", |t| {
+            t.len() == 2 && t.iter().all(|x| status(x) == "FINISHED")
+        })
+        .await;
+    for t in &done {
+        let id = t["task_id"].as_str().unwrap();
+        let out = c
+            .http
+            .get(c.url(&format!("/api/v1/tasks/{id}/logs?process=compute")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(out, "preparing prepare for www-data\ncomputed\n");
+    }
+
+    let mut failing = with_cmdline(example("batch_steps"), "failing", "exit 7");
+    failing["instances"] = json!(1);
+    failing["task"]["processes"] = json!([failing["task"]["processes"][0]]);
+    failing["task"]["constraints"] = json!([]);
+    failing["max_task_failures"] = json!(2);
+    assert_eq!(c.create(&failing).await.status(), 201);
+    let tasks = c
+        .wait_tasks("www-data/devel/failing", |t| {
+            t.len() == 2 && t.iter().all(|x| status(x) == "FAILED")
+        })
+        .await;
+    assert_eq!(tasks.len(), 2, "exactly max_task_failures runs");
+}
+
+fn processes_in_group(pgid: i32) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            f.first() != Some(&"Z") && f.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn kill_leaves_no_process_behind_and_bad_requests_are_4xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(dir.path()).await;
+    let job = with_cmdline(
+        example("hello_world"),
+        "sleeper",
+        "sleep 1000 & sleep 1000 & wait",
+    );
+    assert_eq!(c.create(&job).await.status(), 201);
+    let t = c
+        .wait_tasks("www-data/prod/sleeper", |t| {
+            t.len() == 1 && status(&t[0]) == "RUNNING"
+        })
+        .await;
+    let id = t[0]["task_id"].as_str().unwrap().to_owned();
+    let groups = c.groups(&id);
+    assert_eq!(groups.len(), 1);
+    c.until(async |_| processes_in_group(groups[0]) >= 3).await;
+
+    // A job that exists already is refused, nothing changes.
+    let again = c.create(&job).await;
+    assert_eq!(again.status(), 409);
+    assert!(
+        again.json::<Value>().await.unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("already exists")
+    );
+
+    let r = c
+        .http
+        .post(c.url("/api/v1/jobs/www-data/prod/sleeper/kill"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let t = c
+        .wait_tasks("www-data/prod/sleeper", |t| {
+            t.iter().all(|x| status(x) == "KILLED")
+        })
+        .await;
+    assert_eq!(t.len(), 1, "a killed service is not replaced");
+    assert_eq!(
+        processes_in_group(groups[0]),
+        0,
+        "processes survived the kill"
+    );
+
+    // Bad input: 4xx with a JSON error, never a 5xx.
+    let r = c
+        .http
+        .post(c.url("/api/v1/jobs/nobody/prod/nothing/kill"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(
+        r.json::<Value>().await.unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist")
+    );
+    let r = c
+        .http
+        .post(c.url("/api/v1/jobs"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<Value>().await.unwrap()["error"].as_str().is_some());
+    let r = c
+        .http
+        .post(c.url("/api/v1/jobs"))
+        .json(&json!({ "config": { "name": 3 } }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let mut other = example("hello_world");
+    other["cluster"] = json!("elsewhere");
+    let r = c.create(&other).await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.json::<Value>().await.unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("elsewhere")
+    );
+}
+
+#[tokio::test]
+async fn kill_9_loses_no_acknowledged_job_and_running_tasks_are_readopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path()).await;
+    assert_eq!(c.create(&example("hello_world")).await.status(), 201);
+    let running = c
+        .wait_tasks("www-data/prod/hello", |t| {
+            t.len() == 1 && status(&t[0]) == "RUNNING"
+        })
+        .await;
+    let hello_id = running[0]["task_id"].as_str().unwrap().to_owned();
+    let hello_groups = c.groups(&hello_id);
+
+    // A burst of creates, cut by kill -9 while requests are in flight.
+    let url = c.url("/api/v1/jobs");
+    let burst = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let mut acked = Vec::new();
+        for i in 0..1000 {
+            let mut job = example("batch_steps");
+            job["name"] = json!(format!("burst{i}"));
+            job["task"]["processes"][1]["cmdline"] = json!("true");
+            job["task"]["processes"][0]["cmdline"] = json!("true");
+            match http.post(&url).json(&json!({ "config": job })).send().await {
+                Ok(r) if r.status() == 201 => acked.push(format!("www-data/devel/burst{i}")),
+                _ => break,
+            }
+        }
+        acked
+    });
+    c.until(async |c| {
+        c.http
+            .get(c.url("/api/v1/jobs"))
+            .send()
+            .await
+            .unwrap()
+            .json::<Vec<Value>>()
+            .await
+            .unwrap()
+            .len()
+            > 20
+    })
+    .await;
+    c.kill9();
+    let acked = burst.await.unwrap();
+    assert!(acked.len() >= 20);
+    assert!(
+        hello_groups.iter().any(|g| group_alive(*g)),
+        "task processes outlive the scheduler"
+    );
+
+    c.spawn().await;
+    let jobs: Vec<Value> = c
+        .http
+        .get(c.url("/api/v1/jobs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: std::collections::HashSet<String> = jobs
+        .iter()
+        .map(|j| {
+            format!(
+                "{}/{}/{}",
+                j["role"].as_str().unwrap(),
+                j["environment"].as_str().unwrap(),
+                j["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for key in &acked {
+        assert!(names.contains(key), "acknowledged job {key} was lost");
+    }
+    // The agent is back and has reconciled: the hello task was re-adopted, not replaced.
+    c.until(async |c| {
+        let m = c
+            .http
+            .get(c.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        m.lines().any(|l| l == "aurora_agents_connected 1")
+    })
+    .await;
+    let tasks = c.tasks("www-data/prod/hello").await;
+    assert_eq!(tasks.len(), 1, "no duplicate: {tasks:#?}");
+    assert_eq!(tasks[0]["task_id"], hello_id.as_str());
+    assert_eq!(status(&tasks[0]), "RUNNING");
+    assert!(hello_groups.iter().any(|g| group_alive(*g)));
+}
