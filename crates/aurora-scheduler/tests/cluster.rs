@@ -350,11 +350,8 @@ async fn kill_leaves_no_process_behind_and_bad_requests_are_4xx() {
         })
         .await;
     assert_eq!(t.len(), 1, "a killed service is not replaced");
-    assert_eq!(
-        processes_in_group(groups[0]),
-        0,
-        "processes survived the kill"
-    );
+    // SIGKILL has been sent by the time KILLED is reported; the kernel finishes the exits.
+    c.until(async |_| processes_in_group(groups[0]) == 0).await;
 
     // Bad input: 4xx with a JSON error, never a 5xx.
     let r = c

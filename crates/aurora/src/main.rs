@@ -1,15 +1,20 @@
-//! The `aurora` command-line client: Aurora's nouns and verbs (`aurora job inspect ...`).
+//! The `aurora` command-line client: Aurora's nouns and verbs (`aurora job create ...`).
 //!
-//! This binary only wires arguments to libraries: configs are evaluated by `aurora-config`, output
-//! formatting lives in `inspect`. Errors are one line on stderr with exit status 1; bad arguments
-//! exit with 2 (clap's usage errors).
+//! This binary only wires arguments to libraries: configs are evaluated by `aurora-config`, the
+//! scheduler is reached through `aurora-client`, output is shaped in `format` and `inspect`.
+//! Errors are one line on stderr with exit status 1; bad arguments exit with 2 (clap's usage
+//! errors).
 
+mod clusters;
+mod commands;
+mod format;
 mod inspect;
 
 use anyhow::Context;
 use aurora_config::{Bind, Config};
 use aurora_model::JobPath;
-use clap::{Parser, Subcommand};
+use aurora_model::instances::{InstanceSpec, TaskInstanceKey};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,6 +37,9 @@ enum Noun {
     /// Work with jobs.
     #[command(subcommand)]
     Job(JobVerb),
+    /// Work with tasks.
+    #[command(subcommand)]
+    Task(TaskVerb),
 }
 
 #[derive(Subcommand)]
@@ -46,8 +54,29 @@ enum ConfigVerb {
     },
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+enum WaitUntil {
+    Pending,
+    Running,
+    Finished,
+}
+
 #[derive(Subcommand)]
 enum JobVerb {
+    /// Create a job from a configuration file.
+    Create {
+        /// CLUSTER/ROLE/ENV/NAME
+        key: JobPath,
+        /// The .aurora file.
+        file: PathBuf,
+        /// Bind a template variable: --bind NAME=VALUE (repeatable).
+        #[arg(long = "bind", value_name = "NAME=VALUE")]
+        bind: Vec<Bind>,
+        /// Wait until the job's tasks reach this state.
+        #[arg(long, value_enum, default_value = "PENDING")]
+        wait_until: WaitUntil,
+    },
     /// Show the configuration of a job as the scheduler would receive it.
     Inspect {
         /// CLUSTER/ROLE/ENV/NAME
@@ -61,9 +90,70 @@ enum JobVerb {
         #[arg(long = "bind", value_name = "NAME=VALUE")]
         bind: Vec<Bind>,
     },
+    /// Show the tasks of jobs: CLUSTER[/ROLE[/ENV[/NAME]]], with * wildcards.
+    Status {
+        key: String,
+        /// Print JSON.
+        #[arg(long)]
+        write_json: bool,
+    },
+    /// List jobs: CLUSTER[/ROLE[/ENV[/NAME]]], with * wildcards.
+    List { key: String },
+    /// Kill instances of a job: CLUSTER/ROLE/ENV/NAME/INSTANCES (e.g. 0-3,5).
+    Kill { spec: InstanceSpec },
+    /// Kill every instance of a job.
+    Killall { key: JobPath },
+    /// Add instances copying the configuration of an active instance: CLUSTER/ROLE/ENV/NAME/INSTANCE COUNT.
+    Add {
+        instance: TaskInstanceKey,
+        count: u32,
+    },
+    /// Restart instances in batches, each batch RUNNING again before the next.
+    Restart {
+        spec: InstanceSpec,
+        #[arg(long, default_value_t = 1)]
+        batch_size: usize,
+    },
+    /// Print the web page of a cluster, role, environment or job.
+    Open { key: String },
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+#[derive(Subcommand)]
+enum TaskVerb {
+    /// Print a task's output, read through the scheduler (no tunnel to the agent needed).
+    Logs {
+        /// CLUSTER/ROLE/ENV/NAME/INSTANCE
+        instance: TaskInstanceKey,
+        /// The process (default: the task's first).
+        process: Option<String>,
+        /// Read stderr instead of stdout.
+        #[arg(long)]
+        stderr: bool,
+        /// Keep printing as the process writes, until the task ends.
+        #[arg(long, short)]
+        follow: bool,
+        /// Only the last N lines.
+        #[arg(long)]
+        tail: Option<u32>,
+    },
+}
+
+/// The user's token: `auth-token` in `$AURORA_CONFIG_ROOT` or `~/.aurora`, if present.
+pub fn auth_token() -> Option<String> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(root) = std::env::var_os("AURORA_CONFIG_ROOT") {
+        dirs.push(root.into());
+    }
+    if let Some(home) = dirs::home_dir() {
+        dirs.push(home.join(".aurora"));
+    }
+    dirs.iter()
+        .find_map(|d| std::fs::read_to_string(d.join("auth-token")).ok())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.noun {
         Noun::Config(ConfigVerb::List { file, bind }) => {
             let config = Config::load(&file)?;
@@ -93,13 +183,63 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", inspect::summary(&job.job));
             }
         }
+        Noun::Job(JobVerb::Create {
+            key,
+            file,
+            bind,
+            wait_until,
+        }) => {
+            let wait = match wait_until {
+                WaitUntil::Pending => "PENDING",
+                WaitUntil::Running => "RUNNING",
+                WaitUntil::Finished => "FINISHED",
+            };
+            commands::create(&key, &file, &bind, wait).await?;
+        }
+        Noun::Job(JobVerb::Status { key, write_json }) => {
+            commands::status(&key, write_json).await?
+        }
+        Noun::Job(JobVerb::List { key }) => commands::list(&key).await?,
+        Noun::Job(JobVerb::Kill { spec }) => commands::kill(&spec, false).await?,
+        Noun::Job(JobVerb::Killall { key }) => {
+            commands::kill(
+                &InstanceSpec {
+                    job: key,
+                    instances: None,
+                },
+                true,
+            )
+            .await?
+        }
+        Noun::Job(JobVerb::Add { instance, count }) => commands::add(&instance, count).await?,
+        Noun::Job(JobVerb::Restart { spec, batch_size }) => {
+            commands::restart(&spec, batch_size).await?
+        }
+        Noun::Job(JobVerb::Open { key }) => commands::open(&key)?,
+        Noun::Task(TaskVerb::Logs {
+            instance,
+            process,
+            stderr,
+            follow,
+            tail,
+        }) => commands::logs(&instance, process, stderr, follow, tail).await?,
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

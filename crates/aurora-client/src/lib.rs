@@ -1,0 +1,254 @@
+//! A typed client for the scheduler's `/api/v1`: one async method per route, errors that say what
+//! the scheduler refused (its JSON `error`) or which URL could not be reached. No business logic.
+
+use aurora_api::*;
+use aurora_model::JobKey;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The scheduler answered with an error.
+    #[error("{message}")]
+    Http { status: u16, message: String },
+    /// The scheduler could not be reached.
+    #[error("cannot reach the scheduler at {url}: {source}")]
+    Transport { url: String, source: reqwest::Error },
+    /// The answer was not what the API promises.
+    #[error("unexpected answer from the scheduler: {0}")]
+    Decode(String),
+}
+
+/// A client for one scheduler.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+/// A piece of a log and where the next piece starts.
+#[derive(Debug, Clone)]
+pub struct LogChunk {
+    pub data: Vec<u8>,
+    /// The offset just past `data`: ask from here to follow the log.
+    pub next_offset: u64,
+}
+
+/// Which log to read.
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    pub process: Option<String>,
+    pub stderr: bool,
+    pub run: Option<u32>,
+    pub offset: Option<u64>,
+    pub tail: Option<u32>,
+}
+
+impl Client {
+    /// A client for the scheduler at `base` (`http://host:port`).
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap_or_default();
+        Client {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+            token: None,
+        }
+    }
+
+    /// Sends `Authorization: Bearer TOKEN` with every call.
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// The scheduler's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<reqwest::Response, ClientError> {
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let resp = req.send().await.map_err(|source| ClientError::Transport {
+            url: url.to_owned(),
+            source,
+        })?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<ErrorBody>(&text)
+            .map(|b| b.error)
+            .unwrap_or_else(|_| format!("HTTP {status}: {text}"));
+        Err(ClientError::Http { status, message })
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<T, ClientError> {
+        let resp = self.send(req, url).await?;
+        resp.json()
+            .await
+            .map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// `GET` with a few retries on connection errors: reads are idempotent.
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = self.url(path);
+        let mut attempt = 0;
+        loop {
+            match self.json(self.http.get(&url), &url).await {
+                Err(ClientError::Transport { .. }) if attempt < 3 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub async fn health(&self) -> Result<(), ClientError> {
+        let url = self.url("/health");
+        self.send(self.http.get(&url), &url).await.map(|_| ())
+    }
+
+    pub async fn create_job(
+        &self,
+        config: aurora_model::Job,
+    ) -> Result<CreateJobResponse, ClientError> {
+        let url = self.url("/api/v1/jobs");
+        self.json(
+            self.http.post(&url).json(&CreateJobRequest { config }),
+            &url,
+        )
+        .await
+    }
+
+    pub async fn list_jobs(
+        &self,
+        role: Option<&str>,
+        environment: Option<&str>,
+    ) -> Result<Vec<JobSummary>, ClientError> {
+        let mut q = Vec::new();
+        if let Some(r) = role {
+            q.push(format!("role={r}"));
+        }
+        if let Some(e) = environment {
+            q.push(format!("environment={e}"));
+        }
+        let query = if q.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", q.join("&"))
+        };
+        self.get(&format!("/api/v1/jobs{query}")).await
+    }
+
+    pub async fn job(&self, key: &JobKey) -> Result<JobDetails, ClientError> {
+        self.get(&job_path(key)).await
+    }
+
+    pub async fn kill(
+        &self,
+        key: &JobKey,
+        instances: Option<Vec<u32>>,
+        message: Option<String>,
+    ) -> Result<TasksAffected, ClientError> {
+        let url = format!("{}{}/kill", self.base, job_path(key));
+        self.json(
+            self.http
+                .post(&url)
+                .json(&KillRequest { instances, message }),
+            &url,
+        )
+        .await
+    }
+
+    pub async fn add_instances(
+        &self,
+        key: &JobKey,
+        from_instance: u32,
+        count: u32,
+    ) -> Result<TasksAffected, ClientError> {
+        let url = format!("{}{}/instances", self.base, job_path(key));
+        self.json(
+            self.http.post(&url).json(&AddInstancesRequest {
+                from_instance,
+                count,
+            }),
+            &url,
+        )
+        .await
+    }
+
+    pub async fn restart(
+        &self,
+        key: &JobKey,
+        instances: Option<Vec<u32>>,
+    ) -> Result<TasksAffected, ClientError> {
+        let url = format!("{}{}/restart", self.base, job_path(key));
+        self.json(
+            self.http.post(&url).json(&RestartRequest { instances }),
+            &url,
+        )
+        .await
+    }
+
+    pub async fn task(&self, task_id: &str) -> Result<TaskView, ClientError> {
+        self.get(&format!("/api/v1/tasks/{task_id}")).await
+    }
+
+    /// Reads a process's log.
+    pub async fn logs(&self, task_id: &str, q: &LogQuery) -> Result<LogChunk, ClientError> {
+        let mut url = reqwest::Url::parse(&self.url(&format!("/api/v1/tasks/{task_id}/logs")))
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        {
+            let mut p = url.query_pairs_mut();
+            p.append_pair("stream", if q.stderr { "stderr" } else { "stdout" });
+            if let Some(v) = &q.process {
+                p.append_pair("process", v);
+            }
+            if let Some(v) = q.run {
+                p.append_pair("run", &v.to_string());
+            }
+            if let Some(v) = q.offset {
+                p.append_pair("offset", &v.to_string());
+            }
+            if let Some(v) = q.tail {
+                p.append_pair("tail", &v.to_string());
+            }
+        }
+        let text_url = url.to_string();
+        let resp = self.send(self.http.get(url), &text_url).await?;
+        let next_offset = resp
+            .headers()
+            .get("x-log-offset")
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+        let data = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Decode(e.to_string()))?
+            .to_vec();
+        Ok(LogChunk { data, next_offset })
+    }
+}

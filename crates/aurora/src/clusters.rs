@@ -1,0 +1,160 @@
+//! `clusters.json`: the clusters a user can name in job keys. Read, in this order, from
+//! `/etc/aurora/clusters.json`, `$AURORA_CONFIG_ROOT/clusters.json` and `~/.aurora/clusters.json`;
+//! a later file's cluster replaces an earlier one of the same name. A file holds a list of cluster
+//! objects, or an object of them; entries without a `name` are ignored, unknown keys are kept.
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One cluster.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Cluster {
+    pub name: String,
+    #[serde(default)]
+    pub scheduler_uri: Option<String>,
+    #[serde(default)]
+    pub proxy_url: Option<String>,
+    #[serde(default)]
+    pub auth_mechanism: Option<String>,
+    /// Every other key (`zk`, `slave_root`...), kept as written.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
+impl Cluster {
+    /// Where the scheduler's API is.
+    pub fn scheduler(&self) -> anyhow::Result<&str> {
+        self.scheduler_uri
+            .as_deref()
+            .map(|u| u.trim_end_matches('/'))
+            .with_context(|| {
+                format!(
+                    "cluster {} has no scheduler_uri in clusters.json",
+                    self.name
+                )
+            })
+    }
+
+    /// The base of the URLs shown to people: `proxy_url`, else the scheduler.
+    pub fn web_base(&self) -> anyhow::Result<&str> {
+        match &self.proxy_url {
+            Some(p) => Ok(p.trim_end_matches('/')),
+            None => self.scheduler(),
+        }
+    }
+}
+
+/// The clusters, and the files they came from.
+#[derive(Debug, Default)]
+pub struct Clusters {
+    pub clusters: BTreeMap<String, Cluster>,
+    pub files: Vec<PathBuf>,
+}
+
+/// Parses one file's text.
+pub fn parse(text: &str) -> anyhow::Result<Vec<Cluster>> {
+    let value: serde_json::Value = serde_json::from_str(text)?;
+    let entries: Vec<serde_json::Value> = match value {
+        serde_json::Value::Array(items) => items,
+        serde_json::Value::Object(map) => map.into_iter().map(|(_, v)| v).collect(),
+        _ => anyhow::bail!("expected a list of clusters or an object of clusters"),
+    };
+    Ok(entries
+        .into_iter()
+        .filter(|e| e.get("name").is_some_and(|n| n.is_string()))
+        .map(serde_json::from_value)
+        .collect::<Result<_, _>>()?)
+}
+
+/// The files searched, in order.
+pub fn search_path() -> Vec<PathBuf> {
+    let mut files = vec![PathBuf::from("/etc/aurora/clusters.json")];
+    if let Some(root) = std::env::var_os("AURORA_CONFIG_ROOT") {
+        let p = Path::new(&root).join("clusters.json");
+        if !files.contains(&p) {
+            files.push(p);
+        }
+    }
+    if let Some(home) = dirs::home_dir() {
+        files.push(home.join(".aurora").join("clusters.json"));
+    }
+    files
+}
+
+impl Clusters {
+    /// Loads every file of the search path that exists.
+    pub fn load() -> anyhow::Result<Self> {
+        let mut out = Clusters::default();
+        for file in search_path() {
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            let list = parse(&text).with_context(|| format!("reading {}", file.display()))?;
+            for c in list {
+                out.clusters.insert(c.name.clone(), c);
+            }
+            out.files.push(file);
+        }
+        Ok(out)
+    }
+
+    /// The cluster `name`, or an error listing the known ones.
+    pub fn get(&self, name: &str) -> anyhow::Result<&Cluster> {
+        self.clusters.get(name).with_context(|| {
+            let known: Vec<&str> = self.clusters.keys().map(String::as_str).collect();
+            let files: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
+            format!(
+                "Unknown cluster: {name} (known: {}; clusters.json read from: {})",
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                },
+                if files.is_empty() {
+                    search_path()
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                        + " (none found)"
+                } else {
+                    files.join(", ")
+                }
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_objects_unnamed_entries_and_extra_keys() {
+        let list = parse(r#"[{"name": "build", "scheduler_uri": "https://a/", "auth_mechanism": "KERBEROS", "slave_root": "/build/mesos"}, {"zk": "x"}]"#).unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].scheduler().unwrap(), "https://a");
+        assert_eq!(list[0].other["slave_root"], "/build/mesos");
+        let obj = parse(
+            r#"{"dev": {"name": "dev", "scheduler_uri": "http://h:1", "proxy_url": "http://p"}}"#,
+        )
+        .unwrap();
+        assert_eq!(obj[0].web_base().unwrap(), "http://p");
+        assert!(parse("3").is_err());
+    }
+
+    #[test]
+    fn unknown_clusters_name_the_known_ones() {
+        let mut c = Clusters::default();
+        c.clusters
+            .insert("a".into(), parse(r#"[{"name": "a"}]"#).unwrap().remove(0));
+        let e = c.get("b").unwrap_err().to_string();
+        assert!(
+            e.contains("Unknown cluster: b") && e.contains("known: a"),
+            "{e}"
+        );
+        assert!(c.get("a").unwrap().scheduler().is_err());
+    }
+}

@@ -1,0 +1,408 @@
+//! The verbs that talk to a scheduler: `job create|status|list|kill|killall|add|restart|open` and
+//! `task logs`. Each resolves the cluster from clusters.json, calls `aurora-client`, and prints.
+
+use crate::clusters::{Cluster, Clusters};
+use crate::format;
+use anyhow::{Context, bail};
+use aurora_api::{JobDetails, TaskView};
+use aurora_client::{Client, LogQuery};
+use aurora_config::{Bind, Config};
+use aurora_model::instances::{InstanceSpec, TaskInstanceKey};
+use aurora_model::{JobKey, JobPath};
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How long `--wait-until`, kills and restarts wait before giving up.
+const WAIT_LIMIT: Duration = Duration::from_secs(300);
+
+fn client_for(clusters: &Clusters, cluster: &str) -> anyhow::Result<(Client, Cluster)> {
+    let c = clusters.get(cluster)?.clone();
+    let token = crate::auth_token();
+    Ok((Client::new(c.scheduler()?).with_token(token), c))
+}
+
+fn is_terminal(status: &str) -> bool {
+    matches!(status, "FINISHED" | "FAILED" | "KILLED" | "LOST")
+}
+
+/// Polls `check` (backing off from 100 ms to 2 s) until it says done, or fails after `WAIT_LIMIT`.
+async fn poll<T>(
+    what: &str,
+    mut check: impl AsyncFnMut() -> anyhow::Result<Option<T>>,
+) -> anyhow::Result<T> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        if start.elapsed() > WAIT_LIMIT {
+            bail!(
+                "timed out after {}s waiting for {what}",
+                WAIT_LIMIT.as_secs()
+            );
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// `aurora job create`.
+pub async fn create(
+    key: &JobPath,
+    file: &Path,
+    binds: &[Bind],
+    wait_until: &str,
+) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, cluster) = client_for(&clusters, &key.cluster)?;
+    let config = Config::load(file)?;
+    let resolved = config.resolve(key, binds)?;
+    if !resolved.unbound.is_empty() {
+        let refs: Vec<String> = resolved
+            .unbound
+            .iter()
+            .map(|u| format!("{} (in {})", u.reference, u.path))
+            .collect();
+        bail!(
+            "Config contains unbound variables: {}; bind them with --bind NAME=VALUE or .bind()",
+            refs.join(", ")
+        );
+    }
+    if resolved.job.is_cron() {
+        bail!("Cron jobs may only be scheduled with \"aurora cron schedule\" command");
+    }
+    eprintln!(" INFO] Creating job {}", key.key.name);
+    client
+        .create_job(resolved.job)
+        .await
+        .context("Job create failed")?;
+    if wait_until != "PENDING" {
+        let want_terminal = wait_until == "FINISHED";
+        poll(&format!("{key} to be {wait_until}"), async || {
+            let d = client.job(&key.key).await?;
+            let done = d
+                .tasks
+                .iter()
+                .all(|t| is_terminal(&t.status) || (!want_terminal && t.status == "RUNNING"));
+            Ok(done.then_some(()))
+        })
+        .await?;
+    }
+    eprintln!(" INFO] Checking status of {key}");
+    let details = client.job(&key.key).await?;
+    if details.tasks.is_empty() {
+        bail!("Error occurred while creating job {key}");
+    }
+    println!(
+        "Job create succeeded: job url={}",
+        format::web_url(
+            cluster.web_base()?,
+            &[&key.key.role, &key.key.environment, &key.key.name]
+        )
+    );
+    Ok(())
+}
+
+/// Splits `cluster[/role[/env[/name]]]` into its parts, missing ones being `*`.
+fn wildcard(spec: &str) -> anyhow::Result<[String; 4]> {
+    let parts: Vec<&str> = spec.split('/').collect();
+    if parts.is_empty() || parts.len() > 4 || parts[0].is_empty() {
+        bail!("invalid job pattern '{spec}': expected CLUSTER[/ROLE[/ENV[/NAME]]]");
+    }
+    let get = |i: usize| parts.get(i).map_or("*".to_owned(), |s| s.to_string());
+    Ok([get(0), get(1), get(2), get(3)])
+}
+
+/// The jobs matching a wildcard key, as `(cluster, client, key)`.
+async fn matching(
+    clusters: &Clusters,
+    spec: &str,
+) -> anyhow::Result<Vec<(String, Client, JobKey)>> {
+    let [cluster, role, env, name] = wildcard(spec)?;
+    let names: Vec<String> = if cluster == "*" {
+        clusters.clusters.keys().cloned().collect()
+    } else {
+        vec![cluster]
+    };
+    let mut out = Vec::new();
+    for c in names {
+        let (client, _) = client_for(clusters, &c)?;
+        let exact = |s: &str| !s.contains(['*', '?']);
+        if exact(&role) && exact(&env) && exact(&name) {
+            out.push((c.clone(), client, JobKey::new(&role, &env, &name)?));
+            continue;
+        }
+        for j in client
+            .list_jobs(exact(&role).then_some(role.as_str()), None)
+            .await?
+        {
+            if format::glob(&role, &j.role)
+                && format::glob(&env, &j.environment)
+                && format::glob(&name, &j.name)
+            {
+                out.push((
+                    c.clone(),
+                    client.clone(),
+                    JobKey::new(&j.role, &j.environment, &j.name)?,
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `aurora job list`.
+pub async fn list(spec: &str) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    for (cluster, _, key) in matching(&clusters, spec).await? {
+        println!("{cluster}/{key}");
+    }
+    Ok(())
+}
+
+/// `aurora job status`.
+pub async fn status(spec: &str, write_json: bool) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let mut found: Vec<(String, JobDetails)> = Vec::new();
+    for (cluster, client, key) in matching(&clusters, spec).await? {
+        match client.job(&key).await {
+            Ok(d) => found.push((format!("{cluster}/{key}"), d)),
+            Err(aurora_client::ClientError::Http { status: 404, .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if found.is_empty() {
+        if write_json {
+            println!(
+                "{}",
+                serde_json::json!({ "jobspec": spec, "error": "No matching jobs found" })
+            );
+            return Ok(());
+        }
+        bail!("Found no jobs matching {spec}");
+    }
+    if write_json {
+        let list: Vec<serde_json::Value> = found
+            .iter()
+            .map(|(k, d)| {
+                let (a, i) = format::split(d);
+                serde_json::json!({ "job": k, "active": a, "inactive": i })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        for (k, d) in &found {
+            print!("{}", format::status(k, d));
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the given tasks are all terminal.
+async fn wait_terminal(client: &Client, key: &JobKey, ids: &[String]) -> anyhow::Result<()> {
+    poll("the tasks to end", async || {
+        let d = client.job(key).await?;
+        let done = ids.iter().all(|id| {
+            d.tasks
+                .iter()
+                .find(|t| &t.task_id == id)
+                .is_none_or(|t| is_terminal(&t.status))
+        });
+        Ok(done.then_some(()))
+    })
+    .await
+}
+
+/// `aurora job kill` / `killall`.
+pub async fn kill(spec: &InstanceSpec, all: bool) -> anyhow::Result<()> {
+    if !all && spec.instances.is_none() {
+        bail!(
+            "The instances to kill must be given (CLUSTER/ROLE/ENV/NAME/INSTANCES); use `aurora job killall` to kill every instance"
+        );
+    }
+    let clusters = Clusters::load()?;
+    let (client, _) = client_for(&clusters, &spec.job.cluster)?;
+    eprintln!(" INFO] Killing tasks for job: {}", spec.job);
+    let killed = client
+        .kill(
+            &spec.job.key,
+            spec.instances.clone(),
+            Some("Killed by the aurora client".into()),
+        )
+        .await?;
+    if killed.task_ids.is_empty() {
+        bail!("No tasks to kill found for job {}", spec.job);
+    }
+    wait_terminal(&client, &spec.job.key, &killed.task_ids).await?;
+    eprintln!(
+        " INFO] Successfully killed instances {:?}",
+        killed.instances
+    );
+    println!(
+        "{}",
+        if all {
+            "Job killall succeeded"
+        } else {
+            "Job kill succeeded"
+        }
+    );
+    Ok(())
+}
+
+/// `aurora job add`.
+pub async fn add(instance: &TaskInstanceKey, count: u32) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, _) = client_for(&clusters, &instance.job.cluster)?;
+    eprintln!(
+        " INFO] Adding {count} instances to {} using the task config of instance {}",
+        instance.job, instance.instance
+    );
+    let added = client
+        .add_instances(&instance.job.key, instance.instance, count)
+        .await?;
+    println!("Job add succeeded: instances {:?}", added.instances);
+    Ok(())
+}
+
+/// `aurora job restart`: batches of instances, each batch RUNNING again before the next.
+pub async fn restart(spec: &InstanceSpec, batch_size: usize) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, _) = client_for(&clusters, &spec.job.cluster)?;
+    let details = client.job(&spec.job.key).await?;
+    let mut instances: Vec<u32> = match &spec.instances {
+        Some(i) => i.clone(),
+        None => details
+            .tasks
+            .iter()
+            .filter(|t| !is_terminal(&t.status))
+            .map(|t| t.instance)
+            .collect(),
+    };
+    instances.sort_unstable();
+    instances.dedup();
+    for batch in instances.chunks(batch_size.max(1)) {
+        let restarted = client.restart(&spec.job.key, Some(batch.to_vec())).await?;
+        let old = restarted.task_ids.clone();
+        poll("the restarted instances to be RUNNING", async || {
+            let d = client.job(&spec.job.key).await?;
+            let ok = batch.iter().all(|i| {
+                d.tasks
+                    .iter()
+                    .any(|t| t.instance == *i && t.status == "RUNNING" && !old.contains(&t.task_id))
+            });
+            Ok(ok.then_some(()))
+        })
+        .await?;
+        eprintln!(" INFO] Restarted instances {batch:?}");
+    }
+    println!("Job {} restarted successfully", spec.job);
+    Ok(())
+}
+
+/// `aurora job open`: prints the web page of a cluster, role, environment or job.
+pub fn open(spec: &str) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let parts: Vec<&str> = spec.split('/').collect();
+    if parts.len() > 4 || parts[0].is_empty() {
+        bail!("invalid job pattern '{spec}': expected CLUSTER[/ROLE[/ENV[/NAME]]]");
+    }
+    let cluster = clusters.get(parts[0])?;
+    println!("{}", format::web_url(cluster.web_base()?, &parts[1..]));
+    Ok(())
+}
+
+/// The task of an instance: its active one, else its latest.
+fn task_of(details: &JobDetails, instance: u32) -> Option<&TaskView> {
+    let mut of: Vec<&TaskView> = details
+        .tasks
+        .iter()
+        .filter(|t| t.instance == instance)
+        .collect();
+    of.sort_by_key(|t| {
+        (
+            !is_terminal(&t.status),
+            t.events.last().map_or(0, |e| e.timestamp_ms),
+        )
+    });
+    of.last().copied()
+}
+
+/// `aurora task logs`.
+pub async fn logs(
+    key: &TaskInstanceKey,
+    process: Option<String>,
+    stderr: bool,
+    follow: bool,
+    tail: Option<u32>,
+) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, _) = client_for(&clusters, &key.job.cluster)?;
+    let details = client.job(&key.job.key).await?;
+    let task = task_of(&details, key.instance)
+        .with_context(|| format!("{} has no instance {}", key.job, key.instance))?;
+    let task_id = task.task_id.clone();
+    let process = process.or_else(|| {
+        details
+            .config
+            .task
+            .processes
+            .first()
+            .map(|p| p.name.clone())
+    });
+    if let Some(p) = &process
+        && !details.config.task.processes.iter().any(|x| &x.name == p)
+    {
+        let names: Vec<&str> = details
+            .config
+            .task
+            .processes
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        bail!(
+            "task {task_id} has no process '{p}' (its processes: {})",
+            names.join(", ")
+        );
+    }
+    let mut q = LogQuery {
+        process,
+        stderr,
+        run: None,
+        offset: None,
+        tail,
+    };
+    let mut out = std::io::stdout();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let chunk = match client.logs(&task_id, &q).await {
+            Ok(c) => c,
+            // Not started yet: when following, wait for it.
+            Err(aurora_client::ClientError::Http { status: 404, .. }) if follow => {
+                aurora_client::LogChunk {
+                    data: Vec::new(),
+                    next_offset: q.offset.unwrap_or(0),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        out.write_all(&chunk.data)?;
+        out.flush()?;
+        if !follow {
+            return Ok(());
+        }
+        let got = !chunk.data.is_empty();
+        q.offset = Some(chunk.next_offset);
+        q.tail = None;
+        if !got {
+            if is_terminal(&client.task(&task_id).await?.status) {
+                return Ok(());
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        } else {
+            pause = Duration::from_millis(100);
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! How job status and URLs are printed: pure functions over the API's types, tested alone.
+
+use aurora_api::{JobDetails, TaskView};
+use std::fmt::Write;
+
+/// `<base>/scheduler[/role[/env[/name]]]`.
+pub fn web_url(base: &str, parts: &[&str]) -> String {
+    let mut u = format!("{}/scheduler", base.trim_end_matches('/'));
+    for p in parts {
+        u.push('/');
+        u.push_str(p);
+    }
+    u
+}
+
+/// A UTC timestamp `YYYY-MM-DD HH:MM:SS` from milliseconds since the epoch.
+pub fn timestamp(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn is_active(t: &TaskView) -> bool {
+    !matches!(t.status.as_str(), "FINISHED" | "FAILED" | "KILLED" | "LOST")
+}
+
+/// Splits a job's tasks into active and inactive ones.
+pub fn split(details: &JobDetails) -> (Vec<&TaskView>, Vec<&TaskView>) {
+    details.tasks.iter().partition(|t| is_active(t))
+}
+
+fn write_task(out: &mut String, t: &TaskView, details: &JobDetails) {
+    let (role, env, name) = (
+        &details.summary.role,
+        &details.summary.environment,
+        &details.summary.name,
+    );
+    let host = t
+        .host
+        .as_deref()
+        .map(|h| format!(" on {h}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\tTask role: {role}, env: {env}, name: {name}, instance: {}, status: {}{host}",
+        t.instance, t.status
+    );
+    let _ = writeln!(out, "\t  task id: {}", t.task_id);
+    if let Some(r) = &t.pending_reason {
+        let _ = writeln!(out, "\t  pending reason: {r}");
+    }
+    let r = &details.config.task.resources;
+    let _ = writeln!(
+        out,
+        "\t  CPU: {} core(s), RAM: {} MB, Disk: {} MB{}",
+        r.cpu,
+        r.ram / (1024 * 1024),
+        r.disk / (1024 * 1024),
+        if r.gpu > 0 {
+            format!(", GPU: {} GPU(s)", r.gpu)
+        } else {
+            String::new()
+        }
+    );
+    if !t.ports.is_empty() {
+        let ports: Vec<String> = t.ports.iter().map(|(n, p)| format!("{n}: {p}")).collect();
+        let _ = writeln!(out, "\t  ports: {}", ports.join(", "));
+    }
+    if t.failure_count > 0 {
+        let _ = writeln!(out, "\t  failure count: {}", t.failure_count);
+    }
+    let _ = writeln!(out, "\t  events:");
+    for e in &t.events {
+        let msg = e
+            .message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "\t   {} {}{msg}", timestamp(e.timestamp_ms), e.status);
+    }
+}
+
+/// `aurora job status` for one job.
+pub fn status(key: &str, details: &JobDetails) -> String {
+    let (active, inactive) = split(details);
+    let mut out = String::new();
+    let _ = writeln!(out, "Job: {key}");
+    let _ = writeln!(out, "Active tasks ({}):", active.len());
+    for t in &active {
+        write_task(&mut out, t, details);
+    }
+    let _ = writeln!(out, "Inactive tasks ({}):", inactive.len());
+    for t in &inactive {
+        write_task(&mut out, t, details);
+    }
+    out
+}
+
+/// Shell-style matching of `*` and `?`, for `job list` and `job status` wildcards.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_times() {
+        assert_eq!(
+            web_url("http://h:8081/", &["www-data", "prod", "hello"]),
+            "http://h:8081/scheduler/www-data/prod/hello"
+        );
+        assert_eq!(web_url("http://h", &[]), "http://h/scheduler");
+        assert_eq!(timestamp(0), "1970-01-01 00:00:00");
+        assert_eq!(timestamp(1_795_000_000_000), "2026-11-18 11:06:40");
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("*", "anything"));
+        assert!(glob("www-*", "www-data"));
+        assert!(glob("h?llo", "hello"));
+        assert!(!glob("www-*", "root"));
+        assert!(glob("*a*b", "xxaxxb"));
+        assert!(!glob("a", ""));
+    }
+}

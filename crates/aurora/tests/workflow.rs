@@ -1,0 +1,325 @@
+//! The user guide's workflow on the real binaries: a single-machine cluster
+//! (`aurora-scheduler --local-agent`), a clusters.json naming it, and the `aurora` client creating,
+//! inspecting, reading and killing a job.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn scheduler_bin() -> PathBuf {
+    // target/debug/deps/workflow-… → target/debug/aurora-scheduler
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("aurora-scheduler");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo test --workspace`, which builds it",
+        bin.display()
+    );
+    bin
+}
+
+struct Env {
+    home: tempfile::TempDir,
+    data: tempfile::TempDir,
+    scheduler: Child,
+    port: u16,
+}
+
+impl Env {
+    fn start() -> Env {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let data = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".aurora")).unwrap();
+        std::fs::write(
+            home.path().join(".aurora/clusters.json"),
+            format!(r#"[{{"name": "devcluster", "scheduler_uri": "http://127.0.0.1:{port}", "auth_mechanism": "UNAUTHENTICATED"}}]"#),
+        )
+        .unwrap();
+        let scheduler = Command::new(scheduler_bin())
+            .args([
+                "--local-agent",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(data.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let env = Env {
+            home,
+            data,
+            scheduler,
+            port,
+        };
+        env.wait_for(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        env
+    }
+
+    fn aurora(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_aurora"))
+            .args(args)
+            .env("HOME", self.home.path())
+            .env_remove("AURORA_CONFIG_ROOT")
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+            .output()
+            .unwrap()
+    }
+
+    fn wait_for(&self, mut ok: impl FnMut() -> bool) {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        while !ok() {
+            assert!(start.elapsed() < LIMIT, "condition not reached");
+            std::thread::sleep(pause); // polling a separate process: back off between looks
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    fn checkpoint_groups(&self) -> Vec<i32> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(self.data.path().join("agent/sandboxes"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let cp = std::fs::read(e.path().join(".executor/checkpoint.json")).unwrap_or_default();
+            let v: serde_json::Value = serde_json::from_slice(&cp).unwrap_or_default();
+            out.extend(
+                v["groups"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|g| g.as_i64())
+                    .map(|g| g as i32),
+            );
+        }
+        out
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = self.scheduler.kill();
+        let _ = self.scheduler.wait();
+        for g in self.checkpoint_groups() {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(g),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// Live (not zombie) processes in a process group, from /proc.
+fn live_members(pgid: i32) -> usize {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            let f: Vec<&str> = stat
+                .rsplit_once(')')
+                .map_or("", |(_, r)| r)
+                .split_whitespace()
+                .collect();
+            f.first() != Some(&"Z") && f.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
+        })
+        .count()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn create_status_logs_and_kill_the_hello_service() {
+    let env = Env::start();
+    let out = env.aurora(&[
+        "job",
+        "create",
+        "--wait-until",
+        "RUNNING",
+        "devcluster/www-data/prod/hello",
+        "examples/hello_world.aurora",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "Job create succeeded: job url=http://127.0.0.1:{}/scheduler/www-data/prod/hello\n",
+            env.port
+        )
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(" INFO] Creating job hello")
+            && err.contains(" INFO] Checking status of devcluster/www-data/prod/hello"),
+        "{err}"
+    );
+
+    let out = env.aurora(&["job", "status", "devcluster/www-data/prod/hello"]);
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("Active tasks (1):") && s.contains("instance: 0, status: RUNNING"),
+        "{s}"
+    );
+    let out = env.aurora(&["job", "status", "--write-json", "devcluster/www-data/*"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["job"], "devcluster/www-data/prod/hello");
+    assert_eq!(v[0]["active"][0]["status"], "RUNNING");
+
+    assert_eq!(
+        text(&env.aurora(&["job", "list", "devcluster"]).stdout),
+        "devcluster/www-data/prod/hello\n"
+    );
+    assert_eq!(
+        text(
+            &env.aurora(&["job", "open", "devcluster/www-data/prod/hello"])
+                .stdout
+        ),
+        format!(
+            "http://127.0.0.1:{}/scheduler/www-data/prod/hello\n",
+            env.port
+        )
+    );
+
+    env.wait_for(|| {
+        text(
+            &env.aurora(&["task", "logs", "devcluster/www-data/prod/hello/0"])
+                .stdout,
+        )
+        .contains("hello world")
+    });
+    let out = env.aurora(&[
+        "task",
+        "logs",
+        "--tail",
+        "1",
+        "devcluster/www-data/prod/hello/0",
+        "hello",
+    ]);
+    assert_eq!(text(&out.stdout), "hello world\n");
+
+    // Creating it again is refused, with the reason, and changes nothing.
+    let out = env.aurora(&[
+        "job",
+        "create",
+        "devcluster/www-data/prod/hello",
+        "examples/hello_world.aurora",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("already exists"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let groups = env.checkpoint_groups();
+    assert!(!groups.is_empty());
+    let out = env.aurora(&["job", "killall", "devcluster/www-data/prod/hello"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "Job killall succeeded\n");
+    // SIGKILL has been sent by the time KILLED is reported; the kernel finishes the exits.
+    for g in groups {
+        env.wait_for(|| live_members(g) == 0);
+    }
+}
+
+#[test]
+fn bad_input_is_one_clear_line() {
+    let env = Env::start();
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &[
+                "job",
+                "create",
+                "nowhere/www-data/prod/hello",
+                "examples/hello_world.aurora",
+            ],
+            1,
+            "Unknown cluster: nowhere",
+        ),
+        (
+            &[
+                "job",
+                "create",
+                "devcluster/www-data/prod",
+                "examples/hello_world.aurora",
+            ],
+            2,
+            "CLUSTER/ROLE/ENV/NAME",
+        ),
+        (
+            &["job", "killall", "devcluster/www-data/prod/nothing"],
+            1,
+            "does not exist",
+        ),
+        (
+            &["job", "kill", "devcluster/www-data/prod/hello"],
+            1,
+            "killall",
+        ),
+        (
+            &["job", "kill", "devcluster/www-data/prod/hello/3-1"],
+            2,
+            "start is after the end",
+        ),
+        (
+            &[
+                "job",
+                "create",
+                "devcluster/www-data/prod/report",
+                "examples/cron_report.aurora",
+            ],
+            1,
+            "aurora cron schedule",
+        ),
+        (
+            &["job", "status", "devcluster/www-data/prod/nothing"],
+            1,
+            "Found no jobs matching",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        let out = env.aurora(args);
+        assert_eq!(
+            out.status.code(),
+            Some(*code),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(needle),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("unbound.aurora");
+    std::fs::write(&f, "p = Process(name = 'p', cmdline = 'echo {{undefined_thing}}')\njobs = [Service(cluster = 'devcluster', role = 'r', environment = 'prod', name = 'u', task = Task(processes = [p], resources = Resources(cpu = 0.1, ram = MB, disk = MB)))]\n").unwrap();
+    let out = env.aurora(&["job", "create", "devcluster/r/prod/u", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("unbound variables: {{undefined_thing}}"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&env.aurora(&["job", "list", "devcluster"]).stdout).is_empty(),
+        "nothing was created"
+    );
+}
