@@ -296,6 +296,7 @@ impl State {
                 && let Some(set) = self.by_agent.get_mut(&a)
             {
                 set.remove(id);
+                self.recompute_usage(&a);
             }
             self.history
                 .entry(job.clone())
@@ -1026,6 +1027,8 @@ mod tests {
             s.active_tasks(&key).iter().all(|t| t.task_id != created[0]),
             "a killed task is not replaced"
         );
+        // The ended task no longer holds the agent's resources (hello takes 1 cpu; 1 task left).
+        assert_eq!(s.agents["a1"].view.used_cpu, 1.0);
         assert_eq!(
             s.kill(&JobKey::new("x", "y", "z").unwrap(), None, "", 0, &mut d),
             Err(Refusal::NoSuchJob("x/y/z".into()))

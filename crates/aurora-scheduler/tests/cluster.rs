@@ -230,6 +230,33 @@ async fn hello_service_runs_and_its_output_is_readable_through_the_scheduler() {
         .map(|e| e["status"].as_str().unwrap())
         .collect();
     assert_eq!(events, ["PENDING", "ASSIGNED", "STARTING", "RUNNING"]);
+    let metrics = c
+        .http
+        .get(c.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == r#"aurora_tasks{status="RUNNING"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.lines().any(|l| l == "aurora_jobs 1"), "{metrics}");
+    let openapi: Value = c
+        .http
+        .get(c.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(openapi["openapi"], "3.0.3");
+    assert!(openapi["paths"]["/api/v1/tasks/{task_id}/logs"]["get"].is_object());
     c.until(async |c| c.logs(&id).await.contains("hello world"))
         .await;
 }

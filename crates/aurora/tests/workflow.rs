@@ -228,6 +228,42 @@ fn create_status_logs_and_kill_the_hello_service() {
         text(&out.stderr)
     );
 
+    // Scale out by copying instance 0 (each instance takes one of the machine's cores), then
+    // restart everything in batches of two.
+    let out = env.aurora(&["job", "add", "devcluster/www-data/prod/hello/0", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = env.aurora(&[
+        "job",
+        "restart",
+        "--batch-size",
+        "2",
+        "devcluster/www-data/prod/hello",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "Job devcluster/www-data/prod/hello restarted successfully\n"
+    );
+    let out = env.aurora(&[
+        "job",
+        "status",
+        "--write-json",
+        "devcluster/www-data/prod/hello",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let active = v[0]["active"].as_array().unwrap();
+    assert_eq!(active.len(), 2);
+    assert!(
+        active.iter().all(|t| t["status"] == "RUNNING"),
+        "{active:#?}"
+    );
+    let restarted = v[0]["inactive"].as_array().unwrap();
+    assert_eq!(
+        restarted.len(),
+        2,
+        "each instance's old task ended: {restarted:#?}"
+    );
+
     let groups = env.checkpoint_groups();
     assert!(!groups.is_empty());
     let out = env.aurora(&["job", "killall", "devcluster/www-data/prod/hello"]);

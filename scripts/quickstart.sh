@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# A single-machine cluster in one command: builds, starts `aurora-scheduler --local-agent`, writes a
+# clusters.json for it, submits examples/hello_world.aurora, prints the job URL and the first lines
+# of its output, and keeps the cluster up until Ctrl-C.
+#
+# Everything lives under ./quickstart (data, clusters.json); nothing in your home is touched.
+# Set PORT to use another port than 8081.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${PORT:-8081}"
+ROOT="$PWD/quickstart"
+mkdir -p "$ROOT"
+
+echo "== building"
+cargo build --release -q -p aurora -p aurora-scheduler
+BIN="$PWD/target/release"
+
+cat > "$ROOT/clusters.json" <<JSON
+[{"name": "devcluster", "scheduler_uri": "http://127.0.0.1:$PORT", "auth_mechanism": "UNAUTHENTICATED"}]
+JSON
+export AURORA_CONFIG_ROOT="$ROOT"
+
+echo "== starting a single-machine cluster 'devcluster' on 127.0.0.1:$PORT (data in $ROOT/data)"
+"$BIN/aurora-scheduler" --local-agent --cluster devcluster --listen "127.0.0.1:$PORT" --data-dir "$ROOT/data" \
+  > "$ROOT/scheduler.log" 2>&1 &
+SCHEDULER=$!
+trap 'echo; echo "== stopping"; kill $SCHEDULER 2>/dev/null; "$BIN/aurora" job killall devcluster/www-data/prod/hello >/dev/null 2>&1 || true' EXIT
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
+  kill -0 $SCHEDULER 2>/dev/null || { cat "$ROOT/scheduler.log"; exit 1; }
+  sleep 0.1
+done
+
+"$BIN/aurora" job killall devcluster/www-data/prod/hello >/dev/null 2>&1 || true
+"$BIN/aurora" job create --wait-until RUNNING devcluster/www-data/prod/hello examples/hello_world.aurora
+echo "== first lines of its output (aurora task logs devcluster/www-data/prod/hello/0):"
+for _ in $(seq 50); do
+  out=$("$BIN/aurora" task logs devcluster/www-data/prod/hello/0 2>/dev/null || true)
+  [ -n "$out" ] && break
+  sleep 0.1
+done
+echo "$out" | head -5
+echo
+echo "The cluster is up. In another shell: export AURORA_CONFIG_ROOT=$ROOT; then try"
+echo "  $BIN/aurora job status devcluster/www-data/prod/hello"
+echo "  $BIN/aurora task logs --follow devcluster/www-data/prod/hello/0"
+echo "Ctrl-C stops it."
+wait $SCHEDULER
