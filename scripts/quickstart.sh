@@ -21,10 +21,22 @@ JSON
 export AURORA_CONFIG_ROOT="$ROOT"
 
 echo "== starting a single-machine cluster 'devcluster' on 127.0.0.1:$PORT (data in $ROOT/data)"
-"$BIN/aurora-scheduler" --local-agent --cluster devcluster --listen "127.0.0.1:$PORT" --data-dir "$ROOT/data" \
+# Its own session: a Ctrl-C meant for this script must not stop it before the job is killed.
+setsid "$BIN/aurora-scheduler" --local-agent --cluster devcluster --listen "127.0.0.1:$PORT" --data-dir "$ROOT/data" \
   > "$ROOT/scheduler.log" 2>&1 &
 SCHEDULER=$!
-trap 'echo; echo "== stopping"; kill $SCHEDULER 2>/dev/null; "$BIN/aurora" job killall devcluster/www-data/prod/hello >/dev/null 2>&1 || true' EXIT
+# On the way out (Ctrl-C, kill or the end): kill the job's tasks through the scheduler, then the
+# scheduler itself, so that nothing is left running.
+stopped=0
+stop() {
+  [ "$stopped" = 1 ] && return
+  stopped=1
+  echo; echo "== stopping"
+  "$BIN/aurora" job killall devcluster/www-data/prod/hello >/dev/null 2>&1 || true
+  kill $SCHEDULER 2>/dev/null || true
+}
+trap stop EXIT
+trap 'stop; exit 130' INT TERM
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
   kill -0 $SCHEDULER 2>/dev/null || { cat "$ROOT/scheduler.log"; exit 1; }

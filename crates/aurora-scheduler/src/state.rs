@@ -179,7 +179,9 @@ impl State {
             .path()
             .map_err(|e| Refusal::Invalid(e.to_string()))?
             .key;
-        if self.jobs.contains_key(&key) {
+        // As in Aurora, a job "exists" while it has active tasks; one whose tasks all ended may be
+        // created again (its finished tasks stay in the history).
+        if !self.active_tasks(&key).is_empty() {
             return Err(Refusal::JobExists(job_label(&key)));
         }
         if config.instances < 1 || config.instances > 4000 {
@@ -194,11 +196,16 @@ impl State {
             ));
         }
         let count = config.instances as u32;
+        let earlier = self
+            .jobs
+            .remove(&key)
+            .map(|j| j.instances)
+            .unwrap_or_default();
         self.jobs.insert(
             key.clone(),
             JobEntry {
                 config: Arc::new(config),
-                instances: BTreeSet::new(),
+                instances: earlier,
             },
         );
         dirty.jobs.insert(key.clone());
@@ -1029,6 +1036,33 @@ mod tests {
         );
         // The ended task no longer holds the agent's resources (hello takes 1 cpu; 1 task left).
         assert_eq!(s.agents["a1"].view.used_cpu, 1.0);
+        // Once every task has ended, the job may be created again.
+        assert!(
+            s.create_job(job(true, 2, 1), 4, &mut || ids.next(), &mut d)
+                .is_err(),
+            "one task is still KILLING"
+        );
+        s.agent_status(
+            "a1",
+            &created[1],
+            ScheduleStatus::Killed,
+            None,
+            5,
+            &mut || ids.next(),
+            &mut d,
+        );
+        assert_eq!(s.active_tasks(&key).len(), 0);
+        assert_eq!(
+            s.create_job(job(true, 2, 1), 6, &mut || ids.next(), &mut d)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            s.history(&key).len(),
+            2,
+            "the earlier tasks stay in the history"
+        );
         assert_eq!(
             s.kill(&JobKey::new("x", "y", "z").unwrap(), None, "", 0, &mut d),
             Err(Refusal::NoSuchJob("x/y/z".into()))
