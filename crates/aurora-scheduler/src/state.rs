@@ -1070,6 +1070,83 @@ mod tests {
     }
 
     #[test]
+    fn finished_tasks_are_pruned_by_count_and_age() {
+        let mut s = State::default();
+        let mut ids = Ids(0);
+        let mut d = Dirty::default();
+        let key = JobKey::new("www-data", "prod", "hello").unwrap();
+        s.register_agent(
+            agent("a1"),
+            "http://a1".into(),
+            &[],
+            0,
+            &mut || ids.next(),
+            &mut d,
+        );
+        let first = s
+            .create_job(job(true, 1, 1), 0, &mut || ids.next(), &mut d)
+            .unwrap()[0]
+            .clone();
+        let hour = 3_600_000;
+        let mut now = 0;
+        for _ in 0..HISTORY_PER_JOB + 5 {
+            s.schedule(now, &mut d);
+            let id = s.active_tasks(&key)[0].task_id.clone();
+            s.agent_status(
+                "a1",
+                &id,
+                ScheduleStatus::Running,
+                None,
+                now,
+                &mut || ids.next(),
+                &mut d,
+            );
+            now += hour; // a stable run: replaced at once
+            s.agent_status(
+                "a1",
+                &id,
+                ScheduleStatus::Finished,
+                None,
+                now,
+                &mut || ids.next(),
+                &mut d,
+            );
+        }
+        assert_eq!(s.history(&key).len(), HISTORY_PER_JOB);
+        assert!(
+            !s.tasks.contains_key(&first),
+            "the oldest finished task is gone"
+        );
+        assert!(
+            d.removed_tasks.contains(&first),
+            "and removed from the store"
+        );
+        // Age: a week later, the next ending prunes everything older than HISTORY_MAX_AGE.
+        now += HISTORY_MAX_AGE.as_millis() as i64;
+        s.schedule(now, &mut d);
+        let id = s.active_tasks(&key)[0].task_id.clone();
+        s.agent_status(
+            "a1",
+            &id,
+            ScheduleStatus::Running,
+            None,
+            now,
+            &mut || ids.next(),
+            &mut d,
+        );
+        s.agent_status(
+            "a1",
+            &id,
+            ScheduleStatus::Finished,
+            None,
+            now + 1,
+            &mut || ids.next(),
+            &mut d,
+        );
+        assert_eq!(s.history(&key).len(), 1);
+    }
+
+    #[test]
     fn restore_rebuilds_the_indexes() {
         let mut s = State::default();
         let mut ids = Ids(0);

@@ -276,6 +276,55 @@ fn create_status_logs_and_kill_the_hello_service() {
 }
 
 #[test]
+fn follow_reads_an_adhoc_task_to_its_end_and_stderr_is_separate() {
+    let env = Env::start();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("steps.aurora");
+    std::fs::write(
+        &f,
+        "p = Process(name = 'steps', cmdline = 'for i in 1 2 3; do echo step $i; echo warn $i >&2; done')\njobs = [Job(cluster = 'devcluster', role = 'www-data', environment = 'devel', name = 'steps', task = Task(processes = [p], resources = Resources(cpu = 0.1, ram = MB, disk = MB)))]\n",
+    )
+    .unwrap();
+    let out = env.aurora(&[
+        "job",
+        "create",
+        "devcluster/www-data/devel/steps",
+        f.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // --follow waits for the output and returns once the task has ended and the log is drained.
+    let out = env.aurora(&[
+        "task",
+        "logs",
+        "--follow",
+        "devcluster/www-data/devel/steps/0",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "step 1\nstep 2\nstep 3\n");
+    let out = env.aurora(&[
+        "task",
+        "logs",
+        "--stderr",
+        "devcluster/www-data/devel/steps/0",
+        "steps",
+    ]);
+    assert_eq!(text(&out.stdout), "warn 1\nwarn 2\nwarn 3\n");
+    let out = env.aurora(&["job", "status", "devcluster/www-data/devel/steps"]);
+    assert!(
+        text(&out.stdout).contains("status: FINISHED"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = env.aurora(&["task", "logs", "devcluster/www-data/devel/steps/0", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("has no process 'nope'"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn bad_input_is_one_clear_line() {
     let env = Env::start();
     let cases: &[(&[&str], i32, &str)] = &[
