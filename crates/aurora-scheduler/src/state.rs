@@ -334,6 +334,26 @@ impl State {
         }
     }
 
+    /// The active task of each given instance (every instance when `None`) that has one.
+    fn active_of(
+        &self,
+        job: &JobKey,
+        instances: Option<&[u32]>,
+    ) -> Result<Vec<(u32, String)>, Refusal> {
+        let entry = self
+            .jobs
+            .get(job)
+            .ok_or_else(|| Refusal::NoSuchJob(job_label(job)))?;
+        let wanted: Vec<u32> = match instances {
+            Some(list) => list.to_vec(),
+            None => entry.instances.iter().copied().collect(),
+        };
+        Ok(wanted
+            .into_iter()
+            .filter_map(|i| Some((i, self.active.get(&(job.clone(), i))?.clone())))
+            .collect())
+    }
+
     /// Kills the active tasks of the given instances (all when `None`). PENDING and THROTTLED
     /// tasks end at once; tasks on an agent go KILLING and the agent is told.
     pub fn kill(
@@ -344,19 +364,8 @@ impl State {
         now_ms: i64,
         dirty: &mut Dirty,
     ) -> Result<Vec<(u32, String)>, Refusal> {
-        let entry = self
-            .jobs
-            .get(job)
-            .ok_or_else(|| Refusal::NoSuchJob(job_label(job)))?;
-        let wanted: Vec<u32> = match instances {
-            Some(list) => list.to_vec(),
-            None => entry.instances.iter().copied().collect(),
-        };
         let mut killed = Vec::new();
-        for i in wanted {
-            let Some(id) = self.active.get(&(job.clone(), i)).cloned() else {
-                continue;
-            };
+        for (i, id) in self.active_of(job, instances)? {
             let status = self.tasks[&id].status;
             if matches!(status, ScheduleStatus::Pending | ScheduleStatus::Throttled) {
                 self.set_status(
@@ -505,19 +514,8 @@ impl State {
         now_ms: i64,
         dirty: &mut Dirty,
     ) -> Result<Vec<(u32, String)>, Refusal> {
-        let entry = self
-            .jobs
-            .get(job)
-            .ok_or_else(|| Refusal::NoSuchJob(job_label(job)))?;
-        let wanted: Vec<u32> = match instances {
-            Some(list) => list.to_vec(),
-            None => entry.instances.iter().copied().collect(),
-        };
         let mut out = Vec::new();
-        for i in wanted {
-            let Some(id) = self.active.get(&(job.clone(), i)).cloned() else {
-                continue;
-            };
+        for (i, id) in self.active_of(job, instances)? {
             match self.tasks[&id].status {
                 ScheduleStatus::Pending | ScheduleStatus::Throttled => {}
                 _ => {
