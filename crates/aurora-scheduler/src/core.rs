@@ -20,6 +20,9 @@ pub type CommandRx = mpsc::UnboundedReceiver<AgentCommand>;
 pub struct AgentLink {
     pub tx: CommandTx,
     pub rx: Option<CommandRx>,
+    /// Bumped by every registration and stream, so that a stale stream ending late does not mark
+    /// a reconnected agent disconnected.
+    pub generation: u64,
 }
 
 /// Shared by every handler and background loop.
@@ -103,7 +106,11 @@ impl Core {
         for (agent, cmd) in commands {
             let link = links.entry(agent).or_insert_with(|| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                AgentLink { tx, rx: Some(rx) }
+                AgentLink {
+                    tx,
+                    rx: Some(rx),
+                    generation: 0,
+                }
             });
             let _ = link.tx.send(cmd);
         }

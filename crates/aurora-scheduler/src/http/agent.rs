@@ -36,10 +36,16 @@ pub async fn register(
     // A fresh link: commands decided from here on wait for the agent's new stream.
     {
         let (tx, rx) = mpsc::unbounded_channel();
-        core.links
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(req.agent_id.clone(), AgentLink { tx, rx: Some(rx) });
+        let mut links = core.links.lock().unwrap_or_else(|p| p.into_inner());
+        let generation = links.get(&req.agent_id).map_or(0, |l| l.generation + 1);
+        links.insert(
+            req.agent_id.clone(),
+            AgentLink {
+                tx,
+                rx: Some(rx),
+                generation,
+            },
+        );
     }
     let view = AgentView {
         id: req.agent_id.clone(),
@@ -63,15 +69,25 @@ pub async fn register(
     Ok(Json(serde_json::json!({})))
 }
 
-/// Marks the agent disconnected when its stream ends.
+/// Marks the agent disconnected when its stream ends, unless a newer stream has replaced it.
 struct StreamGuard {
     core: Arc<Core>,
     agent: String,
+    generation: u64,
 }
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.core.read().agent_disconnected(&self.agent);
+        let current = self
+            .core
+            .links
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&self.agent)
+            .map(|l| l.generation);
+        if current == Some(self.generation) {
+            self.core.read().agent_disconnected(&self.agent);
+        }
     }
 }
 
@@ -79,14 +95,15 @@ pub async fn commands(
     AxState(core): AxState<Arc<Core>>,
     Path(agent_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let rx = {
+    let (rx, generation) = {
         let mut links = core.links.lock().unwrap_or_else(|p| p.into_inner());
         let link = links.get_mut(&agent_id).ok_or_else(|| {
             ApiError::not_found(format!(
                 "agent {agent_id} is not registered: register first"
             ))
         })?;
-        match link.rx.take() {
+        link.generation += 1;
+        let rx = match link.rx.take() {
             Some(rx) => rx,
             None => {
                 // A second stream replaces the first: the old one ends when its sender goes.
@@ -94,11 +111,13 @@ pub async fn commands(
                 link.tx = tx;
                 rx
             }
-        }
+        };
+        (rx, link.generation)
     };
     let guard = StreamGuard {
         core: core.clone(),
         agent: agent_id,
+        generation,
     };
     let heartbeats =
         IntervalStream::new(tokio::time::interval(HEARTBEAT)).map(|_| AgentCommand::Heartbeat);
@@ -139,4 +158,66 @@ pub async fn status(
     })
     .await?;
     Ok(Json(serde_json::json!({})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Dirty, State};
+
+    #[tokio::test]
+    async fn a_stale_stream_ending_does_not_disconnect_a_reconnected_agent() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = aurora_store::Store::open(&dir.path().join("s.db")).unwrap();
+        let core = Core::new(State::default(), store, "c".into());
+        let view = AgentView {
+            id: "a1".into(),
+            hostname: "h".into(),
+            cpu: 1.0,
+            ram_mb: 1,
+            disk_mb: 1,
+            used_cpu: 0.0,
+            used_ram_mb: 0,
+            used_disk_mb: 0,
+            port_range: (1, 2),
+            used_ports: BTreeSet::new(),
+            unavailable: false,
+            attributes: Default::default(),
+        };
+        core.read().register_agent(
+            view,
+            "http://h".into(),
+            &[],
+            0,
+            &mut || "x".into(),
+            &mut Dirty::default(),
+        );
+        let (tx, _rx) = mpsc::unbounded_channel();
+        core.links.lock().unwrap().insert(
+            "a1".into(),
+            AgentLink {
+                tx,
+                rx: None,
+                generation: 2,
+            },
+        );
+        drop(StreamGuard {
+            core: core.clone(),
+            agent: "a1".into(),
+            generation: 1,
+        });
+        assert!(
+            core.read().agents["a1"].connected,
+            "an older stream must not disconnect the agent"
+        );
+        drop(StreamGuard {
+            core: core.clone(),
+            agent: "a1".into(),
+            generation: 2,
+        });
+        assert!(
+            !core.read().agents["a1"].connected,
+            "the current stream ending does"
+        );
+    }
 }
