@@ -3,6 +3,7 @@
 
 use crate::error::ConfigError;
 use crate::eval::{self, FsLoader, SourceLoader};
+use crate::schema::MB;
 use crate::starlark_glue::binding_path;
 use crate::templating::{self, Unbound};
 use crate::value::{Binding, StructValue, Value};
@@ -239,7 +240,7 @@ fn validate(job: &aurora_model::Job) -> Result<(), String> {
         }
     }
     let r = &task.resources;
-    if r.cpu <= 0.0 || r.ram / aurora_model_mb() <= 0 || r.disk / aurora_model_mb() <= 0 {
+    if r.cpu <= 0.0 || r.ram / MB <= 0 || r.disk / MB <= 0 {
         return Err(format!(
             "Task has invalid resources: cpu, ram and disk must all be positive (ram and disk at least 1 MB); got cpu={}, ram={} bytes, disk={} bytes",
             r.cpu, r.ram, r.disk
@@ -252,8 +253,4 @@ fn validate(job: &aurora_model::Job) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn aurora_model_mb() -> i64 {
-    crate::schema::MB
 }
