@@ -34,6 +34,7 @@ pub struct Config {
 impl Config {
     /// An agent on this machine, offering what the machine has.
     pub fn local(scheduler: String, work_dir: PathBuf) -> Self {
+        let disk_mb = free_disk_mb(&work_dir).unwrap_or(10 * 1024);
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_owned())
             .unwrap_or_else(|_| "localhost".into());
@@ -57,13 +58,20 @@ impl Config {
             resources: AgentResources {
                 cpu,
                 ram_mb,
-                disk_mb: 100 * 1024,
+                disk_mb,
                 port_range: (31000, 32000),
             },
             attributes: BTreeMap::new(),
             listen: ([127, 0, 0, 1], 0).into(),
         }
     }
+}
+
+/// Free space where the sandboxes go (the nearest existing ancestor of `dir`), in MiB.
+fn free_disk_mb(dir: &std::path::Path) -> Option<u64> {
+    let existing = dir.ancestors().find(|p| p.exists())?;
+    let st = nix::sys::statvfs::statvfs(existing).ok()?;
+    Some(st.blocks_available() as u64 * st.fragment_size() as u64 / (1024 * 1024))
 }
 
 /// Runs the agent until the process ends: reconnects to the scheduler whenever the stream drops.
