@@ -64,6 +64,17 @@ pub enum CronCollisionPolicy {
     RunOverlap,
 }
 
+impl CronCollisionPolicy {
+    /// Aurora's name: `KILL_EXISTING`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CronCollisionPolicy::KillExisting => "KILL_EXISTING",
+            CronCollisionPolicy::CancelNew => "CANCEL_NEW",
+            CronCollisionPolicy::RunOverlap => "RUN_OVERLAP",
+        }
+    }
+}
+
 /// A Thermos task: a set of processes sharing a sandbox and a resource footprint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

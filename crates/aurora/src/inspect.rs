@@ -21,7 +21,7 @@ pub fn summary(job: &Job) -> String {
     if let Some(cron) = &job.cron_schedule {
         let _ = writeln!(out, "  cron:");
         let _ = writeln!(out, "     schedule: '{cron}'");
-        let _ = writeln!(out, "     policy:   '{:?}'", job.cron_collision_policy);
+        let _ = writeln!(out, "     policy:   '{}'", job.cron_collision_policy.name());
     }
     if let Some(constraints) = &job.constraints {
         let _ = writeln!(out, "  constraints:");

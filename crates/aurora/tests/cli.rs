@@ -63,6 +63,22 @@ fn inspect_summarises_job_task_and_processes_in_order() {
 }
 
 #[test]
+fn inspect_shows_the_cron_schedule_and_policy() {
+    let file = examples().join("cron_report.aurora");
+    let out = aurora(&[
+        "job",
+        "inspect",
+        "devcluster/www-data/prod/report",
+        file.to_str().unwrap(),
+    ]);
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("schedule: '*/5 * * * *'") && s.contains("policy:   'KILL_EXISTING'"),
+        "{s}"
+    );
+}
+
+#[test]
 fn config_list_prints_one_key_a_line() {
     let file = examples().join("hello_world.aurora");
     let out = aurora(&["config", "list", file.to_str().unwrap()]);
