@@ -54,6 +54,19 @@ pub struct Dirty {
     pub commands: Vec<(String, AgentCommand)>,
 }
 
+impl Dirty {
+    /// Queues a kill of a task on an agent (SIGTERM, SIGKILL after [`KILL_GRACE_MS`]).
+    pub fn kill(&mut self, agent: String, task_id: String) {
+        self.commands.push((
+            agent,
+            AgentCommand::Kill {
+                task_id,
+                grace_ms: KILL_GRACE_MS,
+            },
+        ));
+    }
+}
+
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -390,13 +403,7 @@ impl State {
                 dirty,
             ) && let Some(agent) = self.tasks[&id].agent_id.clone()
             {
-                dirty.commands.push((
-                    agent,
-                    AgentCommand::Kill {
-                        task_id: id.clone(),
-                        grace_ms: KILL_GRACE_MS,
-                    },
-                ));
+                dirty.kill(agent, id.clone());
             }
             killed.push((i, id));
         }
@@ -416,30 +423,13 @@ impl State {
         new_id: &mut dyn FnMut() -> String,
         dirty: &mut Dirty,
     ) -> bool {
-        let Some(t) = self.tasks.get(id) else {
+        // A report for a task the scheduler does not know, or thinks is over: a ghost, killed there.
+        let Some(t) = self.tasks.get(id).filter(|t| !t.status.is_terminal()) else {
             if !status.is_terminal() {
-                dirty.commands.push((
-                    agent.to_owned(),
-                    AgentCommand::Kill {
-                        task_id: id.to_owned(),
-                        grace_ms: KILL_GRACE_MS,
-                    },
-                ));
+                dirty.kill(agent.to_owned(), id.to_owned());
             }
             return false;
         };
-        if t.status.is_terminal() {
-            if !status.is_terminal() {
-                dirty.commands.push((
-                    agent.to_owned(),
-                    AgentCommand::Kill {
-                        task_id: id.to_owned(),
-                        grace_ms: KILL_GRACE_MS,
-                    },
-                ));
-            }
-            return false;
-        }
         let before = t.status;
         if !self.set_status(id, status, message, now_ms, dirty) {
             return false;
@@ -527,13 +517,7 @@ impl State {
                         dirty,
                     ) && let Some(agent) = self.tasks[&id].agent_id.clone()
                     {
-                        dirty.commands.push((
-                            agent,
-                            AgentCommand::Kill {
-                                task_id: id.clone(),
-                                grace_ms: KILL_GRACE_MS,
-                            },
-                        ));
+                        dirty.kill(agent, id.clone());
                     }
                 }
             }
@@ -628,13 +612,7 @@ impl State {
                 !x.status.is_terminal() && x.agent_id.as_deref() == Some(id.as_str())
             });
             if !known {
-                dirty.commands.push((
-                    id.clone(),
-                    AgentCommand::Kill {
-                        task_id: t.clone(),
-                        grace_ms: KILL_GRACE_MS,
-                    },
-                ));
+                dirty.kill(id.clone(), t.clone());
             }
         }
         // Launches that may not have reached the agent before either side restarted.
