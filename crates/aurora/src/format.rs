@@ -35,6 +35,21 @@ pub fn timestamp(ms: i64) -> String {
     )
 }
 
+/// Aurora's resource line: `CPU: 1.0 core(s), RAM: 128 MB, Disk: 128 MB`.
+pub fn resources(r: &aurora_model::config::Resources) -> String {
+    let gpu = if r.gpu > 0 {
+        format!(", GPU: {} GPU(s)", r.gpu)
+    } else {
+        String::new()
+    };
+    format!(
+        "CPU: {} core(s), RAM: {} MB, Disk: {} MB{gpu}",
+        r.cpu,
+        r.ram / (1024 * 1024),
+        r.disk / (1024 * 1024)
+    )
+}
+
 fn is_active(t: &TaskView) -> bool {
     !matches!(t.status.as_str(), "FINISHED" | "FAILED" | "KILLED" | "LOST")
 }
@@ -64,19 +79,7 @@ fn write_task(out: &mut String, t: &TaskView, details: &JobDetails) {
     if let Some(r) = &t.pending_reason {
         let _ = writeln!(out, "\t  pending reason: {r}");
     }
-    let r = &details.config.task.resources;
-    let _ = writeln!(
-        out,
-        "\t  CPU: {} core(s), RAM: {} MB, Disk: {} MB{}",
-        r.cpu,
-        r.ram / (1024 * 1024),
-        r.disk / (1024 * 1024),
-        if r.gpu > 0 {
-            format!(", GPU: {} GPU(s)", r.gpu)
-        } else {
-            String::new()
-        }
-    );
+    let _ = writeln!(out, "\t  {}", resources(&details.config.task.resources));
     if !t.ports.is_empty() {
         let ports: Vec<String> = t.ports.iter().map(|(n, p)| format!("{n}: {p}")).collect();
         let _ = writeln!(out, "\t  ports: {}", ports.join(", "));

@@ -36,18 +36,10 @@ pub fn summary(job: &Job) -> String {
     let task = &job.task;
     let _ = writeln!(out, "Task level information");
     let _ = writeln!(out, "  name: '{}'", task.name);
-    let r = &task.resources;
     let _ = writeln!(
         out,
-        "  resources: cpu {} core(s), ram {} MB, disk {} MB{}",
-        r.cpu,
-        r.ram / (1024 * 1024),
-        r.disk / (1024 * 1024),
-        if r.gpu > 0 {
-            format!(", gpu {}", r.gpu)
-        } else {
-            String::new()
-        }
+        "  resources: {}",
+        crate::format::resources(&task.resources)
     );
     if !task.constraints.is_empty() {
         let _ = writeln!(out, "  constraints:");
