@@ -1,9 +1,13 @@
-//! Task states and the one function that decides which transitions are legal, plus the small
-//! records the scheduler keeps per task (id, events).
+//! Task states and the one function that decides which transitions are legal ([`transition`]),
+//! plus the small records the scheduler keeps per task: [`TaskId`], [`InstanceKey`], [`TaskEvent`]
+//! and [`ScheduledTask`].
 //!
 //! The states, their names and numeric values are Aurora's (`api.thrift` `ScheduleStatus`). The
-//! transition table follows Aurora's `TaskStateMachine`; side effects (rescheduling, kills) are
-//! decided elsewhere (`aurora-sched`), this module only says what may follow what.
+//! transition table follows Aurora's `TaskStateMachine`.
+//!
+//! This module does not decide side effects (rescheduling, kills, failure counting: that is
+//! `aurora-sched` and the scheduler's state), does not make ids random (the unique part of a task
+//! id is a parameter) and holds no task configuration (that belongs to the job).
 
 use crate::JobKey;
 use serde::{Deserialize, Serialize};
@@ -119,6 +123,19 @@ impl ScheduleStatus {
                 | Partitioned
         )
     }
+
+    /// Aurora's `LIVE_STATES`: the task's processes run (or are being stopped) on an agent.
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            Killing | Preempting | Restarting | Draining | Partitioned | Running
+        )
+    }
+
+    /// The state with Aurora's wire value `value`, if there is one.
+    pub fn from_value(value: i32) -> Option<Self> {
+        ScheduleStatus::ALL.into_iter().find(|s| s.value() == value)
+    }
 }
 
 impl fmt::Display for ScheduleStatus {
@@ -160,7 +177,11 @@ pub enum Transition {
     Noop,
 }
 
-/// The one function that decides which transitions are legal.
+/// The one function that decides which transitions are legal: every component asks it.
+///
+/// `Ok(Transition::Apply)` for a legal change, `Ok(Transition::Noop)` when `from == to` (a status
+/// update delivered twice changes nothing, even for a terminal state), and `Err` otherwise.
+/// The table is Aurora's `TaskStateMachine` (without its internal `DELETED` pseudo-state):
 ///
 /// | from | to |
 /// |---|---|
@@ -174,6 +195,9 @@ pub enum Transition {
 /// | PREEMPTING, RESTARTING, DRAINING | FINISHED, FAILED, KILLING, KILLED, LOST, PARTITIONED |
 /// | KILLING | FINISHED, FAILED, KILLED, LOST, PARTITIONED |
 /// | FINISHED, FAILED, KILLED, LOST | (none) |
+///
+/// Note that PENDING and THROTTLED tasks never reach LOST: they have nothing on an agent to lose,
+/// and are killed through KILLING (which the scheduler turns into a deletion).
 pub fn transition(
     from: ScheduleStatus,
     to: ScheduleStatus,
@@ -249,6 +273,91 @@ pub fn transition(
     }
 }
 
+/// A task's id, Aurora's format: `<role>-<env>-<name>-<instance>-<unique>`.
+///
+/// The unique part (a UUID in Aurora) is given by the caller, so the model stays free of
+/// randomness. Ids are opaque once made: role, environment and name may themselves contain `-`,
+/// so an id is never parsed back into its parts (the task record carries its job and instance).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskId(String);
+
+impl TaskId {
+    /// The id of a new task of `job`'s instance `instance`, with `unique` as its unique part.
+    pub fn new(job: &JobKey, instance: u32, unique: &str) -> Self {
+        TaskId(format!(
+            "{}-{}-{}-{}-{}",
+            job.role, job.environment, job.name, instance, unique
+        ))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The id as an owned string.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// Wraps an id received from elsewhere (an agent, the API, the store): ids are opaque.
+impl From<String> for TaskId {
+    fn from(id: String) -> Self {
+        TaskId(id)
+    }
+}
+
+impl From<TaskId> for String {
+    fn from(id: TaskId) -> Self {
+        id.0
+    }
+}
+
+impl AsRef<str> for TaskId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for TaskId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Aurora's task id as a plain string: `<role>-<env>-<name>-<instance>-<unique>`. The same text as
+/// [`TaskId::new`], for code that keeps ids as `String` (as [`ScheduledTask::task_id`] does).
+pub fn task_id(job: &JobKey, instance: u32, unique: &str) -> String {
+    TaskId::new(job, instance, unique).into_string()
+}
+
+/// One instance of a job: `role/env/name/instance`. At most one active task holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct InstanceKey {
+    pub job: JobKey,
+    pub instance: u32,
+}
+
+impl InstanceKey {
+    pub fn new(job: JobKey, instance: u32) -> Self {
+        InstanceKey { job, instance }
+    }
+}
+
+impl fmt::Display for InstanceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.job, self.instance)
+    }
+}
+
 /// One recorded transition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskEvent {
@@ -260,10 +369,11 @@ pub struct TaskEvent {
 }
 
 /// A task as the scheduler stores it. Small on purpose: the scheduler keeps every task in memory,
-/// so the configuration is not copied here; it belongs to the job (`config_version` names which
-/// of the job's configurations the task runs).
+/// so the configuration is not copied here; the task runs its job's configuration, found by
+/// `job`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduledTask {
+    /// Aurora's task id (see [`TaskId`] for the format).
     pub task_id: String,
     pub job: JobKey,
     pub instance: u32,
@@ -284,10 +394,16 @@ pub struct ScheduledTask {
     /// How long this task was held THROTTLED before it became PENDING (flapping backoff).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub penalty_ms: Option<u64>,
+    /// Every transition, oldest first.
     pub events: Vec<TaskEvent>,
 }
 
 impl ScheduledTask {
+    /// The instance this task holds (or held).
+    pub fn instance_key(&self) -> InstanceKey {
+        InstanceKey::new(self.job.clone(), self.instance)
+    }
+
     /// When the task entered its current state.
     pub fn since_ms(&self) -> i64 {
         self.events.last().map_or(0, |e| e.timestamp_ms)
@@ -301,15 +417,6 @@ impl ScheduledTask {
             .find(|e| e.status == ScheduleStatus::Running)
             .map(|e| e.timestamp_ms)
     }
-}
-
-/// Aurora's task id: `<role>-<env>-<name>-<instance>-<unique>`. The unique part is given by the
-/// caller (randomness stays outside the model).
-pub fn task_id(job: &JobKey, instance: u32, unique: &str) -> String {
-    format!(
-        "{}-{}-{}-{}-{}",
-        job.role, job.environment, job.name, instance, unique
-    )
 }
 
 #[cfg(test)]
@@ -430,5 +537,130 @@ mod tests {
     fn task_ids_follow_aurora() {
         let k = JobKey::new("www-data", "prod", "hello").unwrap();
         assert_eq!(task_id(&k, 3, "abc"), "www-data-prod-hello-3-abc");
+        let id = TaskId::new(&k, 3, "abc");
+        assert_eq!(id.as_str(), "www-data-prod-hello-3-abc");
+        assert_eq!(id.to_string(), task_id(&k, 3, "abc"));
+        assert_eq!(
+            serde_json::to_value(&id).unwrap(),
+            serde_json::json!("www-data-prod-hello-3-abc")
+        );
+        let back: TaskId = serde_json::from_str("\"www-data-prod-hello-3-abc\"").unwrap();
+        assert_eq!(back, id);
+        let ik = InstanceKey::new(k, 3);
+        assert_eq!(ik.to_string(), "www-data/prod/hello/3");
+    }
+
+    #[test]
+    fn wire_values_are_aurora_s_and_unique() {
+        let expected = [
+            (Pending, 0),
+            (Starting, 1),
+            (Running, 2),
+            (Finished, 3),
+            (Failed, 4),
+            (Killed, 5),
+            (Killing, 6),
+            (Lost, 7),
+            (Assigned, 9),
+            (Init, 11),
+            (Restarting, 12),
+            (Preempting, 13),
+            (Throttled, 16),
+            (Draining, 17),
+            (Partitioned, 18),
+        ];
+        assert_eq!(expected.len(), ScheduleStatus::ALL.len());
+        for (s, v) in expected {
+            assert_eq!(s.value(), v, "{s}");
+            assert_eq!(ScheduleStatus::from_value(v), Some(s));
+        }
+        assert_eq!(ScheduleStatus::from_value(8), None);
+        assert_eq!(ScheduleStatus::from_value(-1), None);
+    }
+
+    #[test]
+    fn state_sets_match_aurora() {
+        let active: Vec<_> = ScheduleStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_active())
+            .collect();
+        assert_eq!(
+            active,
+            vec![
+                Throttled,
+                Pending,
+                Assigned,
+                Starting,
+                Running,
+                Preempting,
+                Restarting,
+                Draining,
+                Killing,
+                Partitioned
+            ]
+        );
+        let terminal: Vec<_> = ScheduleStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .collect();
+        assert_eq!(terminal, vec![Finished, Failed, Killed, Lost]);
+        for s in ScheduleStatus::ALL {
+            // LIVE ⊂ SLAVE_ASSIGNED ⊂ ACTIVE.
+            assert!(!s.is_live() || s.is_on_agent(), "{s}");
+            assert!(!s.is_on_agent() || s.is_active(), "{s}");
+        }
+    }
+
+    /// Every state can be reached from INIT through legal transitions (the table has no dead rows).
+    #[test]
+    fn every_state_is_reachable_from_init() {
+        let mut seen = vec![Init];
+        let mut next = 0;
+        while let Some(&from) = seen.get(next) {
+            next += 1;
+            for to in ScheduleStatus::ALL {
+                if transition(from, to) == Ok(Transition::Apply) && !seen.contains(&to) {
+                    seen.push(to);
+                }
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, ScheduleStatus::ALL.to_vec());
+    }
+
+    /// Random walks that try arbitrary targets and apply only what `transition` allows: once a
+    /// walk reaches a terminal state it stays there. (A seeded generator rather than `proptest`,
+    /// which this crate does not depend on; every seed is reproducible.)
+    #[test]
+    fn random_walks_never_leave_a_terminal_state() {
+        let mut rng: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            // xorshift64*
+            rng ^= rng >> 12;
+            rng ^= rng << 25;
+            rng ^= rng >> 27;
+            rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        let mut reached_terminal = 0;
+        for _walk in 0..20_000 {
+            let mut state = Init;
+            let mut terminal_at: Option<ScheduleStatus> = None;
+            for _step in 0..40 {
+                let to = ScheduleStatus::ALL[(next() % ScheduleStatus::ALL.len() as u64) as usize];
+                match transition(state, to) {
+                    Ok(Transition::Apply) => {
+                        assert!(terminal_at.is_none(), "left terminal {state} for {to}");
+                        state = to;
+                    }
+                    Ok(Transition::Noop) => assert_eq!(state, to),
+                    Err(e) => assert_eq!(e, IllegalTransition { from: state, to }),
+                }
+                if state.is_terminal() {
+                    assert_eq!(*terminal_at.get_or_insert(state), state);
+                }
+            }
+            reached_terminal += usize::from(terminal_at.is_some());
+        }
+        assert!(reached_terminal > 1_000, "walks reach terminal states");
     }
 }
