@@ -4,8 +4,9 @@
 //!
 //! It never decides placement. It owns the sandboxes under its work directory.
 
-pub mod logs;
+pub mod files;
 mod report;
+pub mod sandbox;
 mod tasks;
 
 use anyhow::Context;
@@ -83,7 +84,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("binding the agent's log server")?;
     let endpoint = format!("http://{}", listener.local_addr()?);
-    let app = logs::router(sandboxes.clone());
+    let app = files::router(sandboxes.clone());
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("agent log server failed: {e}");

@@ -89,7 +89,7 @@ impl Tasks {
 
     /// Starts a task, unless it already runs here.
     pub fn launch(self: &Arc<Self>, l: LaunchTask) {
-        if !crate::logs::safe_component(&l.task_id) {
+        if !crate::sandbox::safe_component(&l.task_id) {
             self.report(&l.task_id, "FAILED", Some("invalid task id".into()));
             return;
         }

@@ -204,3 +204,74 @@ pub fn job_path(key: &aurora_model::JobKey) -> String {
         key.role, key.environment, key.name
     )
 }
+
+// --- task pages: processes, sandbox files, roles, instance pages ----------------------------------
+
+/// One process of a task, as its executor last recorded it (`GET /api/v1/tasks/TASK/processes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessView {
+    pub name: String,
+    /// Thermos's process state: `WAITING`, `RUNNING`, `SUCCESS`, `FAILED`, `KILLED`.
+    pub state: String,
+    /// How many times the process was started.
+    pub runs: u32,
+    /// Every run, oldest first; run numbers start at 0 and name the log folders.
+    pub history: Vec<ProcessRunView>,
+}
+
+/// One run of a process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRunView {
+    pub run: u32,
+    /// Milliseconds since the Unix epoch.
+    pub started_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_ms: Option<i64>,
+    /// The exit status (128 + N for a process ended by signal N); absent while running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+}
+
+/// A folder of a task's sandbox (`GET /api/v1/tasks/TASK/files?path=P`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxListing {
+    /// The folder, relative to the sandbox (`""` for the sandbox itself).
+    pub path: String,
+    /// Folders first, then files, each by name.
+    pub entries: Vec<SandboxEntry>,
+}
+
+/// One entry of a sandbox folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxEntry {
+    pub name: String,
+    pub dir: bool,
+    /// Bytes (0 for folders).
+    pub size: u64,
+    /// Last modification, milliseconds since the Unix epoch.
+    pub modified_ms: i64,
+}
+
+/// A role and what it runs (`GET /api/v1/roles`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleSummary {
+    pub role: String,
+    pub jobs: u32,
+    /// Tasks in an active state other than PENDING/THROTTLED.
+    pub active: u32,
+    /// PENDING and THROTTLED tasks.
+    pub pending: u32,
+    /// FAILED and LOST tasks still kept in the history.
+    pub failed: u32,
+}
+
+/// One page of a job's instances (`GET /api/v1/jobs/ROLE/ENV/NAME/instances?offset=O&limit=L`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstancePage {
+    /// Instances the job has.
+    pub total: u32,
+    pub offset: u32,
+    pub limit: u32,
+    /// The active task of each instance on the page, by instance.
+    pub instances: Vec<TaskView>,
+}

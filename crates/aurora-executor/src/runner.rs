@@ -57,6 +57,8 @@ pub struct ProcessStatus {
     pub pid: Option<i32>,
     pub started_at: Option<SystemTime>,
     pub ended_at: Option<SystemTime>,
+    /// Every run so far, oldest first.
+    pub history: Vec<aurora_api::ProcessRunView>,
 }
 
 /// A snapshot of the task.
@@ -136,6 +138,7 @@ impl TaskRunner {
                 pid: None,
                 started_at: None,
                 ended_at: None,
+                history: Vec::new(),
             })
             .collect();
         let (status_tx, status_rx) = watch::channel(TaskStatus {
@@ -166,6 +169,18 @@ fn kill_groups(pgids: Vec<i32>, grace: Duration) {
             process::signal_group(g, Signal::SIGKILL);
         }
     });
+}
+
+/// Publishes a status change, and writes it to the sandbox's process report for the UI.
+fn publish(
+    status: &watch::Sender<TaskStatus>,
+    launch: &TaskLaunch,
+    change: &mut dyn FnMut(&mut TaskStatus),
+) {
+    status.send_modify(|s| change(s));
+    if let Err(e) = crate::report::write(&launch.sandbox, &status.borrow()) {
+        tracing::warn!(task = %launch.task_id, "cannot write the process report: {e}");
+    }
 }
 
 async fn drive(
@@ -208,6 +223,7 @@ async fn drive(
             tracing::warn!(task = %launch.task_id, "cannot write the checkpoint: {e}");
         }
     };
+    let publish = |change: &mut dyn FnMut(&mut TaskStatus)| publish(&status, &launch, change);
     let mut saved_groups: Vec<i32> = vec![-1]; // forces the first save
     loop {
         let now = Instant::now();
@@ -254,12 +270,14 @@ async fn drive(
                         });
                         let _ = tx.send((i, code));
                     });
-                    status.send_modify(|s| {
+                    publish(&mut |s| {
                         let ps = &mut s.processes[i];
+                        let now = SystemTime::now();
                         ps.state = ProcState::Running;
                         ps.runs = run + 1;
                         ps.pid = Some(pid);
-                        ps.started_at = Some(SystemTime::now());
+                        ps.started_at = Some(now);
+                        crate::report::run_started(&mut ps.history, run, now);
                         if s.state == TaskState::Starting {
                             s.state = TaskState::Running;
                         }
@@ -292,12 +310,14 @@ async fn drive(
                 if !ok && plan.state(i) == ProcState::Failed {
                     failure.get_or_insert_with(|| format!("Process {} failed with exit status {}", launch.task.processes[i].name, code.map_or("unknown".into(), |c| c.to_string())));
                 }
-                status.send_modify(|s| {
+                publish(&mut |s| {
                     let ps = &mut s.processes[i];
+                    let now = SystemTime::now();
                     ps.state = plan.state(i);
                     ps.last_exit = code;
                     ps.pid = None;
-                    ps.ended_at = Some(SystemTime::now());
+                    ps.ended_at = Some(now);
+                    crate::report::run_ended(&mut ps.history, code, now);
                 });
             }
             Some(grace) = kill_rx.recv() => {
@@ -339,8 +359,8 @@ async fn drive(
             Some(failure.unwrap_or_else(|| "Task failed".into())),
         )
     };
-    status.send_modify(|s| {
+    publish(&mut |s| {
         s.state = final_state;
-        s.message = message;
+        s.message.clone_from(&message);
     });
 }
