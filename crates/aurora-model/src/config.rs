@@ -161,6 +161,23 @@ pub struct Resources {
     pub gpu: i64,
 }
 
+impl Resources {
+    /// Aurora's resource line: `CPU: 1.0 core(s), RAM: 128 MB, Disk: 128 MB`.
+    pub fn summary(&self) -> String {
+        let gpu = if self.gpu > 0 {
+            format!(", GPU: {} GPU(s)", self.gpu)
+        } else {
+            String::new()
+        };
+        format!(
+            "CPU: {} core(s), RAM: {} MB, Disk: {} MB{gpu}",
+            self.cpu,
+            self.ram / (1024 * 1024),
+            self.disk / (1024 * 1024)
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Announcer {

@@ -9,6 +9,7 @@ pub mod instances;
 pub mod job_key;
 pub mod task;
 pub mod template;
+pub mod time;
 
 pub use config::Job;
 pub use job_key::{JobKey, JobKeyError, JobPath};

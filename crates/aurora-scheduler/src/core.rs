@@ -33,6 +33,8 @@ pub struct Core {
     /// Wakes the scheduling loop when there may be something to place.
     pub wake: Notify,
     pub cluster: String,
+    /// For requests to agents (their file servers), connections kept alive.
+    pub http: reqwest::Client,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -55,6 +57,10 @@ impl Core {
             links: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             cluster,
+            http: reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .build()
+                .unwrap_or_default(),
         })
     }
 

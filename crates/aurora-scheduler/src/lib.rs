@@ -7,6 +7,7 @@
 pub mod core;
 pub mod http;
 pub mod state;
+pub mod views;
 
 use anyhow::Context;
 use std::net::SocketAddr;

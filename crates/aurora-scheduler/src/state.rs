@@ -167,9 +167,15 @@ impl State {
         entry
             .instances
             .iter()
-            .filter_map(|i| self.active.get(&(job.clone(), *i)))
-            .filter_map(|id| self.tasks.get(id))
+            .filter_map(|i| self.active_task(job, *i))
             .collect()
+    }
+
+    /// The active task of one instance, if it has one.
+    pub fn active_task(&self, job: &JobKey, instance: u32) -> Option<&ScheduledTask> {
+        self.active
+            .get(&(job.clone(), instance))
+            .and_then(|id| self.tasks.get(id))
     }
 
     /// Finished tasks kept for a job, newest first.

@@ -13,41 +13,12 @@ pub fn web_url(base: &str, parts: &[&str]) -> String {
     u
 }
 
-/// A UTC timestamp `YYYY-MM-DD HH:MM:SS` from milliseconds since the epoch.
-pub fn timestamp(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
+use aurora_model::config::Resources;
+pub use aurora_model::time::utc_timestamp as timestamp;
 
 /// Aurora's resource line: `CPU: 1.0 core(s), RAM: 128 MB, Disk: 128 MB`.
-pub fn resources(r: &aurora_model::config::Resources) -> String {
-    let gpu = if r.gpu > 0 {
-        format!(", GPU: {} GPU(s)", r.gpu)
-    } else {
-        String::new()
-    };
-    format!(
-        "CPU: {} core(s), RAM: {} MB, Disk: {} MB{gpu}",
-        r.cpu,
-        r.ram / (1024 * 1024),
-        r.disk / (1024 * 1024)
-    )
+pub fn resources(r: &Resources) -> String {
+    r.summary()
 }
 
 fn is_active(t: &TaskView) -> bool {

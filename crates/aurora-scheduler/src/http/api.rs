@@ -1,20 +1,21 @@
-//! `/api/v1`: jobs, tasks, task events and logs, as JSON. Logs are fetched from the agent that
-//! ran the task, so that a browser or the CLI only ever needs to reach the scheduler.
+//! `/api/v1`: roles, jobs, instance pages, tasks with their events, and what lives in a task's
+//! sandbox (process reports, logs, files), as JSON. Sandbox reads are forwarded to the agent that
+//! ran the task (`http::sandbox`), so that a browser or the CLI only ever needs to reach the
+//! scheduler. The web UI (`http::ui`) shows the same views.
 
 use super::error::ApiError;
+use super::sandbox;
 use crate::core::Core;
-use crate::state::{Refusal, State};
+use crate::state::Refusal;
+use crate::views::{self, job_summary, task_view};
 use aurora_api::*;
 use aurora_model::JobKey;
-use aurora_model::task::{ScheduleStatus, ScheduledTask};
 use axum::Json;
-use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State as AxState};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 type Core_ = AxState<Arc<Core>>;
@@ -31,52 +32,6 @@ impl From<Refusal> for ApiError {
 
 fn key(role: &str, env: &str, name: &str) -> Result<JobKey, ApiError> {
     JobKey::new(role, env, name).map_err(|e| ApiError::bad_request(e.to_string()))
-}
-
-/// The API's view of a task.
-pub fn task_view(state: &State, t: &ScheduledTask) -> TaskView {
-    TaskView {
-        task_id: t.task_id.clone(),
-        job: t.job.to_string(),
-        instance: t.instance,
-        status: t.status.name().to_owned(),
-        host: t.host.clone(),
-        agent_id: t.agent_id.clone(),
-        pending_reason: if t.status == ScheduleStatus::Pending {
-            state.pending_reasons.get(&t.task_id).cloned()
-        } else {
-            None
-        },
-        ports: t.ports.iter().cloned().collect(),
-        failure_count: t.failure_count,
-        ancestor_id: t.ancestor_id.clone(),
-        events: t
-            .events
-            .iter()
-            .map(|e| TaskEventView {
-                timestamp_ms: e.timestamp_ms,
-                status: e.status.name().to_owned(),
-                message: e.message.clone(),
-            })
-            .collect(),
-    }
-}
-
-fn summary(state: &State, key: &JobKey) -> Option<JobSummary> {
-    let entry = state.jobs.get(key)?;
-    let mut task_counts = BTreeMap::new();
-    for t in state.active_tasks(key) {
-        *task_counts.entry(t.status.name().to_owned()).or_insert(0) += 1;
-    }
-    Some(JobSummary {
-        role: key.role.clone(),
-        environment: key.environment.clone(),
-        name: key.name.clone(),
-        service: entry.config.service,
-        instances: entry.instances.len() as u32,
-        cron_schedule: entry.config.cron_schedule.clone(),
-        task_counts,
-    })
 }
 
 pub async fn create_job(
@@ -113,20 +68,33 @@ pub struct ListQuery {
 
 pub async fn list_jobs(AxState(core): Core_, Query(q): Query<ListQuery>) -> Json<Vec<JobSummary>> {
     let state = core.read();
-    let mut keys: Vec<&JobKey> = state
-        .jobs
-        .keys()
-        .filter(|k| {
-            q.role.as_ref().is_none_or(|r| *r == k.role)
-                && q.environment.as_ref().is_none_or(|e| *e == k.environment)
-        })
-        .collect();
-    keys.sort();
-    Json(
-        keys.into_iter()
-            .filter_map(|k| summary(&state, k))
-            .collect(),
-    )
+    Json(views::job_summaries(
+        &state,
+        q.role.as_deref(),
+        q.environment.as_deref(),
+    ))
+}
+
+pub async fn list_roles(AxState(core): Core_) -> Json<Vec<RoleSummary>> {
+    Json(views::role_summaries(&core.read()))
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    offset: Option<u32>,
+    limit: Option<u32>,
+}
+
+pub async fn job_instances(
+    AxState(core): Core_,
+    Path((role, env, name)): Path<(String, String, String)>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<InstancePage>, ApiError> {
+    let k = key(&role, &env, &name)?;
+    let state = core.read();
+    views::instance_page(&state, &k, q.offset.unwrap_or(0), q.limit.unwrap_or(100))
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("job {k} does not exist")))
 }
 
 pub async fn get_job(
@@ -135,7 +103,7 @@ pub async fn get_job(
 ) -> Result<Json<JobDetails>, ApiError> {
     let k = key(&role, &env, &name)?;
     let state = core.read();
-    let summary = summary(&state, &k)
+    let summary = job_summary(&state, &k)
         .ok_or_else(|| ApiError::not_found(format!("job {k} does not exist")))?;
     let config = (*state.jobs[&k].config).clone();
     let tasks = state
@@ -230,31 +198,9 @@ pub async fn task_logs(
     Path(task_id): Path<String>,
     Query(q): Query<LogQuery>,
 ) -> Result<Response, ApiError> {
-    let (endpoint, process) = {
-        let state = core.read();
-        let t = state
-            .tasks
-            .get(&task_id)
-            .ok_or_else(|| ApiError::not_found(format!("task {task_id} does not exist")))?;
-        let agent = t.agent_id.as_ref().ok_or_else(|| {
-            ApiError::not_found(format!(
-                "task {task_id} has not been placed on an agent yet"
-            ))
-        })?;
-        let endpoint = state
-            .agents
-            .get(agent)
-            .map(|a| a.endpoint.clone())
-            .ok_or_else(|| ApiError::unavailable(format!("agent {agent} is not connected")))?;
-        let process = match q.process {
-            Some(p) => p,
-            None => state
-                .jobs
-                .get(&t.job)
-                .and_then(|j| j.config.task.processes.first().map(|p| p.name.clone()))
-                .ok_or_else(|| ApiError::not_found("the task has no processes"))?,
-        };
-        (endpoint, process)
+    let process = match q.process {
+        Some(p) => p,
+        None => first_process(&core, &task_id)?,
     };
     let stream = q.stream.unwrap_or_else(|| "stdout".into());
     if stream != "stdout" && stream != "stderr" {
@@ -262,37 +208,73 @@ pub async fn task_logs(
             "stream must be stdout or stderr, got '{stream}'"
         )));
     }
-    let mut url = reqwest::Url::parse(&format!("{endpoint}/tasks/{task_id}/logs"))
-        .map_err(|e| ApiError::bad_gateway(e.to_string()))?;
-    {
-        let mut qp = url.query_pairs_mut();
-        qp.append_pair("process", &process)
-            .append_pair("stream", &stream);
-        if let Some(r) = q.run {
-            qp.append_pair("run", &r.to_string());
-        }
-        if let Some(o) = q.offset {
-            qp.append_pair("offset", &o.to_string());
-        }
-        if let Some(t) = q.tail {
-            qp.append_pair("tail", &t.to_string());
-        }
+    let mut query = vec![("process", process), ("stream", stream)];
+    query.extend(q.run.map(|r| ("run", r.to_string())));
+    query.extend(q.offset.map(|o| ("offset", o.to_string())));
+    query.extend(q.tail.map(|t| ("tail", t.to_string())));
+    let url = sandbox::agent_url(&core, &task_id, "logs", &query)?;
+    sandbox::forward(&core, url).await
+}
+
+/// The first process of a task's configuration: the log shown when none is named.
+fn first_process(core: &Core, task_id: &str) -> Result<String, ApiError> {
+    let state = core.read();
+    let t = state
+        .tasks
+        .get(task_id)
+        .ok_or_else(|| ApiError::not_found(format!("task {task_id} does not exist")))?;
+    state
+        .jobs
+        .get(&t.job)
+        .and_then(|j| j.config.task.processes.first().map(|p| p.name.clone()))
+        .ok_or_else(|| ApiError::not_found("the task has no processes"))
+}
+
+/// The task's processes, as its executor last recorded them on the agent.
+pub async fn task_processes(
+    AxState(core): Core_,
+    Path(task_id): Path<String>,
+) -> Result<Json<Vec<ProcessView>>, ApiError> {
+    let url = sandbox::agent_url(&core, &task_id, "processes", &[])?;
+    sandbox::fetch_json(&core, url).await.map(Json)
+}
+
+#[derive(Deserialize)]
+pub struct FileQuery {
+    #[serde(default)]
+    path: String,
+    offset: Option<u64>,
+    tail: Option<u32>,
+    #[serde(default)]
+    download: bool,
+}
+
+/// A folder of the task's sandbox.
+pub async fn task_files(
+    AxState(core): Core_,
+    Path(task_id): Path<String>,
+    Query(q): Query<FileQuery>,
+) -> Result<Json<SandboxListing>, ApiError> {
+    let path = sandbox::check_path(&q.path)?;
+    let url = sandbox::agent_url(&core, &task_id, "files", &[("path", path)])?;
+    sandbox::fetch_json(&core, url).await.map(Json)
+}
+
+/// A file of the task's sandbox: a chunk from `offset`, its last `tail` lines, or all of it as a
+/// download.
+pub async fn task_file_content(
+    AxState(core): Core_,
+    Path(task_id): Path<String>,
+    Query(q): Query<FileQuery>,
+) -> Result<Response, ApiError> {
+    let mut query = vec![("path", sandbox::check_path(&q.path)?)];
+    query.extend(q.offset.map(|o| ("offset", o.to_string())));
+    query.extend(q.tail.map(|t| ("tail", t.to_string())));
+    if q.download {
+        query.push(("download", "true".into()));
     }
-    let resp = reqwest::get(url)
-        .await
-        .map_err(|e| ApiError::bad_gateway(format!("cannot reach the task's agent: {e}")))?;
-    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut headers = HeaderMap::new();
-    for name in ["x-log-offset", "content-type"] {
-        if let Some(v) = resp
-            .headers()
-            .get(name)
-            .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok())
-        {
-            headers.insert(name, v);
-        }
-    }
-    Ok((status, headers, Body::from_stream(resp.bytes_stream())).into_response())
+    let url = sandbox::agent_url(&core, &task_id, "files/content", &query)?;
+    sandbox::forward(&core, url).await
 }
 
 /// Prometheus text: jobs, tasks by state, agents.

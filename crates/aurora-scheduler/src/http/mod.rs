@@ -6,6 +6,7 @@ pub mod agent;
 pub mod api;
 pub mod error;
 pub mod openapi;
+pub mod sandbox;
 
 use crate::core::Core;
 use axum::Router;
@@ -21,19 +22,29 @@ pub fn router(core: Arc<Core>) -> Router {
             "/api/v1/openapi.json",
             get(|| async { axum::Json(openapi::document()) }),
         )
+        .route("/api/v1/roles", get(api::list_roles))
         .route("/api/v1/jobs", get(api::list_jobs).post(api::create_job))
         .route("/api/v1/jobs/{role}/{env}/{name}", get(api::get_job))
-        .route("/api/v1/jobs/{role}/{env}/{name}/kill", post(api::kill_job))
         .route(
             "/api/v1/jobs/{role}/{env}/{name}/instances",
-            post(api::add_instances),
+            get(api::job_instances).post(api::add_instances),
         )
+        .route("/api/v1/jobs/{role}/{env}/{name}/kill", post(api::kill_job))
         .route(
             "/api/v1/jobs/{role}/{env}/{name}/restart",
             post(api::restart_job),
         )
         .route("/api/v1/tasks/{task_id}", get(api::get_task))
         .route("/api/v1/tasks/{task_id}/logs", get(api::task_logs))
+        .route(
+            "/api/v1/tasks/{task_id}/processes",
+            get(api::task_processes),
+        )
+        .route("/api/v1/tasks/{task_id}/files", get(api::task_files))
+        .route(
+            "/api/v1/tasks/{task_id}/files/content",
+            get(api::task_file_content),
+        )
         .route("/agent/v1/register", post(agent::register))
         .route("/agent/v1/{agent_id}/commands", get(agent::commands))
         .route("/agent/v1/{agent_id}/status", post(agent::status))

@@ -1,0 +1,115 @@
+//! Reaching a task's sandbox through the scheduler: the agent that ran the task is found from the
+//! state, and the request is forwarded to its file server (`aurora_agent::files`). Browsers and the
+//! CLI reach only the scheduler; no tunnel to agent machines.
+//!
+//! Paths are checked here too (`aurora_agent::sandbox::relative`) before anything is forwarded;
+//! the agent checks them again against the disk.
+
+use super::error::ApiError;
+use crate::core::Core;
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+/// The URL of `path` (`logs`, `processes`, `files`, `files/content`) on the file server of the
+/// agent that ran `task_id`, with `query` appended.
+pub fn agent_url(
+    core: &Core,
+    task_id: &str,
+    path: &str,
+    query: &[(&str, String)],
+) -> Result<reqwest::Url, ApiError> {
+    let state = core.read();
+    let t = state
+        .tasks
+        .get(task_id)
+        .ok_or_else(|| ApiError::not_found(format!("task {task_id} does not exist")))?;
+    let agent = t.agent_id.as_ref().ok_or_else(|| {
+        ApiError::not_found(format!(
+            "task {task_id} has not been placed on an agent yet"
+        ))
+    })?;
+    let endpoint = state
+        .agents
+        .get(agent)
+        .map(|a| a.endpoint.as_str())
+        .ok_or_else(|| ApiError::unavailable(format!("agent {agent} is not known")))?;
+    let mut url = reqwest::Url::parse(endpoint)
+        .map_err(|e| ApiError::bad_gateway(format!("agent {agent} has a bad endpoint: {e}")))?;
+    url.path_segments_mut()
+        .map_err(|_| ApiError::bad_gateway(format!("agent {agent} has a bad endpoint")))?
+        .extend(["tasks", task_id])
+        .extend(path.split('/'));
+    url.query_pairs_mut()
+        .extend_pairs(query.iter().map(|(k, v)| (k, v)));
+    Ok(url)
+}
+
+/// Checks a sandbox path from a URL, as the agent will.
+pub fn check_path(path: &str) -> Result<String, ApiError> {
+    aurora_agent::sandbox::relative(path).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+fn unreachable(e: reqwest::Error) -> ApiError {
+    ApiError::bad_gateway(format!("cannot reach the task's agent: {e}"))
+}
+
+/// Turns an agent's refusal into ours, keeping its status and message.
+async fn refusal(resp: reqwest::Response) -> ApiError {
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let message = resp
+        .json::<aurora_api::ErrorBody>()
+        .await
+        .map_or_else(|_| format!("the agent answered {status}"), |b| b.error);
+    ApiError::new(status, message)
+}
+
+/// Fetches JSON from an agent.
+pub async fn fetch_json<T: DeserializeOwned>(
+    core: &Core,
+    url: reqwest::Url,
+) -> Result<T, ApiError> {
+    let resp = core
+        .http
+        .get(url)
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await
+        .map_err(unreachable)?;
+    if !resp.status().is_success() {
+        return Err(refusal(resp).await);
+    }
+    resp.json()
+        .await
+        .map_err(|e| ApiError::bad_gateway(format!("the agent's answer does not parse: {e}")))
+}
+
+/// Forwards an agent's answer (bytes streamed, with the headers that matter).
+pub async fn forward(core: &Core, url: reqwest::Url) -> Result<Response, ApiError> {
+    let resp = core.http.get(url).send().await.map_err(unreachable)?;
+    if !resp.status().is_success() {
+        return Err(refusal(resp).await);
+    }
+    let mut headers = HeaderMap::new();
+    for name in [
+        "x-log-offset",
+        "content-type",
+        "content-length",
+        "content-disposition",
+    ] {
+        if let Some(v) = resp
+            .headers()
+            .get(name)
+            .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok())
+        {
+            headers.insert(name, v);
+        }
+    }
+    Ok((
+        StatusCode::OK,
+        headers,
+        Body::from_stream(resp.bytes_stream()),
+    )
+        .into_response())
+}

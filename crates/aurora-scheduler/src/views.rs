@@ -1,0 +1,129 @@
+//! What people and scripts read about the state: the API's views (jobs, roles, instance pages,
+//! tasks) computed from [`State`]. The JSON API serialises them and the web UI renders them, so a
+//! page never shows what the API cannot tell.
+//!
+//! Pure reads of the state, no I/O: what lives on agents (process reports, sandbox files) is
+//! fetched by `http::sandbox`.
+
+use crate::state::State;
+use aurora_api::{InstancePage, JobSummary, RoleSummary, TaskEventView, TaskView};
+use aurora_model::JobKey;
+use aurora_model::task::{ScheduleStatus, ScheduledTask};
+use std::collections::BTreeMap;
+
+/// The most instances one page shows.
+pub const MAX_PAGE: u32 = 500;
+
+/// The API's view of a task.
+pub fn task_view(state: &State, t: &ScheduledTask) -> TaskView {
+    TaskView {
+        task_id: t.task_id.clone(),
+        job: t.job.to_string(),
+        instance: t.instance,
+        status: t.status.name().to_owned(),
+        host: t.host.clone(),
+        agent_id: t.agent_id.clone(),
+        pending_reason: if t.status == ScheduleStatus::Pending {
+            state.pending_reasons.get(&t.task_id).cloned()
+        } else {
+            None
+        },
+        ports: t.ports.iter().cloned().collect(),
+        failure_count: t.failure_count,
+        ancestor_id: t.ancestor_id.clone(),
+        events: t
+            .events
+            .iter()
+            .map(|e| TaskEventView {
+                timestamp_ms: e.timestamp_ms,
+                status: e.status.name().to_owned(),
+                message: e.message.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// A job's summary: kind, instance count, and its active tasks counted by state.
+pub fn job_summary(state: &State, key: &JobKey) -> Option<JobSummary> {
+    let entry = state.jobs.get(key)?;
+    let mut task_counts = BTreeMap::new();
+    for t in state.active_tasks(key) {
+        *task_counts.entry(t.status.name().to_owned()).or_insert(0) += 1;
+    }
+    Some(JobSummary {
+        role: key.role.clone(),
+        environment: key.environment.clone(),
+        name: key.name.clone(),
+        service: entry.config.service,
+        instances: entry.instances.len() as u32,
+        cron_schedule: entry.config.cron_schedule.clone(),
+        task_counts,
+    })
+}
+
+/// Summaries of the jobs of `role` (every role when `None`) in `environment` (every one when
+/// `None`), sorted by key.
+pub fn job_summaries(
+    state: &State,
+    role: Option<&str>,
+    environment: Option<&str>,
+) -> Vec<JobSummary> {
+    let mut keys: Vec<&JobKey> = state
+        .jobs
+        .keys()
+        .filter(|k| {
+            role.is_none_or(|r| r == k.role) && environment.is_none_or(|e| e == k.environment)
+        })
+        .collect();
+    keys.sort();
+    keys.into_iter()
+        .filter_map(|k| job_summary(state, k))
+        .collect()
+}
+
+/// Every role with jobs, with its jobs and tasks counted.
+pub fn role_summaries(state: &State) -> Vec<RoleSummary> {
+    let mut roles: BTreeMap<&str, RoleSummary> = BTreeMap::new();
+    for key in state.jobs.keys() {
+        let r = roles.entry(&key.role).or_insert_with(|| RoleSummary {
+            role: key.role.clone(),
+            jobs: 0,
+            active: 0,
+            pending: 0,
+            failed: 0,
+        });
+        r.jobs += 1;
+        for t in state.active_tasks(key) {
+            match t.status {
+                ScheduleStatus::Pending | ScheduleStatus::Throttled => r.pending += 1,
+                _ => r.active += 1,
+            }
+        }
+        r.failed += state
+            .history(key)
+            .iter()
+            .filter(|t| matches!(t.status, ScheduleStatus::Failed | ScheduleStatus::Lost))
+            .count() as u32;
+    }
+    roles.into_values().collect()
+}
+
+/// One page of a job's instances (`limit` capped at [`MAX_PAGE`]), each with its active task.
+pub fn instance_page(state: &State, key: &JobKey, offset: u32, limit: u32) -> Option<InstancePage> {
+    let entry = state.jobs.get(key)?;
+    let limit = limit.clamp(1, MAX_PAGE);
+    let instances = entry
+        .instances
+        .iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .filter_map(|i| state.active_task(key, *i))
+        .map(|t| task_view(state, t))
+        .collect();
+    Some(InstancePage {
+        total: entry.instances.len() as u32,
+        offset,
+        limit,
+        instances,
+    })
+}
