@@ -1,5 +1,6 @@
-//! The scheduler's HTTP surface: the JSON API for users (`api`), the agent protocol (`agent`),
-//! health, metrics and the OpenAPI document. Handlers translate HTTP to calls on `Core`; they hold
+//! The scheduler's HTTP surface: the web UI (`ui`), the JSON API for users (`api`), sandbox reads
+//! forwarded to agents (`sandbox`), the agent protocol (`agent`), health, metrics and the OpenAPI
+//! document. Handlers translate HTTP to calls on `Core`; they hold
 //! no scheduling logic and no SQL.
 
 pub mod agent;
@@ -7,6 +8,7 @@ pub mod api;
 pub mod error;
 pub mod openapi;
 pub mod sandbox;
+pub mod ui;
 
 use crate::core::Core;
 use axum::Router;
@@ -16,6 +18,17 @@ use std::sync::Arc;
 /// Every route.
 pub fn router(core: Arc<Core>) -> Router {
     Router::new()
+        .route("/", get(ui::index))
+        .route("/scheduler", get(ui::roles))
+        .route("/scheduler/{role}", get(ui::role))
+        .route("/scheduler/{role}/{env}", get(ui::environment))
+        .route("/scheduler/{role}/{env}/{name}", get(ui::job))
+        .route("/task/{task_id}", get(ui::task))
+        .route("/task/{task_id}/log", get(ui::log))
+        .route("/task/{task_id}/files", get(ui::files))
+        .route("/task/{task_id}/file", get(ui::file))
+        .route("/assets/ui.css", get(ui::css))
+        .route("/assets/ui.js", get(ui::js))
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(api::metrics))
         .route(
