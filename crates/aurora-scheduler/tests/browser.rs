@@ -1,0 +1,342 @@
+//! The web UI in a real headless Chromium, driven over WebDriver (Debian's `chromium` and
+//! `chromium-driver`) with fantoccini, against the real scheduler binary and its embedded agent.
+//!
+//! Without chromedriver these tests say so and pass, unless `AURORA_REQUIRE_BROWSER` is set (CI
+//! sets it, after installing both packages). With `AURORA_UI_SCREENSHOTS=DIR`, the job page and
+//! the log viewer are saved there as PNG (that is how `docs/screenshots/` is made).
+
+mod common;
+
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A job whose output grows while the browser watches.
+const CHATTY: &str = "i=0; while true; do echo \"hello world $i\"; i=$((i+1)); sleep 0.2; done";
+
+struct Browser {
+    driver: Child,
+    client: Client,
+    /// Chromium's profile: unique to this browser, so its processes can be found and killed.
+    profile: tempfile::TempDir,
+}
+
+fn chromedriver() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin")])
+        .map(|d| d.join("chromedriver"))
+        .find(|p| p.is_file())
+}
+
+impl Browser {
+    /// A headless Chromium, or `None` (with a notice) where there is none and none is required.
+    async fn start() -> Option<Browser> {
+        let Some(driver_bin) = chromedriver() else {
+            assert!(
+                std::env::var_os("AURORA_REQUIRE_BROWSER").is_none(),
+                "chromedriver not found: install Debian's chromium and chromium-driver"
+            );
+            eprintln!("SKIPPED: no chromedriver (apt-get install chromium chromium-driver)");
+            return None;
+        };
+        let port = free_port();
+        let driver = Command::new(driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting chromedriver");
+        let profile = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--window-size=1280,900".into(),
+        ];
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        let mut options = json!({ "args": args });
+        if std::path::Path::new("/usr/bin/chromium").exists() {
+            options["binary"] = json!("/usr/bin/chromium");
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("goog:chromeOptions".into(), options);
+        let url = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        // chromedriver takes a moment to listen: retry the session until it does.
+        let client = loop {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) => {
+                    assert!(start.elapsed() < LIMIT, "no WebDriver session: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        Some(Browser {
+            driver,
+            client,
+            profile,
+        })
+    }
+
+    /// Waits until the element at `css` exists and its text satisfies `pred`; returns the text.
+    /// (The pages refresh themselves and the log viewer appends as output arrives.)
+    async fn text_until(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await
+                && let Ok(t) = e.text().await
+                && pred(&t)
+            {
+                return t;
+            }
+            assert!(
+                start.elapsed() < LIMIT,
+                "{css} never showed what was expected; page: {}",
+                self.client.source().await.unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn click(&self, locator: Locator<'_>) {
+        self.client
+            .wait()
+            .at_most(LIMIT)
+            .for_element(locator)
+            .await
+            .expect("element to click")
+            .click()
+            .await
+            .expect("click");
+    }
+
+    async fn screenshot(&self, name: &str) {
+        if let Some(dir) = std::env::var_os("AURORA_UI_SCREENSHOTS") {
+            let png = self.client.screenshot().await.expect("screenshot");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(PathBuf::from(dir).join(name), png).unwrap();
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        // Chromium outlives its driver when a test fails before closing the session.
+        let marker = self.profile.path().display().to_string();
+        if let Ok(procs) = std::fs::read_dir("/proc") {
+            for p in procs.flatten() {
+                let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+                if String::from_utf8_lossy(&cmdline).contains(&marker) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A running hello service whose output grows; returns its task id.
+async fn running_hello(c: &Cluster) -> String {
+    let job = with_cmdline(example("hello_world"), "hello", CHATTY);
+    assert_eq!(c.create(&job).await.status(), 201);
+    let tasks = c
+        .wait_tasks("www-data/prod/hello", |t| {
+            t.len() == 1 && status(&t[0]) == "RUNNING"
+        })
+        .await;
+    tasks[0]["task_id"].as_str().unwrap().to_owned()
+}
+
+/// The number of "hello world" lines the log viewer shows.
+fn hello_lines(text: &str) -> usize {
+    text.lines()
+        .filter(|l| l.starts_with("hello world"))
+        .count()
+}
+
+#[tokio::test]
+async fn job_page_shows_running_and_the_log_viewer_follows_live_output() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(dir.path()).await;
+    let task_id = running_hello(&c).await;
+
+    // The URL `aurora job create` prints.
+    b.client
+        .goto(&c.url("/scheduler/www-data/prod/hello"))
+        .await
+        .unwrap();
+    let state = b
+        .text_until("#instances tr[data-instance='0'] .state", |t| {
+            t == "RUNNING"
+        })
+        .await;
+    assert_eq!(state, "RUNNING");
+    let shown_id = b.text_until("#instances a.task", |t| !t.is_empty()).await;
+    assert_eq!(shown_id, task_id);
+    b.screenshot("job-page.png").await;
+
+    // On a phone's width the page reflows instead of scrolling sideways.
+    b.client.set_window_size(390, 844).await.unwrap();
+    let overflow = b
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "sideways overflow: {overflow}"
+    );
+    b.screenshot("job-page-phone.png").await;
+    b.client.set_window_size(1280, 900).await.unwrap();
+
+    b.click(Locator::Css("#instances a.task")).await;
+    assert_eq!(
+        b.text_until("#task-state", |t| !t.is_empty()).await,
+        "RUNNING"
+    );
+    b.click(Locator::Css(
+        "#task-processes tr[data-process='hello'] a.log.stdout",
+    ))
+    .await;
+
+    // The tail arrives first, then new lines as the process writes them.
+    let first = b.text_until("#log", |t| hello_lines(t) > 0).await;
+    let seen = hello_lines(&first);
+    let later = b.text_until("#log", |t| hello_lines(t) >= seen + 3).await;
+    let lines: Vec<&str> = later.lines().filter(|l| !l.is_empty()).collect();
+    // In order, none lost or repeated: "hello world N" counts up by one.
+    let numbers: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("hello world ")?.parse().ok())
+        .collect();
+    assert!(numbers.len() >= 4, "{lines:?}");
+    assert!(
+        numbers.windows(2).all(|w| w[1] == w[0] + 1),
+        "lines out of order or repeated: {numbers:?}"
+    );
+    assert_eq!(
+        b.text_until("#log-status", |t| t == "following").await,
+        "following"
+    );
+    b.screenshot("log-viewer.png").await;
+
+    // The download link serves the whole file.
+    let href = b
+        .client
+        .find(Locator::Css("a.download"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let whole = c
+        .http
+        .get(c.url(&href))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(whole.starts_with("hello world 0\n"), "{whole}");
+    let _ = b.client.clone().close().await;
+}
+
+#[tokio::test]
+async fn links_lead_from_the_roles_down_to_the_log_and_the_sandbox_stays_closed() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(dir.path()).await;
+    let task_id = running_hello(&c).await;
+
+    b.client.goto(&c.url("/scheduler")).await.unwrap();
+    b.click(Locator::LinkText("www-data")).await;
+    b.click(Locator::Css("#jobs a.env")).await;
+    assert!(
+        b.client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .ends_with("/scheduler/www-data/prod")
+    );
+    b.click(Locator::LinkText("hello")).await;
+    b.click(Locator::Css("#instances a.task")).await;
+    b.click(Locator::Css("a.log.stdout")).await;
+    b.text_until("#log", |t| hello_lines(t) > 0).await;
+
+    // The sandbox browser: folders open, files show.
+    b.client
+        .goto(&c.url(&format!("/task/{task_id}")))
+        .await
+        .unwrap();
+    b.click(Locator::Id("sandbox")).await;
+    b.click(Locator::LinkText(".logs/")).await;
+    b.click(Locator::LinkText("hello/")).await;
+    b.click(Locator::LinkText("0/")).await;
+    b.click(Locator::LinkText("stdout")).await;
+    b.text_until("#log", |t| hello_lines(t) > 0).await;
+
+    // Nothing outside the sandbox: refused in the browser, by the UI and by the API.
+    let escape = format!("/task/{task_id}/files?path=../../etc/passwd");
+    b.client.goto(&c.url(&escape)).await.unwrap();
+    let error = b.text_until("#error", |t| !t.is_empty()).await;
+    assert!(error.contains("leaves the task's sandbox"), "{error}");
+    let source = b.client.source().await.unwrap();
+    assert!(!source.contains("root:"), "{source}");
+    for path in [
+        escape,
+        format!("/task/{task_id}/file?path=../../etc/passwd"),
+        format!("/api/v1/tasks/{task_id}/files?path=../../etc/passwd"),
+        format!("/api/v1/tasks/{task_id}/files/content?path=.logs/../../../etc/passwd"),
+    ] {
+        let r = c.http.get(c.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("root:"), "{path}: {body}");
+    }
+    let api: Value = c
+        .http
+        .get(c.url(&format!(
+            "/api/v1/tasks/{task_id}/files?path=../../etc/passwd"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(api["error"].as_str().unwrap().contains("leaves"), "{api}");
+    let _ = b.client.clone().close().await;
+}
