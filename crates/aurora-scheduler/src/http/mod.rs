@@ -15,6 +15,24 @@ use axum::Router;
 use axum::routing::{get, post};
 use std::sync::Arc;
 
+/// The `/api/v1` operations the router below serves, as `(path, method)`: the OpenAPI document is
+/// checked against this list (`openapi::tests`). Keep it in step with the router.
+pub const API_ROUTES: &[(&str, &str)] = &[
+    ("/api/v1/roles", "get"),
+    ("/api/v1/jobs", "get"),
+    ("/api/v1/jobs", "post"),
+    ("/api/v1/jobs/{role}/{env}/{name}", "get"),
+    ("/api/v1/jobs/{role}/{env}/{name}/instances", "get"),
+    ("/api/v1/jobs/{role}/{env}/{name}/instances", "post"),
+    ("/api/v1/jobs/{role}/{env}/{name}/kill", "post"),
+    ("/api/v1/jobs/{role}/{env}/{name}/restart", "post"),
+    ("/api/v1/tasks/{task_id}", "get"),
+    ("/api/v1/tasks/{task_id}/logs", "get"),
+    ("/api/v1/tasks/{task_id}/processes", "get"),
+    ("/api/v1/tasks/{task_id}/files", "get"),
+    ("/api/v1/tasks/{task_id}/files/content", "get"),
+];
+
 /// Every route.
 pub fn router(core: Arc<Core>) -> Router {
     Router::new()

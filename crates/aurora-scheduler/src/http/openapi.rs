@@ -34,6 +34,10 @@ pub fn document() -> Value {
         "openapi": "3.0.3",
         "info": { "title": "Aurora-compatible scheduler API", "version": "1" },
         "paths": {
+            "/api/v1/roles": {
+                "get": { "summary": "Every role with jobs: job count, active, pending and failed tasks (the UI's /scheduler)",
+                         "responses": { "200": { "description": "Roles", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/RoleSummary" } } } } } } }
+            },
             "/api/v1/jobs": {
                 "get": {
                     "summary": "List jobs",
@@ -58,6 +62,15 @@ pub fn document() -> Value {
                           "responses": { "200": answer("Tasks being killed", Some("TasksAffected")), "404": errors() } }
             },
             "/api/v1/jobs/{role}/{env}/{name}/instances": {
+                "get": { "summary": "One page of the job's instances, each with its active task (the UI's job page)",
+                         "parameters": [
+                            { "name": "role", "in": "path", "required": true, "schema": { "type": "string" } },
+                            { "name": "env", "in": "path", "required": true, "schema": { "type": "string" } },
+                            { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
+                            { "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } },
+                            { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 100 } }
+                         ],
+                         "responses": { "200": answer("The page", Some("InstancePage")), "404": errors() } },
                 "post": { "summary": "Add instances copying an active instance's configuration", "parameters": job_params(), "requestBody": body("AddInstancesRequest"),
                           "responses": { "200": answer("New tasks", Some("TasksAffected")), "400": errors(), "404": errors() } }
             },
@@ -82,9 +95,38 @@ pub fn document() -> Value {
                     ],
                     "responses": { "200": { "description": "Log bytes; header X-Log-Offset is the offset after them", "content": { "text/plain": {} } }, "404": errors() }
                 }
+            },
+            "/api/v1/tasks/{task_id}/processes": {
+                "get": { "summary": "The task's processes as its executor last recorded them: state, runs, exit codes, times (fetched from the task's agent)",
+                         "parameters": [{ "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                         "responses": { "200": { "description": "Processes", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/ProcessView" } } } } }, "404": errors(), "502": errors() } }
+            },
+            "/api/v1/tasks/{task_id}/files": {
+                "get": { "summary": "A folder of the task's sandbox (fetched from the task's agent); paths leaving the sandbox are refused",
+                         "parameters": [
+                            { "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } },
+                            { "name": "path", "in": "query", "schema": { "type": "string", "default": "" }, "description": "Relative to the sandbox; `..` is refused" }
+                         ],
+                         "responses": { "200": answer("The folder", Some("SandboxListing")), "400": errors(), "404": errors(), "502": errors() } }
+            },
+            "/api/v1/tasks/{task_id}/files/content": {
+                "get": { "summary": "A file of the task's sandbox: a chunk from `offset`, the last `tail` lines, or the whole file with `download=true`",
+                         "parameters": [
+                            { "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } },
+                            { "name": "path", "in": "query", "required": true, "schema": { "type": "string" } },
+                            { "name": "offset", "in": "query", "schema": { "type": "integer" } },
+                            { "name": "tail", "in": "query", "schema": { "type": "integer" } },
+                            { "name": "download", "in": "query", "schema": { "type": "boolean" } }
+                         ],
+                         "responses": { "200": { "description": "File bytes; header X-Log-Offset is the offset after them (not for downloads)", "content": { "text/plain": {}, "application/octet-stream": {} } }, "400": errors(), "404": errors(), "502": errors() } }
             }
         },
         "components": { "schemas": {
+            "RoleSummary": { "type": "object", "properties": { "role": { "type": "string" }, "jobs": { "type": "integer" }, "active": { "type": "integer" }, "pending": { "type": "integer" }, "failed": { "type": "integer" } } },
+            "InstancePage": { "type": "object", "properties": { "total": { "type": "integer" }, "offset": { "type": "integer" }, "limit": { "type": "integer" }, "instances": { "type": "array", "items": { "$ref": "#/components/schemas/TaskView" } } } },
+            "ProcessView": { "type": "object", "properties": { "name": { "type": "string" }, "state": { "type": "string", "enum": ["WAITING", "RUNNING", "SUCCESS", "FAILED", "KILLED"] }, "runs": { "type": "integer" },
+                "history": { "type": "array", "items": { "type": "object", "properties": { "run": { "type": "integer" }, "started_ms": { "type": "integer" }, "ended_ms": { "type": "integer" }, "exit_code": { "type": "integer" } } } } } },
+            "SandboxListing": { "type": "object", "properties": { "path": { "type": "string" }, "entries": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string" }, "dir": { "type": "boolean" }, "size": { "type": "integer" }, "modified_ms": { "type": "integer" } } } } } },
             "ErrorBody": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } },
             "CreateJobRequest": { "type": "object", "required": ["config"], "properties": { "config": { "type": "object", "description": "The job as `aurora job inspect --write-json` prints it" } } },
             "CreateJobResponse": { "type": "object", "properties": { "job": { "type": "string" }, "task_ids": { "type": "array", "items": { "type": "string" } } } },
@@ -102,4 +144,37 @@ pub fn document() -> Value {
             "TasksAffected": { "type": "object", "properties": { "task_ids": { "type": "array", "items": { "type": "string" } }, "instances": { "type": "array", "items": { "type": "integer" } } } }
         } }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `/api/v1` route the router serves is documented, with every schema it references.
+    #[test]
+    fn every_api_route_is_documented() {
+        let doc = document();
+        let routes = super::super::API_ROUTES;
+        for (path, method) in routes {
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{method} {path} is not in the OpenAPI document"
+            );
+        }
+        let documented = doc["paths"].as_object().unwrap().values();
+        let operations: usize = documented.map(|p| p.as_object().unwrap().len()).sum();
+        assert_eq!(
+            operations,
+            routes.len(),
+            "documented operations that are not served"
+        );
+        let text = doc.to_string();
+        for r in text.split("#/components/schemas/").skip(1) {
+            let name = &r[..r.find('"').unwrap()];
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "schema {name} is referenced but not defined"
+            );
+        }
+    }
 }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 type Core_ = AxState<Arc<Core>>;
 
-/// Instances per page of the job page.
+/// Instances per page of the job page, unless the URL asks otherwise (`per_page`).
 pub const PAGE_SIZE: u32 = 100;
 /// Finished tasks shown on the job page.
 const HISTORY_SHOWN: usize = 50;
@@ -328,18 +328,21 @@ fn process_traits(p: &aurora_model::config::Process) -> String {
     t.join(", ")
 }
 
-/// The job page's model, page `page` (from 0) of its instances; `None` when there is no such job.
+/// The job page's model: page `page` (from 0) of its instances, `per_page` of them (at most
+/// [`views::MAX_PAGE`]); `None` when there is no such job.
 pub fn job_page<'a>(
     state: &State,
     cluster: &'a str,
     key: &JobKey,
     page: u32,
+    per_page: u32,
     now: i64,
 ) -> Option<JobPage<'a>> {
     let summary = views::job_summary(state, key)?;
     let config = state.jobs.get(key)?.config.clone();
-    let offset = page.saturating_mul(PAGE_SIZE);
-    let instances = views::instance_page(state, key, offset, PAGE_SIZE)?;
+    let per_page = per_page.clamp(1, views::MAX_PAGE);
+    let offset = page.saturating_mul(per_page);
+    let instances = views::instance_page(state, key, offset, per_page)?;
     let rows = instances
         .instances
         .iter()
@@ -356,13 +359,21 @@ pub fn job_page<'a>(
         .collect();
     let total = instances.total;
     let here = job_href(key);
+    let size = per_page.to_string();
+    let page_link = |p: u32| {
+        if per_page == PAGE_SIZE {
+            link(&here, &[("page", &p.to_string())])
+        } else {
+            link(&here, &[("page", &p.to_string()), ("per_page", &size)])
+        }
+    };
+    let end = offset.saturating_add(per_page);
     let pager = Pager {
         first: (offset + 1).min(total),
-        last: (offset + PAGE_SIZE).min(total),
+        last: end.min(total),
         total,
-        prev: (page > 0).then(|| link(&here, &[("page", &(page - 1).to_string())])),
-        next: (offset + PAGE_SIZE < total)
-            .then(|| link(&here, &[("page", &(page + 1).to_string())])),
+        prev: (page > 0).then(|| page_link(page - 1)),
+        next: (end < total).then(|| page_link(page + 1)),
     };
     let history = state
         .history(key)
@@ -433,6 +444,7 @@ pub fn job_page<'a>(
 #[derive(Deserialize)]
 pub struct PageQuery {
     page: Option<u32>,
+    per_page: Option<u32>,
 }
 
 pub async fn job(
@@ -446,7 +458,14 @@ pub async fn job(
     };
     let page = {
         let state = core.read();
-        job_page(&state, &core.cluster, &key, q.page.unwrap_or(0), now_ms())
+        job_page(
+            &state,
+            &core.cluster,
+            &key,
+            q.page.unwrap_or(0),
+            q.per_page.unwrap_or(PAGE_SIZE),
+            now_ms(),
+        )
     };
     match page {
         Some(p) => render(p),
@@ -837,6 +856,102 @@ pub async fn js() -> impl IntoResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aurora_model::task::{ScheduleStatus, ScheduledTask, TaskEvent};
+
+    const NOW: i64 = 1_795_000_000_000;
+
+    /// A service with `n` running instances whose command line tries to inject markup.
+    fn state(n: u32) -> (State, JobKey) {
+        let mut job: aurora_model::Job = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../examples/hello_world.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        job.instances = i64::from(n);
+        job.task.processes[0].cmdline = "echo '<script>alert(1)</script>'".into();
+        let key = job.path().unwrap().key;
+        let tasks = (0..n)
+            .map(|i| ScheduledTask {
+                task_id: format!("www-data-prod-hello-{i}-x"),
+                job: key.clone(),
+                instance: i,
+                status: ScheduleStatus::Running,
+                agent_id: Some("a".into()),
+                host: Some("h".into()),
+                ports: Vec::new(),
+                failure_count: 0,
+                ancestor_id: None,
+                penalty_ms: None,
+                events: vec![TaskEvent {
+                    timestamp_ms: NOW - 90_000,
+                    status: ScheduleStatus::Running,
+                    message: None,
+                }],
+            })
+            .collect();
+        (State::restore(vec![job], tasks), key)
+    }
+
+    #[test]
+    fn the_job_page_is_paged() {
+        let (s, key) = state(250);
+        let first = job_page(&s, "c", &key, 0, PAGE_SIZE, NOW).unwrap();
+        assert_eq!(first.rows.len(), 100);
+        assert_eq!(
+            (first.pager.first, first.pager.last, first.pager.total),
+            (1, 100, 250)
+        );
+        assert_eq!(first.pager.prev, None);
+        assert_eq!(
+            first.pager.next.as_deref(),
+            Some("/scheduler/www-data/prod/hello?page=1")
+        );
+        let last = job_page(&s, "c", &key, 2, PAGE_SIZE, NOW).unwrap();
+        assert_eq!(last.rows.len(), 50);
+        assert_eq!(last.rows[0].instance, 200);
+        assert_eq!((last.pager.first, last.pager.last), (201, 250));
+        assert_eq!(last.pager.next, None);
+        let beyond = job_page(&s, "c", &key, 9, PAGE_SIZE, NOW).unwrap();
+        assert!(beyond.rows.is_empty());
+        let big = job_page(&s, "c", &key, 0, 10_000, NOW).unwrap();
+        assert_eq!(
+            big.rows.len(),
+            250,
+            "capped at MAX_PAGE, which is above 250"
+        );
+        assert_eq!(
+            job_page(&s, "c", &key, 1, 60, NOW)
+                .unwrap()
+                .pager
+                .next
+                .as_deref(),
+            Some("/scheduler/www-data/prod/hello?page=2&per_page=60")
+        );
+        let missing = JobKey::new("www-data", "prod", "nope").unwrap();
+        assert!(job_page(&s, "c", &missing, 0, PAGE_SIZE, NOW).is_none());
+    }
+
+    #[test]
+    fn pages_escape_what_users_wrote_and_show_times_both_ways() {
+        let (s, key) = state(3);
+        let html = job_page(&s, "c", &key, 0, PAGE_SIZE, NOW)
+            .unwrap()
+            .render()
+            .unwrap();
+        assert!(!html.contains("<script>alert"), "unescaped markup");
+        assert!(html.contains("&#60;script&#62;alert") || html.contains("&lt;script&gt;alert"));
+        // One chip per instance, and the job's count.
+        assert_eq!(html.matches("class=\"state s-RUNNING\"").count(), 4);
+        assert!(
+            html.contains("title=\"2026-11-18 11:05:10 UTC\""),
+            "absolute time"
+        );
+        assert!(html.contains(">1m ago<"), "relative time");
+        assert!(html.contains("3 RUNNING"));
+    }
 
     #[test]
     fn sizes_and_links() {
