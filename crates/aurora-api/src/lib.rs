@@ -207,30 +207,9 @@ pub fn job_path(key: &aurora_model::JobKey) -> String {
 
 // --- task pages: processes, sandbox files, roles, instance pages ----------------------------------
 
-/// One process of a task, as its executor last recorded it (`GET /api/v1/tasks/TASK/processes`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProcessView {
-    pub name: String,
-    /// Thermos's process state: `WAITING`, `RUNNING`, `SUCCESS`, `FAILED`, `KILLED`.
-    pub state: String,
-    /// How many times the process was started.
-    pub runs: u32,
-    /// Every run, oldest first; run numbers start at 0 and name the log folders.
-    pub history: Vec<ProcessRunView>,
-}
-
-/// One run of a process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProcessRunView {
-    pub run: u32,
-    /// Milliseconds since the Unix epoch.
-    pub started_ms: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ended_ms: Option<i64>,
-    /// The exit status (128 + N for a process ended by signal N); absent while running.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
-}
+/// A task's processes, as its executor records them (`GET /api/v1/tasks/TASK/processes`): the
+/// executor writes these very records into the sandbox, so they are the model's.
+pub use aurora_model::process::{ProcessRecord, ProcessRun};
 
 /// A folder of a task's sandbox (`GET /api/v1/tasks/TASK/files?path=P`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

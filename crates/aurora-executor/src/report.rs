@@ -1,11 +1,11 @@
 //! The task's process report in its sandbox (`.executor/processes.json`): every process's state,
 //! runs, exit codes and times, for people (the web UI and the API) rather than for recovery (that
-//! is `checkpoint`). Rewritten atomically on every change; the format is the API's
-//! [`ProcessView`], so the agent serves it as it is.
+//! is `checkpoint`). Rewritten atomically on every change; the format is the model's
+//! [`ProcessRecord`], so the agent serves it as it is.
 
 use crate::planner::ProcState;
 use crate::runner::TaskStatus;
-use aurora_api::{ProcessRunView, ProcessView};
+use aurora_model::process::{ProcessRecord, ProcessRun};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -35,11 +35,11 @@ pub fn epoch_ms(t: SystemTime) -> i64 {
 }
 
 /// The report of `status`.
-pub fn views(status: &TaskStatus) -> Vec<ProcessView> {
+pub fn views(status: &TaskStatus) -> Vec<ProcessRecord> {
     status
         .processes
         .iter()
-        .map(|p| ProcessView {
+        .map(|p| ProcessRecord {
             name: p.name.clone(),
             state: state_name(p.state).to_owned(),
             runs: p.runs,
@@ -61,13 +61,13 @@ pub fn write(sandbox: &Path, status: &TaskStatus) -> std::io::Result<()> {
 }
 
 /// Reads a sandbox's report, if there is one.
-pub fn read(sandbox: &Path) -> Option<Vec<ProcessView>> {
+pub fn read(sandbox: &Path) -> Option<Vec<ProcessRecord>> {
     serde_json::from_slice(&std::fs::read(path(sandbox)).ok()?).ok()
 }
 
 /// Records in `history` that run `run` started now.
-pub fn run_started(history: &mut Vec<ProcessRunView>, run: u32, now: SystemTime) {
-    history.push(ProcessRunView {
+pub fn run_started(history: &mut Vec<ProcessRun>, run: u32, now: SystemTime) {
+    history.push(ProcessRun {
         run,
         started_ms: epoch_ms(now),
         ended_ms: None,
@@ -76,7 +76,7 @@ pub fn run_started(history: &mut Vec<ProcessRunView>, run: u32, now: SystemTime)
 }
 
 /// Records in `history` that the newest run ended now with `exit_code`.
-pub fn run_ended(history: &mut [ProcessRunView], exit_code: Option<i32>, now: SystemTime) {
+pub fn run_ended(history: &mut [ProcessRun], exit_code: Option<i32>, now: SystemTime) {
     if let Some(last) = history.last_mut() {
         last.ended_ms = Some(epoch_ms(now));
         last.exit_code = exit_code;
@@ -123,13 +123,13 @@ mod tests {
         assert_eq!(
             back[0].history,
             vec![
-                ProcessRunView {
+                ProcessRun {
                     run: 0,
                     started_ms: 1_000,
                     ended_ms: Some(1_500),
                     exit_code: Some(3)
                 },
-                ProcessRunView {
+                ProcessRun {
                     run: 1,
                     started_ms: 1_900,
                     ended_ms: None,

@@ -58,7 +58,7 @@ pub struct ProcessStatus {
     pub started_at: Option<SystemTime>,
     pub ended_at: Option<SystemTime>,
     /// Every run so far, oldest first.
-    pub history: Vec<aurora_api::ProcessRunView>,
+    pub history: Vec<aurora_model::process::ProcessRun>,
 }
 
 /// A snapshot of the task.

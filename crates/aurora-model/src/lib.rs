@@ -7,6 +7,7 @@
 pub mod config;
 pub mod instances;
 pub mod job_key;
+pub mod process;
 pub mod task;
 pub mod template;
 pub mod time;

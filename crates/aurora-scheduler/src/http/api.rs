@@ -234,7 +234,7 @@ fn first_process(core: &Core, task_id: &str) -> Result<String, ApiError> {
 pub async fn task_processes(
     AxState(core): Core_,
     Path(task_id): Path<String>,
-) -> Result<Json<Vec<ProcessView>>, ApiError> {
+) -> Result<Json<Vec<ProcessRecord>>, ApiError> {
     let url = sandbox::agent_url(&core, &task_id, "processes", &[])?;
     sandbox::fetch_json(&core, url).await.map(Json)
 }

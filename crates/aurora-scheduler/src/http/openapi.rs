@@ -99,7 +99,7 @@ pub fn document() -> Value {
             "/api/v1/tasks/{task_id}/processes": {
                 "get": { "summary": "The task's processes as its executor last recorded them: state, runs, exit codes, times (fetched from the task's agent)",
                          "parameters": [{ "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } }],
-                         "responses": { "200": { "description": "Processes", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/ProcessView" } } } } }, "404": errors(), "502": errors() } }
+                         "responses": { "200": { "description": "Processes", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/ProcessRecord" } } } } }, "404": errors(), "502": errors() } }
             },
             "/api/v1/tasks/{task_id}/files": {
                 "get": { "summary": "A folder of the task's sandbox (fetched from the task's agent); paths leaving the sandbox are refused",
@@ -124,7 +124,7 @@ pub fn document() -> Value {
         "components": { "schemas": {
             "RoleSummary": { "type": "object", "properties": { "role": { "type": "string" }, "jobs": { "type": "integer" }, "active": { "type": "integer" }, "pending": { "type": "integer" }, "failed": { "type": "integer" } } },
             "InstancePage": { "type": "object", "properties": { "total": { "type": "integer" }, "offset": { "type": "integer" }, "limit": { "type": "integer" }, "instances": { "type": "array", "items": { "$ref": "#/components/schemas/TaskView" } } } },
-            "ProcessView": { "type": "object", "properties": { "name": { "type": "string" }, "state": { "type": "string", "enum": ["WAITING", "RUNNING", "SUCCESS", "FAILED", "KILLED"] }, "runs": { "type": "integer" },
+            "ProcessRecord": { "type": "object", "properties": { "name": { "type": "string" }, "state": { "type": "string", "enum": ["WAITING", "RUNNING", "SUCCESS", "FAILED", "KILLED"] }, "runs": { "type": "integer" },
                 "history": { "type": "array", "items": { "type": "object", "properties": { "run": { "type": "integer" }, "started_ms": { "type": "integer" }, "ended_ms": { "type": "integer" }, "exit_code": { "type": "integer" } } } } } },
             "SandboxListing": { "type": "object", "properties": { "path": { "type": "string" }, "entries": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string" }, "dir": { "type": "boolean" }, "size": { "type": "integer" }, "modified_ms": { "type": "integer" } } } } } },
             "ErrorBody": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } },

@@ -16,7 +16,7 @@ use crate::core::{Core, now_ms};
 use crate::state::State;
 use crate::views;
 use askama::Template;
-use aurora_api::{JobSummary, ProcessView, SandboxListing, TaskView};
+use aurora_api::{JobSummary, ProcessRecord, SandboxListing, TaskView};
 use aurora_model::JobKey;
 use aurora_model::time::{relative, utc_timestamp};
 use axum::extract::{Path, Query, State as AxState};
@@ -513,7 +513,7 @@ fn exit_text(code: Option<i32>) -> String {
     code.map_or_else(String::new, |c| c.to_string())
 }
 
-fn process_rows(task_id: &str, processes: Vec<ProcessView>, now: i64) -> Vec<ProcessRow> {
+fn process_rows(task_id: &str, processes: Vec<ProcessRecord>, now: i64) -> Vec<ProcessRow> {
     processes
         .into_iter()
         .map(|p| ProcessRow {
@@ -579,7 +579,7 @@ pub async fn task(AxState(core): Core_, Path(task_id): Path<String>) -> Response
         )
     } else {
         let fetched = match sandbox::agent_url(&core, &task_id, "processes", &[]) {
-            Ok(url) => sandbox::fetch_json::<Vec<ProcessView>>(&core, url).await,
+            Ok(url) => sandbox::fetch_json::<Vec<ProcessRecord>>(&core, url).await,
             Err(e) => Err(e),
         };
         match fetched {
