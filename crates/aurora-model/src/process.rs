@@ -28,4 +28,3 @@ pub struct ProcessRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
 }
-
