@@ -5,6 +5,7 @@
 //! HTTP or SQLite, and holds no async code: every other crate may depend on it.
 
 pub mod config;
+pub mod cron;
 pub mod instances;
 pub mod job_key;
 pub mod process;

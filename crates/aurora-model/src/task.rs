@@ -394,6 +394,9 @@ pub struct ScheduledTask {
     /// How long this task was held THROTTLED before it became PENDING (flapping backoff).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub penalty_ms: Option<u64>,
+    /// For a cron job's task: the run it belongs to (the scheduled instant of its firing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron_run_ms: Option<i64>,
     /// Every transition, oldest first.
     pub events: Vec<TaskEvent>,
 }

@@ -1,8 +1,10 @@
 //! Scheduling decisions as pure functions of (cluster view, time): *where* a task runs
-//! (`placement`) and *whether and when* an ended task is replaced (`reschedule`).
+//! (`placement`), *whether and when* an ended task is replaced (`reschedule`), and *when* a cron
+//! job fires and what a firing does to a run still going (`cron`).
 //!
 //! No IO, no async, no clock: callers pass the time in. The scheduler crate turns decisions into
 //! store operations and agent commands.
 
+pub mod cron;
 pub mod placement;
 pub mod reschedule;

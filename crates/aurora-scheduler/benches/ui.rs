@@ -40,6 +40,7 @@ fn state() -> (State, JobKey) {
         failure_count: 0,
         ancestor_id: None,
         penalty_ms: None,
+        cron_run_ms: None,
         events: vec![
             event(
                 NOW - 60_000,

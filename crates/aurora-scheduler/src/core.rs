@@ -33,15 +33,55 @@ pub struct Core {
     /// Wakes the scheduling loop when there may be something to place.
     pub wake: Notify,
     pub cluster: String,
+    pub clock: Arc<dyn Clock>,
     /// For requests to agents (their file servers), connections kept alive.
     pub http: reqwest::Client,
 }
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch, by the system clock.
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Where the scheduler's time comes from: every change (`Core::mutate`) is stamped with it and
+/// cron fires by it. Injected, so tests drive time instead of waiting for it.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn new(ms: i64) -> Self {
+        ManualClock(std::sync::atomic::AtomicI64::new(ms))
+    }
+    pub fn set(&self, ms: i64) {
+        self.0.store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// A fresh unique part for a task id.
@@ -50,8 +90,9 @@ pub fn new_id() -> String {
 }
 
 impl Core {
-    pub fn new(state: State, store: Store, cluster: String) -> Arc<Self> {
+    pub fn new(state: State, store: Store, cluster: String, clock: Arc<dyn Clock>) -> Arc<Self> {
         Arc::new(Core {
+            clock,
             state: Mutex::new(state),
             store,
             links: Mutex::new(HashMap::new()),
@@ -62,6 +103,11 @@ impl Core {
                 .build()
                 .unwrap_or_default(),
         })
+    }
+
+    /// The time now, by the injected clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// Reads the state. Keep the guard short: every change waits for it.
@@ -82,7 +128,7 @@ impl Core {
         let (result, ack, commands, changed) = {
             let mut state = self.read();
             let mut dirty = Dirty::default();
-            let result = change(&mut state, now_ms(), &mut new_id, &mut dirty);
+            let result = change(&mut state, self.clock.now_ms(), &mut new_id, &mut dirty);
             let ops = ops_for(&state, &dirty);
             // Queued under the lock, so the store sees changes in the order memory did.
             let changed = !ops.is_empty();
@@ -148,6 +194,17 @@ fn ops_for(state: &State, dirty: &Dirty) -> Vec<StoreOp> {
         ops.push(StoreOp::RemoveTask {
             task_id: id.clone(),
         });
+    }
+    for key in &dirty.crons {
+        if let Some(c) = state.jobs.get(key).and_then(|j| j.cron.as_ref()) {
+            ops.push(StoreOp::SaveCron {
+                key: key.clone(),
+                state: c.state,
+            });
+        }
+    }
+    for key in &dirty.removed_crons {
+        ops.push(StoreOp::RemoveCron { key: key.clone() });
     }
     ops
 }

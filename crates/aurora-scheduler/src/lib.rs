@@ -28,6 +28,10 @@ pub struct Config {
     pub local_agent: bool,
     /// The flapping backoff for replacement tasks.
     pub backoff: aurora_sched::reschedule::Backoff,
+    /// The time zone cron schedules are evaluated in.
+    pub cron_timezone: chrono_tz::Tz,
+    /// The scheduler's clock (the system's, unless a test drives time).
+    pub clock: Arc<dyn core::Clock>,
 }
 
 /// A running scheduler.
@@ -54,11 +58,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let db = config.data_dir.join("scheduler.db");
     let (store, snapshot) = aurora_store::Store::open(&db)?;
-    let (jobs, tasks) = (snapshot.jobs.len(), snapshot.tasks.len());
+    let (jobs, tasks, crons) = (
+        snapshot.jobs.len(),
+        snapshot.tasks.len(),
+        snapshot.crons.len(),
+    );
     let mut state = state::State::restore(snapshot.jobs, snapshot.tasks);
     state.backoff = config.backoff;
-    tracing::info!(jobs, tasks, store = %db.display(), "state restored");
-    let core = core::Core::new(state, store, config.cluster.clone());
+    state.cron_timezone = config.cron_timezone;
+    state.restore_crons(snapshot.crons, config.clock.now_ms());
+    tracing::info!(jobs, tasks, crons, store = %db.display(), "state restored");
+    let core = core::Core::new(state, store, config.cluster.clone(), config.clock.clone());
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -84,12 +94,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     Ok(Running { addr, core, server })
 }
 
-/// Places tasks whenever something may have changed, and retries unplaceable ones.
+/// Fires cron jobs on time and places tasks whenever something may have changed, and retries
+/// unplaceable ones.
 async fn schedule_loop(core: Arc<core::Core>) {
     loop {
         let next = core.read().next_ready_ms();
         let delay = match next {
-            Some(t) => Duration::from_millis((t - core::now_ms()).max(0) as u64)
+            Some(t) => Duration::from_millis(t.saturating_sub(core.now_ms()).max(0) as u64)
                 .max(Duration::from_millis(5))
                 .min(RETRY_PENDING),
             None => RETRY_PENDING,
@@ -99,7 +110,10 @@ async fn schedule_loop(core: Arc<core::Core>) {
             _ = tokio::time::sleep(delay) => {}
         }
         let _ = core
-            .mutate(|s, now, _, dirty| Ok(s.schedule(now, dirty)))
+            .mutate(|s, now, ids, dirty| {
+                s.cron_tick(now, ids, dirty);
+                Ok(s.schedule(now, dirty))
+            })
             .await;
     }
 }

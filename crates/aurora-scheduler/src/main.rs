@@ -30,6 +30,15 @@ struct Args {
     /// Longest delay before a flapping task is rescheduled.
     #[arg(long, default_value_t = 300_000)]
     max_flapping_task_delay_ms: u64,
+    /// The time zone cron schedules are evaluated in (an IANA name such as Europe/Zurich).
+    #[arg(long, default_value = "UTC", value_parser = parse_tz)]
+    cron_timezone: chrono_tz::Tz,
+}
+
+fn parse_tz(s: &str) -> Result<chrono_tz::Tz, String> {
+    s.parse().map_err(|_| {
+        format!("unknown time zone '{s}' (use an IANA name such as UTC or Europe/Zurich)")
+    })
 }
 
 #[tokio::main]
@@ -51,6 +60,8 @@ async fn main() -> std::process::ExitCode {
             max: std::time::Duration::from_millis(args.max_flapping_task_delay_ms),
             ..Default::default()
         },
+        cron_timezone: args.cron_timezone,
+        clock: std::sync::Arc::new(aurora_scheduler::core::SystemClock),
     };
     match aurora_scheduler::start(config).await {
         Ok(running) => {

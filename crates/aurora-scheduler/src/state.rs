@@ -32,6 +32,8 @@ pub struct JobEntry {
     pub config: Arc<Job>,
     /// Instance ids of the job (active or finished).
     pub instances: BTreeSet<u32>,
+    /// Set while the job is scheduled with cron.
+    pub cron: Option<cron::CronEntry>,
 }
 
 /// An agent the scheduler knows.
@@ -50,6 +52,8 @@ pub struct Dirty {
     pub removed_jobs: BTreeSet<JobKey>,
     pub tasks: BTreeSet<String>,
     pub removed_tasks: BTreeSet<String>,
+    pub crons: BTreeSet<JobKey>,
+    pub removed_crons: BTreeSet<JobKey>,
     /// Commands to send to agents once the change is durable.
     pub commands: Vec<(String, AgentCommand)>,
 }
@@ -96,6 +100,8 @@ pub struct State {
     placements: usize,
     /// The flapping backoff for replacements.
     pub backoff: Backoff,
+    /// The time zone cron schedules are evaluated in (`--cron-timezone`).
+    pub cron_timezone: chrono_tz::Tz,
 }
 
 fn job_label(k: &JobKey) -> String {
@@ -113,6 +119,7 @@ impl State {
                     JobEntry {
                         config: Arc::new(config),
                         instances: BTreeSet::new(),
+                        cron: None,
                     },
                 );
             }
@@ -200,7 +207,9 @@ impl State {
             .key;
         // As in Aurora, a job "exists" while it has active tasks; one whose tasks all ended may be
         // created again (its finished tasks stay in the history).
-        if !self.active_tasks(&key).is_empty() {
+        if !self.active_tasks(&key).is_empty()
+            || self.jobs.get(&key).is_some_and(|j| j.cron.is_some())
+        {
             return Err(Refusal::JobExists(job_label(&key)));
         }
         if config.instances < 1 || config.instances > 4000 {
@@ -225,6 +234,7 @@ impl State {
             JobEntry {
                 config: Arc::new(config),
                 instances: earlier,
+                cron: None,
             },
         );
         dirty.jobs.insert(key.clone());
@@ -268,6 +278,7 @@ impl State {
             failure_count,
             ancestor_id: ancestor,
             penalty_ms: throttle.map(|d| d.as_millis() as u64),
+            cron_run_ms: None,
             events: vec![TaskEvent {
                 timestamp_ms: now_ms,
                 status,
@@ -485,11 +496,12 @@ impl State {
             ran_for,
             t.penalty_ms.map(Duration::from_millis),
         );
-        let (job, instance, task_id) = (t.job.clone(), t.instance, t.task_id.clone());
+        let (job, instance, task_id, run) =
+            (t.job.clone(), t.instance, t.task_id.clone(), t.cron_run_ms);
         if let Decision::Replace { failures, throttle } = decision
             && !self.active.contains_key(&(job.clone(), instance))
         {
-            self.new_task(
+            let id = self.new_task(
                 &job,
                 instance,
                 failures,
@@ -499,6 +511,10 @@ impl State {
                 new_id,
                 dirty,
             );
+            // A retried task of a cron run belongs to the same run.
+            if let Some(t) = self.tasks.get_mut(&id) {
+                t.cron_run_ms = run;
+            }
         }
     }
 
@@ -677,7 +693,11 @@ impl State {
 
     /// The soonest time a queued task may be placed, if any.
     pub fn next_ready_ms(&self) -> Option<i64> {
-        self.queue.iter().next().map(|(t, _)| *t)
+        let queued = self.queue.iter().next().map(|(t, _)| *t);
+        match (queued, self.next_cron_ms()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Places every task whose time has come: THROTTLED ones become PENDING, PENDING ones go to an
@@ -788,6 +808,8 @@ impl State {
         }
     }
 }
+
+mod cron;
 
 #[cfg(test)]
 mod tests {

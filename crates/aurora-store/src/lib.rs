@@ -7,6 +7,7 @@
 
 mod schema;
 
+use aurora_model::cron::CronState;
 use aurora_model::task::ScheduledTask;
 use aurora_model::{Job, JobKey};
 use rusqlite::{Connection, params};
@@ -27,6 +28,10 @@ pub enum StoreOp {
     SaveTask { task: Box<ScheduledTask> },
     /// Remove a task.
     RemoveTask { task_id: String },
+    /// Insert or replace a cron job's firing state.
+    SaveCron { key: JobKey, state: CronState },
+    /// Remove a cron job's firing state (it is descheduled).
+    RemoveCron { key: JobKey },
 }
 
 /// Everything stored, as loaded at start.
@@ -34,6 +39,8 @@ pub enum StoreOp {
 pub struct Snapshot {
     pub jobs: Vec<Job>,
     pub tasks: Vec<ScheduledTask>,
+    /// Scheduled cron jobs and where their firing stands.
+    pub crons: Vec<(JobKey, CronState)>,
 }
 
 /// Why the store failed.
@@ -148,6 +155,18 @@ fn load(conn: &Connection) -> Result<Snapshot, StoreError> {
             .tasks
             .push(serde_json::from_slice(&bytes).map_err(StoreError::read)?);
     }
+    let mut stmt = conn
+        .prepare("SELECT state FROM cron")
+        .map_err(StoreError::read)?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(StoreError::read)?;
+    for row in rows {
+        let text = row.map_err(StoreError::read)?;
+        snapshot
+            .crons
+            .push(serde_json::from_str(&text).map_err(StoreError::read)?);
+    }
     Ok(snapshot)
 }
 
@@ -176,6 +195,19 @@ fn apply_op(tx: &Connection, op: &StoreOp) -> Result<(), StoreError> {
         }
         StoreOp::RemoveTask { task_id } => {
             tx.execute("DELETE FROM tasks WHERE id = ?1", params![task_id])
+                .map_err(StoreError::write)?;
+        }
+        StoreOp::SaveCron { key, state } => {
+            // The row holds (key, state), so that loading needs no key parser.
+            let text = serde_json::to_string(&(key, state)).map_err(StoreError::write)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO cron (key, state) VALUES (?1, ?2)",
+                params![key.to_string(), text],
+            )
+            .map_err(StoreError::write)?;
+        }
+        StoreOp::RemoveCron { key } => {
+            tx.execute("DELETE FROM cron WHERE key = ?1", params![key.to_string()])
                 .map_err(StoreError::write)?;
         }
     }

@@ -9,6 +9,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE jobs (key TEXT PRIMARY KEY NOT NULL, config TEXT NOT NULL);
      CREATE TABLE tasks (id TEXT PRIMARY KEY NOT NULL, job TEXT NOT NULL, body BLOB NOT NULL);
      CREATE INDEX tasks_by_job ON tasks (job);",
+    // 2: the firing state of each scheduled cron job, by job key.
+    "CREATE TABLE cron (key TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL);",
 ];
 
 /// WAL so readers never block the writer; `synchronous = FULL` so a commit is on disk (and

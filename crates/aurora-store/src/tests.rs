@@ -24,6 +24,7 @@ fn task(id: &str, job: &str) -> ScheduledTask {
         failure_count: 0,
         ancestor_id: None,
         penalty_ms: None,
+        cron_run_ms: None,
         events: vec![TaskEvent {
             timestamp_ms: 1,
             status: ScheduleStatus::Pending,
@@ -65,6 +66,7 @@ fn ops_survive_a_reopen() {
     }
     let (_, snap) = Store::open(&path).unwrap();
     assert_eq!(snap.jobs, vec![job("a")]);
+    assert!(snap.crons.is_empty());
     assert_eq!(snap.tasks.len(), 1);
     assert_eq!(snap.tasks[0].status, ScheduleStatus::Assigned);
     assert_eq!(snap.tasks[0].ports, vec![("http".to_owned(), 31000)]);
@@ -148,7 +150,7 @@ fn migrations_are_idempotent() {
     let v: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 1);
+    assert_eq!(v, 2);
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();
@@ -215,4 +217,71 @@ fn acknowledged_batches_survive_kill_9() {
             "acknowledged batch {i} was lost"
         );
     }
+}
+
+#[test]
+fn cron_states_survive_a_reopen_and_are_removed() {
+    use aurora_model::cron::CronState;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let a = JobKey::new("www-data", "prod", "a").unwrap();
+    let b = JobKey::new("www-data", "prod", "b").unwrap();
+    let fired = CronState {
+        cursor_ms: 120_000,
+        last_run_ms: Some(120_000),
+        pending_run_ms: Some(120_000),
+    };
+    {
+        let (store, _) = Store::open(&path).unwrap();
+        store
+            .apply(vec![
+                StoreOp::SaveCron {
+                    key: a.clone(),
+                    state: CronState::scheduled_at(1),
+                },
+                StoreOp::SaveCron {
+                    key: b.clone(),
+                    state: CronState::scheduled_at(2),
+                },
+                StoreOp::SaveCron {
+                    key: a.clone(),
+                    state: fired,
+                },
+                StoreOp::RemoveCron { key: b },
+            ])
+            .unwrap();
+    }
+    let (_, snap) = Store::open(&path).unwrap();
+    assert_eq!(snap.crons, vec![(a, fired)]);
+}
+
+/// A file written by the first schema (before cron) opens, upgraded, with its jobs intact.
+#[test]
+fn a_version_1_file_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE jobs (key TEXT PRIMARY KEY NOT NULL, config TEXT NOT NULL);
+             CREATE TABLE tasks (id TEXT PRIMARY KEY NOT NULL, job TEXT NOT NULL, body BLOB NOT NULL);
+             CREATE INDEX tasks_by_job ON tasks (job);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO jobs (key, config) VALUES ('www-data/prod/a', ?1)",
+            [serde_json::to_string(&job("a")).unwrap()],
+        )
+        .unwrap();
+    }
+    let (store, snap) = Store::open(&path).unwrap();
+    assert_eq!(snap.jobs, vec![job("a")]);
+    let key = JobKey::new("www-data", "prod", "a").unwrap();
+    store
+        .apply(vec![StoreOp::SaveCron {
+            key,
+            state: aurora_model::cron::CronState::scheduled_at(5),
+        }])
+        .unwrap();
 }

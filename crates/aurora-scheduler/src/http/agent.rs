@@ -169,7 +169,12 @@ mod tests {
     async fn a_stale_stream_ending_does_not_disconnect_a_reconnected_agent() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = aurora_store::Store::open(&dir.path().join("s.db")).unwrap();
-        let core = Core::new(State::default(), store, "c".into());
+        let core = Core::new(
+            State::default(),
+            store,
+            "c".into(),
+            Arc::new(crate::core::SystemClock),
+        );
         let view = AgentView {
             id: "a1".into(),
             hostname: "h".into(),

@@ -12,7 +12,7 @@
 
 use super::error::ApiError;
 use super::sandbox;
-use crate::core::{Core, now_ms};
+use crate::core::Core;
 use crate::state::State;
 use crate::views;
 use askama::Template;
@@ -464,7 +464,7 @@ pub async fn job(
             &key,
             q.page.unwrap_or(0),
             q.per_page.unwrap_or(PAGE_SIZE),
-            now_ms(),
+            core.now_ms(),
         )
     };
     match page {
@@ -571,7 +571,7 @@ pub async fn task(AxState(core): Core_, Path(task_id): Path<String>) -> Response
             format!("task {task_id} does not exist"),
         );
     };
-    let now = now_ms();
+    let now = core.now_ms();
     let (processes, processes_note) = if view.agent_id.is_none() {
         (
             Vec::new(),
@@ -775,7 +775,7 @@ pub async fn files(
             },
             Err(e) => return refused(&core, e),
         };
-    let now = now_ms();
+    let now = core.now_ms();
     let folder = format!("/task/{task_id}/files");
     let mut trail = vec![Crumb {
         href: folder.clone(),
@@ -885,6 +885,7 @@ mod tests {
                 failure_count: 0,
                 ancestor_id: None,
                 penalty_ms: None,
+                cron_run_ms: None,
                 events: vec![TaskEvent {
                     timestamp_ms: NOW - 90_000,
                     status: ScheduleStatus::Running,
