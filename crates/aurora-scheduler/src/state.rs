@@ -815,7 +815,7 @@ mod cron;
 mod tests {
     use super::*;
 
-    fn job(service: bool, instances: i64, max_task_failures: i64) -> Job {
+    pub(super) fn job(service: bool, instances: i64, max_task_failures: i64) -> Job {
         let json = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../examples/hello_world.json"
@@ -828,7 +828,7 @@ mod tests {
         j
     }
 
-    fn agent(id: &str) -> AgentView {
+    pub(super) fn agent(id: &str) -> AgentView {
         AgentView {
             id: id.into(),
             hostname: format!("{id}.local"),
@@ -845,9 +845,9 @@ mod tests {
         }
     }
 
-    struct Ids(u32);
+    pub(super) struct Ids(pub(super) u32);
     impl Ids {
-        fn next(&mut self) -> String {
+        pub(super) fn next(&mut self) -> String {
             self.0 += 1;
             format!("u{}", self.0)
         }

@@ -314,3 +314,349 @@ impl State {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{Ids, agent, job};
+    use super::*;
+    use aurora_model::task::ScheduleStatus;
+    use chrono::TimeZone;
+
+    /// 2026-11-25 hh:mm:ss UTC, in ms.
+    fn at(hh: u32, mm: u32, ss: u32) -> i64 {
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 25, hh, mm, ss)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    fn cron_job(schedule: &str, policy: CronCollisionPolicy, instances: i64) -> Job {
+        let mut j = job(false, instances, 1);
+        j.name = "report".into();
+        j.cron_schedule = Some(schedule.into());
+        j.cron_collision_policy = policy;
+        j
+    }
+
+    fn key() -> JobKey {
+        JobKey::new("www-data", "prod", "report").unwrap()
+    }
+
+    /// The cron run of each active task of the job.
+    fn runs(s: &State) -> Vec<Option<i64>> {
+        s.active_tasks(&key())
+            .iter()
+            .map(|t| t.cron_run_ms)
+            .collect()
+    }
+
+    struct Harness {
+        s: State,
+        ids: Ids,
+    }
+
+    impl Harness {
+        fn new(schedule: &str, policy: CronCollisionPolicy, now: i64) -> Self {
+            let mut h = Harness {
+                s: State::default(),
+                ids: Ids(0),
+            };
+            let mut d = Dirty::default();
+            assert!(
+                !h.s.schedule_cron(cron_job(schedule, policy, 2), now, &mut d)
+                    .unwrap()
+            );
+            assert!(d.crons.contains(&key()) && d.jobs.contains(&key()));
+            h
+        }
+        fn tick(&mut self, now: i64) -> usize {
+            let ids = &mut self.ids;
+            self.s
+                .cron_tick(now, &mut || ids.next(), &mut Dirty::default())
+        }
+        /// Places the active tasks on an agent and reports them RUNNING.
+        fn run_on_agent(&mut self, now: i64) {
+            let ids = &mut self.ids;
+            let mut d = Dirty::default();
+            self.s.register_agent(
+                agent("a1"),
+                "http://a1".into(),
+                &[],
+                now,
+                &mut || ids.next(),
+                &mut d,
+            );
+            self.s.schedule(now + 10_000, &mut d);
+            for id in self
+                .s
+                .active_tasks(&key())
+                .iter()
+                .map(|t| t.task_id.clone())
+                .collect::<Vec<_>>()
+            {
+                for st in [ScheduleStatus::Starting, ScheduleStatus::Running] {
+                    self.s
+                        .agent_status("a1", &id, st, None, now, &mut || ids.next(), &mut d);
+                }
+            }
+        }
+        fn report_all(&mut self, status: ScheduleStatus, now: i64) {
+            let ids = &mut self.ids;
+            let mut d = Dirty::default();
+            for id in self
+                .s
+                .active_tasks(&key())
+                .iter()
+                .map(|t| t.task_id.clone())
+                .collect::<Vec<_>>()
+            {
+                self.s
+                    .agent_status("a1", &id, status, None, now, &mut || ids.next(), &mut d);
+            }
+        }
+    }
+
+    #[test]
+    fn an_every_minute_job_fires_once_per_minute_on_the_minute() {
+        let mut h = Harness::new("* * * * *", CronCollisionPolicy::CancelNew, at(10, 0, 30));
+        assert_eq!(h.s.next_cron_ms(), Some(at(10, 1, 0)));
+        assert_eq!(h.tick(at(10, 0, 59)), 0);
+        assert!(runs(&h.s).is_empty());
+        assert_eq!(h.tick(at(10, 1, 0)), 1);
+        assert_eq!(
+            runs(&h.s),
+            vec![Some(at(10, 1, 0)); 2],
+            "one task per instance"
+        );
+        // The same minute never fires twice.
+        assert_eq!(h.tick(at(10, 1, 0)), 0);
+        assert_eq!(h.tick(at(10, 1, 59)), 0);
+        assert_eq!(h.s.next_cron_ms(), Some(at(10, 2, 0)));
+        // The run finishes; the next minute starts the next run.
+        h.run_on_agent(at(10, 1, 1));
+        h.report_all(ScheduleStatus::Finished, at(10, 1, 30));
+        assert!(runs(&h.s).is_empty());
+        assert_eq!(h.tick(at(10, 2, 0) + 250), 1);
+        assert_eq!(runs(&h.s), vec![Some(at(10, 2, 0)); 2]);
+        let state = h.s.jobs[&key()].cron.as_ref().unwrap().state;
+        assert_eq!(state.cursor_ms, at(10, 2, 0));
+        assert_eq!(state.last_run_ms, Some(at(10, 2, 0)));
+    }
+
+    #[test]
+    fn step_range_and_weekday_schedules_fire_at_their_instants_only() {
+        // 2026-11-25 is a Wednesday: "*/20 9-10 * * WED" fires 9:00, 9:20 ... 10:40, then next week.
+        let mut h = Harness::new(
+            "*/20 9-10 * * WED",
+            CronCollisionPolicy::KillExisting,
+            at(8, 0, 0),
+        );
+        let mut fired = Vec::new();
+        let mut t = at(8, 0, 0);
+        while t <= at(23, 59, 0) {
+            if h.tick(t) > 0 {
+                fired.push(t);
+            }
+            t += 60_000;
+        }
+        let expect: Vec<i64> = [(9, 0), (9, 20), (9, 40), (10, 0), (10, 20), (10, 40)]
+            .iter()
+            .map(|(hh, mm)| at(*hh, *mm, 0))
+            .collect();
+        assert_eq!(fired, expect);
+        assert_eq!(h.s.next_cron_ms(), Some(at(9, 0, 0) + 7 * 86_400_000));
+    }
+
+    #[test]
+    fn cancel_new_skips_while_a_run_is_active() {
+        let mut h = Harness::new("*/5 * * * *", CronCollisionPolicy::CancelNew, at(10, 0, 30));
+        assert_eq!(h.tick(at(10, 5, 0)), 1);
+        h.run_on_agent(at(10, 5, 1));
+        let first: Vec<String> =
+            h.s.active_tasks(&key())
+                .iter()
+                .map(|t| t.task_id.clone())
+                .collect();
+        assert_eq!(h.tick(at(10, 10, 0)), 0, "skipped");
+        let still: Vec<String> =
+            h.s.active_tasks(&key())
+                .iter()
+                .map(|t| t.task_id.clone())
+                .collect();
+        assert_eq!(still, first, "the running run is untouched");
+        assert!(
+            h.s.active_tasks(&key())
+                .iter()
+                .all(|t| t.status == ScheduleStatus::Running)
+        );
+        // The skipped firing is not made up later.
+        h.report_all(ScheduleStatus::Finished, at(10, 11, 0));
+        assert_eq!(h.tick(at(10, 14, 59)), 0);
+        assert_eq!(h.tick(at(10, 15, 0)), 1);
+    }
+
+    #[test]
+    fn kill_existing_kills_the_running_run_then_starts_the_new_one() {
+        let mut h = Harness::new(
+            "*/5 * * * *",
+            CronCollisionPolicy::KillExisting,
+            at(10, 0, 30),
+        );
+        assert_eq!(h.tick(at(10, 5, 0)), 1);
+        h.run_on_agent(at(10, 5, 1));
+        assert_eq!(h.tick(at(10, 10, 0)), 0, "the new run waits for the kills");
+        assert!(
+            h.s.active_tasks(&key())
+                .iter()
+                .all(|t| t.status == ScheduleStatus::Killing)
+        );
+        let c = h.s.jobs[&key()].cron.as_ref().unwrap();
+        assert_eq!(c.state.pending_run_ms, Some(at(10, 10, 0)));
+        assert_eq!(
+            h.s.next_cron_ms(),
+            Some(i64::MIN),
+            "needs attention at once"
+        );
+        // Still killing: nothing starts.
+        assert_eq!(h.tick(at(10, 10, 1)), 0);
+        h.report_all(ScheduleStatus::Killed, at(10, 10, 2));
+        assert_eq!(h.tick(at(10, 10, 3)), 1);
+        assert_eq!(runs(&h.s), vec![Some(at(10, 10, 0)); 2]);
+        assert_eq!(
+            h.s.jobs[&key()].cron.as_ref().unwrap().state.pending_run_ms,
+            None
+        );
+        // A run still PENDING (nothing on an agent) is replaced at once.
+        assert_eq!(h.tick(at(10, 15, 0)), 1);
+        assert_eq!(runs(&h.s), vec![Some(at(10, 15, 0)); 2]);
+    }
+
+    #[test]
+    fn deschedule_stops_firing_and_start_runs_now() {
+        let mut h = Harness::new(
+            "* * * * *",
+            CronCollisionPolicy::KillExisting,
+            at(10, 0, 30),
+        );
+        let mut d = Dirty::default();
+        let ids = &mut h.ids;
+        let out =
+            h.s.start_cron(&key(), at(10, 0, 40), &mut || ids.next(), &mut d)
+                .unwrap();
+        assert!(
+            matches!(out, CronOutcome::Started(ref t) if t.len() == 2),
+            "{out:?}"
+        );
+        assert_eq!(runs(&h.s), vec![Some(at(10, 0, 40)); 2]);
+        let mut d = Dirty::default();
+        assert!(h.s.deschedule_cron(&key(), &mut d));
+        assert!(d.removed_crons.contains(&key()));
+        assert!(
+            !h.s.deschedule_cron(&key(), &mut Dirty::default()),
+            "only once"
+        );
+        // The run goes on; nothing fires any more.
+        assert_eq!(runs(&h.s).len(), 2);
+        assert_eq!(h.tick(at(10, 5, 0)), 0);
+        assert_eq!(h.s.next_cron_ms(), None);
+        let ids = &mut h.ids;
+        assert!(matches!(
+            h.s.start_cron(
+                &key(),
+                at(10, 6, 0),
+                &mut || ids.next(),
+                &mut Dirty::default()
+            ),
+            Err(Refusal::NoSuchJob(_))
+        ));
+    }
+
+    #[test]
+    fn a_restart_between_firings_neither_skips_nor_repeats() {
+        let mut h = Harness::new("* * * * *", CronCollisionPolicy::CancelNew, at(10, 0, 30));
+        assert_eq!(h.tick(at(10, 1, 0)), 1);
+        // What the store holds, reloaded by a new scheduler at 10:01:30.
+        let restart = |s: &State, now: i64| {
+            let jobs = s.jobs.values().map(|j| (*j.config).clone()).collect();
+            let tasks = s.tasks.values().cloned().collect();
+            let crons = s
+                .jobs
+                .iter()
+                .filter_map(|(k, j)| Some((k.clone(), j.cron.as_ref()?.state)))
+                .collect();
+            let mut r = State::restore(jobs, tasks);
+            r.restore_crons(crons, now);
+            r
+        };
+        h.s = restart(&h.s, at(10, 1, 30));
+        assert_eq!(h.tick(at(10, 1, 45)), 0, "10:01 fired once already");
+        assert_eq!(runs(&h.s), vec![Some(at(10, 1, 0)); 2]);
+        h.run_on_agent(at(10, 1, 46));
+        h.report_all(ScheduleStatus::Finished, at(10, 1, 50));
+        assert_eq!(h.tick(at(10, 2, 0)), 1, "10:02 is not skipped");
+        // Down from 10:02:10 to 10:04:30: 10:03 and 10:04 are not run late.
+        h.s = restart(&h.s, at(10, 4, 30));
+        h.run_on_agent(at(10, 4, 31));
+        h.report_all(ScheduleStatus::Finished, at(10, 4, 32));
+        assert_eq!(h.tick(at(10, 4, 40)), 0);
+        assert_eq!(h.tick(at(10, 5, 0)), 1);
+    }
+
+    #[test]
+    fn bad_cron_jobs_are_refused_with_the_reason() {
+        let mut s = State::default();
+        let mut d = Dirty::default();
+        let refuse = |s: &mut State, j: Job, d: &mut Dirty| match s.schedule_cron(j, 0, d) {
+            Err(Refusal::Invalid(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        let m = refuse(
+            &mut s,
+            cron_job("@hourly", CronCollisionPolicy::KillExisting, 1),
+            &mut d,
+        );
+        assert!(m.contains("@hourly") && m.contains("aliases"), "{m}");
+        let m = refuse(
+            &mut s,
+            cron_job("* * * * *", CronCollisionPolicy::RunOverlap, 1),
+            &mut d,
+        );
+        assert!(
+            m.contains("RUN_OVERLAP") && m.contains("no longer supported"),
+            "{m}"
+        );
+        let mut service = cron_job("* * * * *", CronCollisionPolicy::KillExisting, 1);
+        service.service = true;
+        assert!(refuse(&mut s, service, &mut d).contains("service"));
+        let m = refuse(&mut s, job(false, 1, 1), &mut d);
+        assert!(m.contains("aurora job create"), "{m}");
+        assert!(s.jobs.is_empty());
+        // A scheduled cron job's key cannot be taken by `job create`, and replacing keeps it one job.
+        let mut ids = Ids(0);
+        s.schedule_cron(
+            cron_job("0 * * * *", CronCollisionPolicy::KillExisting, 1),
+            0,
+            &mut d,
+        )
+        .unwrap();
+        let mut plain = job(false, 1, 1);
+        plain.name = "report".into();
+        assert_eq!(
+            s.create_job(plain, 0, &mut || ids.next(), &mut d),
+            Err(Refusal::JobExists("www-data/prod/report".into()))
+        );
+        assert!(
+            s.schedule_cron(
+                cron_job("5 * * * *", CronCollisionPolicy::CancelNew, 1),
+                10,
+                &mut d
+            )
+            .unwrap()
+        );
+        assert_eq!(s.cron_jobs().len(), 1);
+        assert_eq!(
+            s.jobs[&key()].cron.as_ref().unwrap().schedule.as_str(),
+            "5 * * * *"
+        );
+    }
+}
