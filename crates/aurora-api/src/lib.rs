@@ -46,6 +46,9 @@ pub struct JobSummary {
     pub instances: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron_schedule: Option<String>,
+    /// For a scheduled cron job: when it fires next (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cron_run_ms: Option<i64>,
     /// Task counts by state name (`RUNNING`: 2).
     pub task_counts: std::collections::BTreeMap<String, u32>,
 }
@@ -81,6 +84,9 @@ pub struct TaskView {
     pub failure_count: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ancestor_id: Option<String>,
+    /// For a cron job's task: the run it belongs to (its firing's scheduled instant, ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron_run_ms: Option<i64>,
     pub events: Vec<TaskEventView>,
 }
 
@@ -124,6 +130,66 @@ pub struct AddInstancesRequest {
 pub struct RestartRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instances: Option<Vec<u32>>,
+}
+
+// --- cron -----------------------------------------------------------------------------------------
+
+/// `POST /api/v1/cron` (body: [`CreateJobRequest`]): `aurora cron schedule`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CronScheduled {
+    /// `ROLE/ENV/NAME`.
+    pub job: String,
+    /// A cron job of that key was replaced (its runs in progress are untouched).
+    pub replaced: bool,
+}
+
+/// `DELETE /api/v1/cron/ROLE/ENV/NAME`: `aurora cron deschedule`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CronDescheduled {
+    pub job: String,
+    /// False when the job was not scheduled with cron (as in Aurora, not an error).
+    pub descheduled: bool,
+    pub message: String,
+}
+
+/// `POST /api/v1/cron/ROLE/ENV/NAME/start`: `aurora cron start`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CronStarted {
+    pub job: String,
+    /// `STARTED`, `KILLING_PREVIOUS` (KILL_EXISTING: the run starts once the previous one ended)
+    /// or `SKIPPED` (CANCEL_NEW while a run is active).
+    pub outcome: String,
+    /// The tasks started, or those being killed.
+    pub task_ids: Vec<String>,
+}
+
+/// `GET /api/v1/cron/ROLE/ENV/NAME`: `aurora cron show`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CronView {
+    pub job: String,
+    pub schedule: String,
+    /// `KILL_EXISTING` or `CANCEL_NEW`.
+    pub collision_policy: String,
+    /// The time zone the schedule is evaluated in.
+    pub timezone: String,
+    /// The next firings (ms since the epoch), soonest first.
+    pub next_runs_ms: Vec<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_ms: Option<i64>,
+    /// A firing waiting for the previous run to be killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_run_ms: Option<i64>,
+    /// The runs whose tasks are kept, newest first.
+    pub runs: Vec<CronRunView>,
+}
+
+/// One run of a cron job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CronRunView {
+    /// The firing's scheduled instant (ms since the epoch).
+    pub run_ms: i64,
+    /// Its tasks by state name.
+    pub task_counts: std::collections::BTreeMap<String, u32>,
 }
 
 // --- agent protocol -------------------------------------------------------------------------------
@@ -195,6 +261,14 @@ pub struct StatusUpdate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusBatch {
     pub updates: Vec<StatusUpdate>,
+}
+
+/// Path of a cron job's resource: `/api/v1/cron/ROLE/ENV/NAME`.
+pub fn cron_path(key: &aurora_model::JobKey) -> String {
+    format!(
+        "{API_PREFIX}/cron/{}/{}/{}",
+        key.role, key.environment, key.name
+    )
 }
 
 /// Path of a job's resource: `/api/v1/jobs/ROLE/ENV/NAME`.

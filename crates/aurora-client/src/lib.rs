@@ -163,6 +163,36 @@ impl Client {
         self.get(&format!("/api/v1/jobs{query}")).await
     }
 
+    /// `aurora cron schedule`.
+    pub async fn schedule_cron(
+        &self,
+        config: aurora_model::Job,
+    ) -> Result<CronScheduled, ClientError> {
+        let url = self.url("/api/v1/cron");
+        self.json(
+            self.http.post(&url).json(&CreateJobRequest { config }),
+            &url,
+        )
+        .await
+    }
+
+    /// `aurora cron deschedule`.
+    pub async fn deschedule_cron(&self, key: &JobKey) -> Result<CronDescheduled, ClientError> {
+        let url = self.url(&cron_path(key));
+        self.json(self.http.delete(&url), &url).await
+    }
+
+    /// `aurora cron start`.
+    pub async fn start_cron(&self, key: &JobKey) -> Result<CronStarted, ClientError> {
+        let url = format!("{}{}/start", self.base, cron_path(key));
+        self.json(self.http.post(&url), &url).await
+    }
+
+    /// `aurora cron show`.
+    pub async fn cron(&self, key: &JobKey) -> Result<CronView, ClientError> {
+        self.get(&cron_path(key)).await
+    }
+
     pub async fn job(&self, key: &JobKey) -> Result<JobDetails, ClientError> {
         self.get(&job_path(key)).await
     }

@@ -810,6 +810,7 @@ impl State {
 }
 
 mod cron;
+pub use cron::{CronEntry, CronOutcome};
 
 #[cfg(test)]
 mod tests {

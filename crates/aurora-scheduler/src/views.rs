@@ -6,7 +6,9 @@
 //! fetched by `http::sandbox`.
 
 use crate::state::State;
-use aurora_api::{InstancePage, JobSummary, RoleSummary, TaskEventView, TaskView};
+use aurora_api::{
+    CronRunView, CronView, InstancePage, JobSummary, RoleSummary, TaskEventView, TaskView,
+};
 use aurora_model::JobKey;
 use aurora_model::task::{ScheduleStatus, ScheduledTask};
 use std::collections::BTreeMap;
@@ -31,6 +33,7 @@ pub fn task_view(state: &State, t: &ScheduledTask) -> TaskView {
         ports: t.ports.iter().cloned().collect(),
         failure_count: t.failure_count,
         ancestor_id: t.ancestor_id.clone(),
+        cron_run_ms: t.cron_run_ms,
         events: t
             .events
             .iter()
@@ -57,6 +60,7 @@ pub fn job_summary(state: &State, key: &JobKey) -> Option<JobSummary> {
         service: entry.config.service,
         instances: entry.instances.len() as u32,
         cron_schedule: entry.config.cron_schedule.clone(),
+        next_cron_run_ms: entry.cron.as_ref().and_then(|c| c.next_ms),
         task_counts,
     })
 }
@@ -125,5 +129,48 @@ pub fn instance_page(state: &State, key: &JobKey, offset: u32, limit: u32) -> Op
         offset,
         limit,
         instances,
+    })
+}
+
+/// How many next firings a cron view lists.
+pub const NEXT_RUNS: usize = 5;
+
+/// A scheduled cron job: schedule, policy, next firings and the runs still kept.
+pub fn cron_view(state: &State, key: &JobKey, now_ms: i64) -> Option<CronView> {
+    let entry = state.jobs.get(key)?;
+    let cron = entry.cron.as_ref()?;
+    let tz = state.cron_timezone;
+    let mut runs: BTreeMap<i64, BTreeMap<String, u32>> = BTreeMap::new();
+    for t in state
+        .active_tasks(key)
+        .into_iter()
+        .chain(state.history(key))
+    {
+        if let Some(run) = t.cron_run_ms {
+            *runs
+                .entry(run)
+                .or_default()
+                .entry(t.status.name().to_owned())
+                .or_insert(0) += 1;
+        }
+    }
+    Some(CronView {
+        job: key.to_string(),
+        schedule: cron.schedule.as_str().to_owned(),
+        collision_policy: entry.config.cron_collision_policy.name().to_owned(),
+        timezone: tz.name().to_owned(),
+        next_runs_ms: cron
+            .schedule
+            .upcoming(cron.state.cursor_ms.max(now_ms), tz, NEXT_RUNS),
+        last_run_ms: cron.state.last_run_ms,
+        pending_run_ms: cron.state.pending_run_ms,
+        runs: runs
+            .into_iter()
+            .rev()
+            .map(|(run_ms, task_counts)| CronRunView {
+                run_ms,
+                task_counts,
+            })
+            .collect(),
     })
 }

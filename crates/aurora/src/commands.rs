@@ -1,5 +1,6 @@
-//! The verbs that talk to a scheduler: `job create|status|list|kill|killall|add|restart|open` and
-//! `task logs`. Each resolves the cluster from clusters.json, calls `aurora-client`, and prints.
+//! The verbs that talk to a scheduler: `job create|status|list|kill|killall|add|restart|open`,
+//! `task logs` and `cron schedule|deschedule|start|show`. Each resolves the cluster from
+//! clusters.json, calls `aurora-client`, and prints.
 
 use crate::clusters::{Cluster, Clusters};
 use crate::format;
@@ -48,15 +49,8 @@ async fn poll<T>(
     }
 }
 
-/// `aurora job create`.
-pub async fn create(
-    key: &JobPath,
-    file: &Path,
-    binds: &[Bind],
-    wait_until: &str,
-) -> anyhow::Result<()> {
-    let clusters = Clusters::load()?;
-    let (client, cluster) = client_for(&clusters, &key.cluster)?;
+/// Evaluates `file` for `key` and refuses a job with unbound template variables.
+fn resolve_job(key: &JobPath, file: &Path, binds: &[Bind]) -> anyhow::Result<aurora_model::Job> {
     let config = Config::load(file)?;
     let resolved = config.resolve(key, binds)?;
     if !resolved.unbound.is_empty() {
@@ -70,14 +64,32 @@ pub async fn create(
             refs.join(", ")
         );
     }
-    if resolved.job.is_cron() {
+    Ok(resolved.job)
+}
+
+/// The web page of a job.
+fn job_url(cluster: &Cluster, key: &JobKey) -> anyhow::Result<String> {
+    Ok(format::web_url(
+        cluster.web_base()?,
+        &[&key.role, &key.environment, &key.name],
+    ))
+}
+
+/// `aurora job create`.
+pub async fn create(
+    key: &JobPath,
+    file: &Path,
+    binds: &[Bind],
+    wait_until: &str,
+) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, cluster) = client_for(&clusters, &key.cluster)?;
+    let job = resolve_job(key, file, binds)?;
+    if job.is_cron() {
         bail!("Cron jobs may only be scheduled with \"aurora cron schedule\" command");
     }
     eprintln!(" INFO] Creating job {}", key.key.name);
-    client
-        .create_job(resolved.job)
-        .await
-        .context("Job create failed")?;
+    client.create_job(job).await.context("Job create failed")?;
     if wait_until != "PENDING" {
         let want_terminal = wait_until == "FINISHED";
         poll(&format!("{key} to be {wait_until}"), async || {
@@ -97,12 +109,91 @@ pub async fn create(
     }
     println!(
         "Job create succeeded: job url={}",
-        format::web_url(
-            cluster.web_base()?,
-            &[&key.key.role, &key.key.environment, &key.key.name]
-        )
+        job_url(&cluster, &key.key)?
     );
     Ok(())
+}
+
+/// `aurora cron schedule`: creates or replaces a cron job.
+pub async fn cron_schedule(key: &JobPath, file: &Path, binds: &[Bind]) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, cluster) = client_for(&clusters, &key.cluster)?;
+    let job = resolve_job(key, file, binds)?;
+    if !job.is_cron() {
+        bail!("Non-cron jobs may only be created with \"aurora job create\" command");
+    }
+    eprintln!(" INFO] Registering job {} with cron", key.key.name);
+    client
+        .schedule_cron(job)
+        .await
+        .context("Cron schedule failed")?;
+    println!(
+        "Cron job scheduled, status can be viewed at {}",
+        job_url(&cluster, &key.key)?
+    );
+    Ok(())
+}
+
+/// `aurora cron deschedule`.
+pub async fn cron_deschedule(key: &JobPath) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, _) = client_for(&clusters, &key.cluster)?;
+    eprintln!(" INFO] Removing cron schedule for job {key}");
+    let r = client
+        .deschedule_cron(&key.key)
+        .await
+        .context("Cron deschedule failed")?;
+    if r.descheduled {
+        println!("Cron descheduling succeeded.");
+    } else {
+        println!("{}", r.message);
+    }
+    Ok(())
+}
+
+/// `aurora cron start`: runs the job now, following its collision policy.
+pub async fn cron_start(key: &JobPath) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, cluster) = client_for(&clusters, &key.cluster)?;
+    eprintln!(" INFO] Starting cron job: {key}");
+    let r = client
+        .start_cron(&key.key)
+        .await
+        .context("Cron start failed")?;
+    match r.outcome.as_str() {
+        "STARTED" => println!(
+            "Cron run started with {} task(s): job url={}",
+            r.task_ids.len(),
+            job_url(&cluster, &key.key)?
+        ),
+        "KILLING_PREVIOUS" => println!(
+            "Killing the previous run ({} task(s), collision policy KILL_EXISTING); the new run starts when it has ended",
+            r.task_ids.len()
+        ),
+        _ => println!(
+            "Cron run skipped: a run is still active and the collision policy is CANCEL_NEW"
+        ),
+    }
+    Ok(())
+}
+
+/// `aurora cron show`: schedule, policy, next firings and the runs kept.
+pub async fn cron_show(key: &JobPath) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, _) = client_for(&clusters, &key.cluster)?;
+    match client.cron(&key.key).await {
+        Ok(view) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            print!("{}", format::cron(key, &view, now));
+            Ok(())
+        }
+        Err(aurora_client::ClientError::Http { status: 404, .. }) => {
+            bail!("No cron entry found for job {key}")
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Splits `cluster[/role[/env[/name]]]` into its parts, missing ones being `*`.

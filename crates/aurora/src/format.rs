@@ -1,6 +1,6 @@
 //! How job status and URLs are printed: pure functions over the API's types, tested alone.
 
-use aurora_api::{JobDetails, TaskView};
+use aurora_api::{CronView, JobDetails, TaskView};
 use std::fmt::Write;
 
 /// `<base>/scheduler[/role[/env[/name]]]`.
@@ -108,6 +108,46 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
+/// `aurora cron show`: Aurora's line (`KEY\t SCHEDULE`), then the policy, the next firings, and
+/// the runs kept with their tasks by state.
+pub fn cron(key: &aurora_model::JobPath, v: &CronView, now_ms: i64) -> String {
+    use aurora_model::time::relative;
+    let mut out = format!("{key}\t {}\n", v.schedule);
+    let _ = writeln!(out, "  collision policy: {}", v.collision_policy);
+    let _ = writeln!(out, "  time zone: {}", v.timezone);
+    let _ = writeln!(out, "  next runs:");
+    for t in &v.next_runs_ms {
+        let _ = writeln!(out, "    {} UTC ({})", timestamp(*t), relative(*t, now_ms));
+    }
+    if let Some(p) = v.pending_run_ms {
+        let _ = writeln!(
+            out,
+            "  waiting: the run of {} UTC starts once the previous run has been killed",
+            timestamp(p)
+        );
+    }
+    if v.runs.is_empty() {
+        let _ = writeln!(out, "  runs: none yet");
+    } else {
+        let _ = writeln!(out, "  runs:");
+        for r in &v.runs {
+            let counts: Vec<String> = r
+                .task_counts
+                .iter()
+                .map(|(s, n)| format!("{n} {s}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "    {} UTC ({}): {}",
+                timestamp(r.run_ms),
+                relative(r.run_ms, now_ms),
+                counts.join(", ")
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +171,28 @@ mod tests {
         assert!(!glob("www-*", "root"));
         assert!(glob("*a*b", "xxaxxb"));
         assert!(!glob("a", ""));
+    }
+
+    #[test]
+    fn cron_show_lists_the_schedule_next_runs_and_runs() {
+        let key: aurora_model::JobPath = "devcluster/www-data/prod/report".parse().unwrap();
+        let now = 1_795_000_000_000; // 2026-11-18 11:06:40
+        let v = CronView {
+            job: "www-data/prod/report".into(),
+            schedule: "*/5 * * * *".into(),
+            collision_policy: "KILL_EXISTING".into(),
+            timezone: "UTC".into(),
+            next_runs_ms: vec![now + 200_000, now + 500_000],
+            last_run_ms: Some(now - 100_000),
+            pending_run_ms: None,
+            runs: vec![aurora_api::CronRunView {
+                run_ms: now - 100_000,
+                task_counts: [("FINISHED".to_owned(), 2)].into_iter().collect(),
+            }],
+        };
+        assert_eq!(
+            cron(&key, &v, now),
+            "devcluster/www-data/prod/report\t */5 * * * *\n  collision policy: KILL_EXISTING\n  time zone: UTC\n  next runs:\n    2026-11-18 11:10:00 UTC (in 3m)\n    2026-11-18 11:15:00 UTC (in 8m)\n  runs:\n    2026-11-18 11:05:00 UTC (1m ago): 2 FINISHED\n"
+        );
     }
 }

@@ -40,6 +40,29 @@ enum Noun {
     /// Work with tasks.
     #[command(subcommand)]
     Task(TaskVerb),
+    /// Work with cron jobs.
+    #[command(subcommand)]
+    Cron(CronVerb),
+}
+
+#[derive(Subcommand)]
+enum CronVerb {
+    /// Schedule a cron job from a configuration file, or replace its schedule and configuration.
+    Schedule {
+        /// CLUSTER/ROLE/ENV/NAME
+        key: JobPath,
+        /// The .aurora file.
+        file: PathBuf,
+        /// Bind a template variable: --bind NAME=VALUE (repeatable).
+        #[arg(long = "bind", value_name = "NAME=VALUE")]
+        bind: Vec<Bind>,
+    },
+    /// Remove a cron job's schedule (a run in progress goes on).
+    Deschedule { key: JobPath },
+    /// Run a cron job now, following its collision policy.
+    Start { key: JobPath },
+    /// Show a cron job's schedule, collision policy, next firings and runs.
+    Show { key: JobPath },
 }
 
 #[derive(Subcommand)]
@@ -223,6 +246,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             follow,
             tail,
         }) => commands::logs(&instance, process, stderr, follow, tail).await?,
+        Noun::Cron(CronVerb::Schedule { key, file, bind }) => {
+            commands::cron_schedule(&key, &file, &bind).await?
+        }
+        Noun::Cron(CronVerb::Deschedule { key }) => commands::cron_deschedule(&key).await?,
+        Noun::Cron(CronVerb::Start { key }) => commands::cron_start(&key).await?,
+        Noun::Cron(CronVerb::Show { key }) => commands::cron_show(&key).await?,
     }
     Ok(())
 }

@@ -408,3 +408,106 @@ fn bad_input_is_one_clear_line() {
         "nothing was created"
     );
 }
+
+#[test]
+fn cron_schedule_start_show_and_deschedule() {
+    let env = Env::start();
+    let key = "devcluster/www-data/prod/report";
+    // `job create` refuses a cron job, with advice.
+    let out = env.aurora(&["job", "create", key, "examples/cron_report.aurora"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("aurora cron schedule"),
+        "{}",
+        text(&out.stderr)
+    );
+    // ...and `cron schedule` refuses a job without a schedule.
+    let out = env.aurora(&[
+        "cron",
+        "schedule",
+        "devcluster/www-data/prod/hello",
+        "examples/hello_world.aurora",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("aurora job create"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = env.aurora(&["cron", "schedule", key, "examples/cron_report.aurora"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(" INFO] Registering job report with cron"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "Cron job scheduled, status can be viewed at http://127.0.0.1:{}/scheduler/www-data/prod/report\n",
+            env.port
+        )
+    );
+    let show = text(&env.aurora(&["cron", "show", key]).stdout);
+    assert!(
+        show.starts_with(&format!("{key}\t */5 * * * *\n")),
+        "{show}"
+    );
+    assert!(show.contains("collision policy: KILL_EXISTING"), "{show}");
+    assert!(show.contains("runs: none yet"), "{show}");
+    let next: Vec<&str> = show
+        .lines()
+        .skip_while(|l| !l.contains("next runs:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .collect();
+    assert_eq!(next.len(), 5, "{show}");
+    // Every five minutes, on the minute.
+    for l in &next {
+        let minute: u32 = l.trim()[14..16].parse().unwrap();
+        assert_eq!(minute % 5, 0, "{l}");
+        assert!(l.trim()[17..19] == *"00", "{l}");
+    }
+
+    let out = env.aurora(&["cron", "start", key]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("Cron run started with 1 task(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    // The run is an ordinary task: its output is readable with `task logs`.
+    let out = env.aurora(&["task", "logs", "--follow", &format!("{key}/0")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("report at "),
+        "{}",
+        text(&out.stdout)
+    );
+    env.wait_for(|| text(&env.aurora(&["cron", "show", key]).stdout).contains(": 1 FINISHED"));
+    // The UI's job listing shows the cron job with its next run.
+    let out = env.aurora(&["job", "list", "devcluster/www-data"]);
+    assert!(
+        text(&out.stdout).contains("www-data/prod/report"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = env.aurora(&["cron", "deschedule", key]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "Cron descheduling succeeded.\n");
+    let out = env.aurora(&["cron", "show", key]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!("No cron entry found for job {key}")),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = env.aurora(&["cron", "deschedule", key]);
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout),
+        "Job www-data/prod/report is not scheduled with cron\n"
+    );
+}

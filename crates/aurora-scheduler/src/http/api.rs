@@ -34,17 +34,22 @@ fn key(role: &str, env: &str, name: &str) -> Result<JobKey, ApiError> {
     JobKey::new(role, env, name).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
+fn check_cluster(core: &Core, job: &aurora_model::Job) -> Result<(), ApiError> {
+    if job.cluster != core.cluster {
+        return Err(ApiError::bad_request(format!(
+            "job is for cluster '{}' but this scheduler runs cluster '{}'",
+            job.cluster, core.cluster
+        )));
+    }
+    Ok(())
+}
+
 pub async fn create_job(
     AxState(core): Core_,
     body: Result<Json<CreateJobRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CreateJobResponse>), ApiError> {
     let Json(req) = body?;
-    if req.config.cluster != core.cluster {
-        return Err(ApiError::bad_request(format!(
-            "job is for cluster '{}' but this scheduler runs cluster '{}'",
-            req.config.cluster, core.cluster
-        )));
-    }
+    check_cluster(&core, &req.config)?;
     let job = req
         .config
         .path()
@@ -58,6 +63,82 @@ pub async fn create_job(
         StatusCode::CREATED,
         Json(CreateJobResponse { job, task_ids }),
     ))
+}
+
+/// `aurora cron schedule`: creates or replaces a cron job.
+pub async fn schedule_cron(
+    AxState(core): Core_,
+    body: Result<Json<CreateJobRequest>, JsonRejection>,
+) -> Result<Json<CronScheduled>, ApiError> {
+    let Json(req) = body?;
+    check_cluster(&core, &req.config)?;
+    let job = req
+        .config
+        .path()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?
+        .key
+        .to_string();
+    let replaced = core
+        .mutate(move |s, now, _, dirty| s.schedule_cron(req.config, now, dirty))
+        .await?;
+    Ok(Json(CronScheduled { job, replaced }))
+}
+
+/// `aurora cron deschedule`.
+pub async fn deschedule_cron(
+    AxState(core): Core_,
+    Path((role, env, name)): Path<(String, String, String)>,
+) -> Result<Json<CronDescheduled>, ApiError> {
+    let k = key(&role, &env, &name)?;
+    let job = k.to_string();
+    let descheduled = core
+        .mutate(move |s, _, _, dirty| Ok(s.deschedule_cron(&k, dirty)))
+        .await?;
+    let message = if descheduled {
+        format!("Cron job {job} descheduled")
+    } else {
+        format!("Job {job} is not scheduled with cron")
+    };
+    Ok(Json(CronDescheduled {
+        job,
+        descheduled,
+        message,
+    }))
+}
+
+/// `aurora cron start`: runs the job now, following its collision policy.
+pub async fn start_cron(
+    AxState(core): Core_,
+    Path((role, env, name)): Path<(String, String, String)>,
+) -> Result<Json<CronStarted>, ApiError> {
+    use crate::state::CronOutcome;
+    let k = key(&role, &env, &name)?;
+    let job = k.to_string();
+    let outcome = core
+        .mutate(move |s, now, ids, dirty| s.start_cron(&k, now, ids, dirty))
+        .await?;
+    let (outcome, task_ids) = match outcome {
+        CronOutcome::Started(ids) => ("STARTED", ids),
+        CronOutcome::KillingPrevious(ids) => ("KILLING_PREVIOUS", ids),
+        CronOutcome::Skipped => ("SKIPPED", Vec::new()),
+    };
+    Ok(Json(CronStarted {
+        job,
+        outcome: outcome.to_owned(),
+        task_ids,
+    }))
+}
+
+/// `aurora cron show`.
+pub async fn get_cron(
+    AxState(core): Core_,
+    Path((role, env, name)): Path<(String, String, String)>,
+) -> Result<Json<CronView>, ApiError> {
+    let k = key(&role, &env, &name)?;
+    let now = core.now_ms();
+    views::cron_view(&core.read(), &k, now)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("No cron entry found for job {k}")))
 }
 
 #[derive(Deserialize)]

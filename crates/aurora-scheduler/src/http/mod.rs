@@ -26,6 +26,10 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/api/v1/jobs/{role}/{env}/{name}/instances", "post"),
     ("/api/v1/jobs/{role}/{env}/{name}/kill", "post"),
     ("/api/v1/jobs/{role}/{env}/{name}/restart", "post"),
+    ("/api/v1/cron", "post"),
+    ("/api/v1/cron/{role}/{env}/{name}", "get"),
+    ("/api/v1/cron/{role}/{env}/{name}", "delete"),
+    ("/api/v1/cron/{role}/{env}/{name}/start", "post"),
     ("/api/v1/tasks/{task_id}", "get"),
     ("/api/v1/tasks/{task_id}/logs", "get"),
     ("/api/v1/tasks/{task_id}/processes", "get"),
@@ -64,6 +68,15 @@ pub fn router(core: Arc<Core>) -> Router {
         .route(
             "/api/v1/jobs/{role}/{env}/{name}/restart",
             post(api::restart_job),
+        )
+        .route("/api/v1/cron", post(api::schedule_cron))
+        .route(
+            "/api/v1/cron/{role}/{env}/{name}",
+            get(api::get_cron).delete(api::deschedule_cron),
+        )
+        .route(
+            "/api/v1/cron/{role}/{env}/{name}/start",
+            post(api::start_cron),
         )
         .route("/api/v1/tasks/{task_id}", get(api::get_task))
         .route("/api/v1/tasks/{task_id}/logs", get(api::task_logs))

@@ -33,116 +33,146 @@ pub fn document() -> Value {
     json!({
         "openapi": "3.0.3",
         "info": { "title": "Aurora-compatible scheduler API", "version": "1" },
-        "paths": {
-            "/api/v1/roles": {
-                "get": { "summary": "Every role with jobs: job count, active, pending and failed tasks (the UI's /scheduler)",
-                         "responses": { "200": { "description": "Roles", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/RoleSummary" } } } } } } }
+        "paths": paths(),
+        "components": { "schemas": schemas() }
+    })
+}
+
+/// Every operation, by path.
+fn paths() -> Value {
+    json!({
+        "/api/v1/roles": {
+            "get": { "summary": "Every role with jobs: job count, active, pending and failed tasks (the UI's /scheduler)",
+                     "responses": { "200": { "description": "Roles", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/RoleSummary" } } } } } } }
+        },
+        "/api/v1/jobs": {
+            "get": {
+                "summary": "List jobs",
+                "parameters": [
+                    { "name": "role", "in": "query", "schema": { "type": "string" } },
+                    { "name": "environment", "in": "query", "schema": { "type": "string" } }
+                ],
+                "responses": { "200": { "description": "Jobs", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/JobSummary" } } } } } }
             },
-            "/api/v1/jobs": {
-                "get": {
-                    "summary": "List jobs",
-                    "parameters": [
-                        { "name": "role", "in": "query", "schema": { "type": "string" } },
-                        { "name": "environment", "in": "query", "schema": { "type": "string" } }
-                    ],
-                    "responses": { "200": { "description": "Jobs", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/JobSummary" } } } } } }
-                },
-                "post": {
-                    "summary": "Create a job and one PENDING task per instance (durable before the answer)",
-                    "requestBody": body("CreateJobRequest"),
-                    "responses": { "201": answer("Created", Some("CreateJobResponse")), "400": errors(), "409": errors() }
-                }
-            },
-            "/api/v1/jobs/{role}/{env}/{name}": {
-                "get": { "summary": "A job, its configuration and its tasks", "parameters": job_params(),
-                         "responses": { "200": answer("The job", Some("JobDetails")), "404": errors() } }
-            },
-            "/api/v1/jobs/{role}/{env}/{name}/kill": {
-                "post": { "summary": "Kill instances (all when none are named)", "parameters": job_params(), "requestBody": body("KillRequest"),
-                          "responses": { "200": answer("Tasks being killed", Some("TasksAffected")), "404": errors() } }
-            },
-            "/api/v1/jobs/{role}/{env}/{name}/instances": {
-                "get": { "summary": "One page of the job's instances, each with its active task (the UI's job page)",
-                         "parameters": [
-                            { "name": "role", "in": "path", "required": true, "schema": { "type": "string" } },
-                            { "name": "env", "in": "path", "required": true, "schema": { "type": "string" } },
-                            { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
-                            { "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } },
-                            { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 100 } }
-                         ],
-                         "responses": { "200": answer("The page", Some("InstancePage")), "404": errors() } },
-                "post": { "summary": "Add instances copying an active instance's configuration", "parameters": job_params(), "requestBody": body("AddInstancesRequest"),
-                          "responses": { "200": answer("New tasks", Some("TasksAffected")), "400": errors(), "404": errors() } }
-            },
-            "/api/v1/jobs/{role}/{env}/{name}/restart": {
-                "post": { "summary": "Restart instances: each active task is killed and replaced", "parameters": job_params(), "requestBody": body("RestartRequest"),
-                          "responses": { "200": answer("Tasks restarting", Some("TasksAffected")), "404": errors() } }
-            },
-            "/api/v1/tasks/{task_id}": {
-                "get": { "summary": "A task with its events", "parameters": [{ "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } }],
-                         "responses": { "200": answer("The task", Some("TaskView")), "404": errors() } }
-            },
-            "/api/v1/tasks/{task_id}/logs": {
-                "get": {
-                    "summary": "A process's stdout or stderr, fetched from the agent that ran the task",
-                    "parameters": [
-                        { "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } },
-                        { "name": "process", "in": "query", "schema": { "type": "string" } },
-                        { "name": "stream", "in": "query", "schema": { "type": "string", "enum": ["stdout", "stderr"] } },
-                        { "name": "run", "in": "query", "schema": { "type": "integer" } },
-                        { "name": "offset", "in": "query", "schema": { "type": "integer" } },
-                        { "name": "tail", "in": "query", "schema": { "type": "integer" } }
-                    ],
-                    "responses": { "200": { "description": "Log bytes; header X-Log-Offset is the offset after them", "content": { "text/plain": {} } }, "404": errors() }
-                }
-            },
-            "/api/v1/tasks/{task_id}/processes": {
-                "get": { "summary": "The task's processes as its executor last recorded them: state, runs, exit codes, times (fetched from the task's agent)",
-                         "parameters": [{ "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } }],
-                         "responses": { "200": { "description": "Processes", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/ProcessRecord" } } } } }, "404": errors(), "502": errors() } }
-            },
-            "/api/v1/tasks/{task_id}/files": {
-                "get": { "summary": "A folder of the task's sandbox (fetched from the task's agent); paths leaving the sandbox are refused",
-                         "parameters": [
-                            { "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } },
-                            { "name": "path", "in": "query", "schema": { "type": "string", "default": "" }, "description": "Relative to the sandbox; `..` is refused" }
-                         ],
-                         "responses": { "200": answer("The folder", Some("SandboxListing")), "400": errors(), "404": errors(), "502": errors() } }
-            },
-            "/api/v1/tasks/{task_id}/files/content": {
-                "get": { "summary": "A file of the task's sandbox: a chunk from `offset`, the last `tail` lines, or the whole file with `download=true`",
-                         "parameters": [
-                            { "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } },
-                            { "name": "path", "in": "query", "required": true, "schema": { "type": "string" } },
-                            { "name": "offset", "in": "query", "schema": { "type": "integer" } },
-                            { "name": "tail", "in": "query", "schema": { "type": "integer" } },
-                            { "name": "download", "in": "query", "schema": { "type": "boolean" } }
-                         ],
-                         "responses": { "200": { "description": "File bytes; header X-Log-Offset is the offset after them (not for downloads)", "content": { "text/plain": {}, "application/octet-stream": {} } }, "400": errors(), "404": errors(), "502": errors() } }
+            "post": {
+                "summary": "Create a job and one PENDING task per instance (durable before the answer)",
+                "requestBody": body("CreateJobRequest"),
+                "responses": { "201": answer("Created", Some("CreateJobResponse")), "400": errors(), "409": errors() }
             }
         },
-        "components": { "schemas": {
-            "RoleSummary": { "type": "object", "properties": { "role": { "type": "string" }, "jobs": { "type": "integer" }, "active": { "type": "integer" }, "pending": { "type": "integer" }, "failed": { "type": "integer" } } },
-            "InstancePage": { "type": "object", "properties": { "total": { "type": "integer" }, "offset": { "type": "integer" }, "limit": { "type": "integer" }, "instances": { "type": "array", "items": { "$ref": "#/components/schemas/TaskView" } } } },
-            "ProcessRecord": { "type": "object", "properties": { "name": { "type": "string" }, "state": { "type": "string", "enum": ["WAITING", "RUNNING", "SUCCESS", "FAILED", "KILLED"] }, "runs": { "type": "integer" },
-                "history": { "type": "array", "items": { "type": "object", "properties": { "run": { "type": "integer" }, "started_ms": { "type": "integer" }, "ended_ms": { "type": "integer" }, "exit_code": { "type": "integer" } } } } } },
-            "SandboxListing": { "type": "object", "properties": { "path": { "type": "string" }, "entries": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string" }, "dir": { "type": "boolean" }, "size": { "type": "integer" }, "modified_ms": { "type": "integer" } } } } } },
-            "ErrorBody": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } },
-            "CreateJobRequest": { "type": "object", "required": ["config"], "properties": { "config": { "type": "object", "description": "The job as `aurora job inspect --write-json` prints it" } } },
-            "CreateJobResponse": { "type": "object", "properties": { "job": { "type": "string" }, "task_ids": { "type": "array", "items": { "type": "string" } } } },
-            "JobSummary": { "type": "object", "properties": { "role": { "type": "string" }, "environment": { "type": "string" }, "name": { "type": "string" }, "service": { "type": "boolean" }, "instances": { "type": "integer" }, "cron_schedule": { "type": "string" }, "task_counts": { "type": "object", "additionalProperties": { "type": "integer" } } } },
-            "JobDetails": { "type": "object", "properties": { "summary": { "$ref": "#/components/schemas/JobSummary" }, "config": { "type": "object" }, "tasks": { "type": "array", "items": { "$ref": "#/components/schemas/TaskView" } } } },
-            "TaskView": { "type": "object", "properties": {
-                "task_id": { "type": "string" }, "job": { "type": "string" }, "instance": { "type": "integer" }, "status": { "type": "string" },
-                "host": { "type": "string" }, "agent_id": { "type": "string" }, "pending_reason": { "type": "string" },
-                "ports": { "type": "object", "additionalProperties": { "type": "integer" } }, "failure_count": { "type": "integer" },
-                "ancestor_id": { "type": "string" },
-                "events": { "type": "array", "items": { "type": "object", "properties": { "timestamp_ms": { "type": "integer" }, "status": { "type": "string" }, "message": { "type": "string" } } } } } },
-            "KillRequest": { "type": "object", "properties": { "instances": { "type": "array", "items": { "type": "integer" } }, "message": { "type": "string" } } },
-            "AddInstancesRequest": { "type": "object", "required": ["from_instance", "count"], "properties": { "from_instance": { "type": "integer" }, "count": { "type": "integer" } } },
-            "RestartRequest": { "type": "object", "properties": { "instances": { "type": "array", "items": { "type": "integer" } } } },
-            "TasksAffected": { "type": "object", "properties": { "task_ids": { "type": "array", "items": { "type": "string" } }, "instances": { "type": "array", "items": { "type": "integer" } } } }
-        } }
+        "/api/v1/jobs/{role}/{env}/{name}": {
+            "get": { "summary": "A job, its configuration and its tasks", "parameters": job_params(),
+                     "responses": { "200": answer("The job", Some("JobDetails")), "404": errors() } }
+        },
+        "/api/v1/jobs/{role}/{env}/{name}/kill": {
+            "post": { "summary": "Kill instances (all when none are named)", "parameters": job_params(), "requestBody": body("KillRequest"),
+                      "responses": { "200": answer("Tasks being killed", Some("TasksAffected")), "404": errors() } }
+        },
+        "/api/v1/jobs/{role}/{env}/{name}/instances": {
+            "get": { "summary": "One page of the job's instances, each with its active task (the UI's job page)",
+                     "parameters": [
+                        { "name": "role", "in": "path", "required": true, "schema": { "type": "string" } },
+                        { "name": "env", "in": "path", "required": true, "schema": { "type": "string" } },
+                        { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
+                        { "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } },
+                        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 100 } }
+                     ],
+                     "responses": { "200": answer("The page", Some("InstancePage")), "404": errors() } },
+            "post": { "summary": "Add instances copying an active instance's configuration", "parameters": job_params(), "requestBody": body("AddInstancesRequest"),
+                      "responses": { "200": answer("New tasks", Some("TasksAffected")), "400": errors(), "404": errors() } }
+        },
+        "/api/v1/jobs/{role}/{env}/{name}/restart": {
+            "post": { "summary": "Restart instances: each active task is killed and replaced", "parameters": job_params(), "requestBody": body("RestartRequest"),
+                      "responses": { "200": answer("Tasks restarting", Some("TasksAffected")), "404": errors() } }
+        },
+        "/api/v1/cron": {
+            "post": { "summary": "Schedule a cron job, or replace one (future runs only): `aurora cron schedule`", "requestBody": body("CreateJobRequest"),
+                      "responses": { "200": answer("Scheduled", Some("CronScheduled")), "400": errors(), "409": errors() } }
+        },
+        "/api/v1/cron/{role}/{env}/{name}": {
+            "get": { "summary": "A cron job: schedule, collision policy, next firings, runs kept", "parameters": job_params(),
+                     "responses": { "200": answer("The cron job", Some("CronView")), "404": errors() } },
+            "delete": { "summary": "Deschedule a cron job (a run in progress goes on)", "parameters": job_params(),
+                        "responses": { "200": answer("Descheduled, or was not scheduled", Some("CronDescheduled")) } }
+        },
+        "/api/v1/cron/{role}/{env}/{name}/start": {
+            "post": { "summary": "Run a cron job now, following its collision policy", "parameters": job_params(),
+                      "responses": { "200": answer("What happened", Some("CronStarted")), "404": errors() } }
+        },
+        "/api/v1/tasks/{task_id}": {
+            "get": { "summary": "A task with its events", "parameters": [{ "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                     "responses": { "200": answer("The task", Some("TaskView")), "404": errors() } }
+        },
+        "/api/v1/tasks/{task_id}/logs": {
+            "get": {
+                "summary": "A process's stdout or stderr, fetched from the agent that ran the task",
+                "parameters": [
+                    { "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "process", "in": "query", "schema": { "type": "string" } },
+                    { "name": "stream", "in": "query", "schema": { "type": "string", "enum": ["stdout", "stderr"] } },
+                    { "name": "run", "in": "query", "schema": { "type": "integer" } },
+                    { "name": "offset", "in": "query", "schema": { "type": "integer" } },
+                    { "name": "tail", "in": "query", "schema": { "type": "integer" } }
+                ],
+                "responses": { "200": { "description": "Log bytes; header X-Log-Offset is the offset after them", "content": { "text/plain": {} } }, "404": errors() }
+            }
+        },
+        "/api/v1/tasks/{task_id}/processes": {
+            "get": { "summary": "The task's processes as its executor last recorded them: state, runs, exit codes, times (fetched from the task's agent)",
+                     "parameters": [{ "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                     "responses": { "200": { "description": "Processes", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/ProcessRecord" } } } } }, "404": errors(), "502": errors() } }
+        },
+        "/api/v1/tasks/{task_id}/files": {
+            "get": { "summary": "A folder of the task's sandbox (fetched from the task's agent); paths leaving the sandbox are refused",
+                     "parameters": [
+                        { "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } },
+                        { "name": "path", "in": "query", "schema": { "type": "string", "default": "" }, "description": "Relative to the sandbox; `..` is refused" }
+                     ],
+                     "responses": { "200": answer("The folder", Some("SandboxListing")), "400": errors(), "404": errors(), "502": errors() } }
+        },
+        "/api/v1/tasks/{task_id}/files/content": {
+            "get": { "summary": "A file of the task's sandbox: a chunk from `offset`, the last `tail` lines, or the whole file with `download=true`",
+                     "parameters": [
+                        { "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } },
+                        { "name": "path", "in": "query", "required": true, "schema": { "type": "string" } },
+                        { "name": "offset", "in": "query", "schema": { "type": "integer" } },
+                        { "name": "tail", "in": "query", "schema": { "type": "integer" } },
+                        { "name": "download", "in": "query", "schema": { "type": "boolean" } }
+                     ],
+                     "responses": { "200": { "description": "File bytes; header X-Log-Offset is the offset after them (not for downloads)", "content": { "text/plain": {}, "application/octet-stream": {} } }, "400": errors(), "404": errors(), "502": errors() } }
+        }
+    })
+}
+
+/// The bodies' schemas.
+fn schemas() -> Value {
+    json!({
+        "CronScheduled": { "type": "object", "properties": { "job": { "type": "string" }, "replaced": { "type": "boolean" } } },
+        "CronDescheduled": { "type": "object", "properties": { "job": { "type": "string" }, "descheduled": { "type": "boolean" }, "message": { "type": "string" } } },
+        "CronStarted": { "type": "object", "properties": { "job": { "type": "string" }, "outcome": { "type": "string", "enum": ["STARTED", "KILLING_PREVIOUS", "SKIPPED"] }, "task_ids": { "type": "array", "items": { "type": "string" } } } },
+        "CronView": { "type": "object", "properties": { "job": { "type": "string" }, "schedule": { "type": "string" }, "collision_policy": { "type": "string" }, "timezone": { "type": "string" },
+            "next_runs_ms": { "type": "array", "items": { "type": "integer" } }, "last_run_ms": { "type": "integer" }, "pending_run_ms": { "type": "integer" },
+            "runs": { "type": "array", "items": { "type": "object", "properties": { "run_ms": { "type": "integer" }, "task_counts": { "type": "object", "additionalProperties": { "type": "integer" } } } } } } },
+        "RoleSummary": { "type": "object", "properties": { "role": { "type": "string" }, "jobs": { "type": "integer" }, "active": { "type": "integer" }, "pending": { "type": "integer" }, "failed": { "type": "integer" } } },
+        "InstancePage": { "type": "object", "properties": { "total": { "type": "integer" }, "offset": { "type": "integer" }, "limit": { "type": "integer" }, "instances": { "type": "array", "items": { "$ref": "#/components/schemas/TaskView" } } } },
+        "ProcessRecord": { "type": "object", "properties": { "name": { "type": "string" }, "state": { "type": "string", "enum": ["WAITING", "RUNNING", "SUCCESS", "FAILED", "KILLED"] }, "runs": { "type": "integer" },
+            "history": { "type": "array", "items": { "type": "object", "properties": { "run": { "type": "integer" }, "started_ms": { "type": "integer" }, "ended_ms": { "type": "integer" }, "exit_code": { "type": "integer" } } } } } },
+        "SandboxListing": { "type": "object", "properties": { "path": { "type": "string" }, "entries": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string" }, "dir": { "type": "boolean" }, "size": { "type": "integer" }, "modified_ms": { "type": "integer" } } } } } },
+        "ErrorBody": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } },
+        "CreateJobRequest": { "type": "object", "required": ["config"], "properties": { "config": { "type": "object", "description": "The job as `aurora job inspect --write-json` prints it" } } },
+        "CreateJobResponse": { "type": "object", "properties": { "job": { "type": "string" }, "task_ids": { "type": "array", "items": { "type": "string" } } } },
+        "JobSummary": { "type": "object", "properties": { "role": { "type": "string" }, "environment": { "type": "string" }, "name": { "type": "string" }, "service": { "type": "boolean" }, "instances": { "type": "integer" }, "cron_schedule": { "type": "string" }, "next_cron_run_ms": { "type": "integer" }, "task_counts": { "type": "object", "additionalProperties": { "type": "integer" } } } },
+        "JobDetails": { "type": "object", "properties": { "summary": { "$ref": "#/components/schemas/JobSummary" }, "config": { "type": "object" }, "tasks": { "type": "array", "items": { "$ref": "#/components/schemas/TaskView" } } } },
+        "TaskView": { "type": "object", "properties": {
+            "task_id": { "type": "string" }, "job": { "type": "string" }, "instance": { "type": "integer" }, "status": { "type": "string" },
+            "host": { "type": "string" }, "agent_id": { "type": "string" }, "pending_reason": { "type": "string" },
+            "ports": { "type": "object", "additionalProperties": { "type": "integer" } }, "failure_count": { "type": "integer" },
+            "ancestor_id": { "type": "string" }, "cron_run_ms": { "type": "integer" },
+            "events": { "type": "array", "items": { "type": "object", "properties": { "timestamp_ms": { "type": "integer" }, "status": { "type": "string" }, "message": { "type": "string" } } } } } },
+        "KillRequest": { "type": "object", "properties": { "instances": { "type": "array", "items": { "type": "integer" } }, "message": { "type": "string" } } },
+        "AddInstancesRequest": { "type": "object", "required": ["from_instance", "count"], "properties": { "from_instance": { "type": "integer" }, "count": { "type": "integer" } } },
+        "RestartRequest": { "type": "object", "properties": { "instances": { "type": "array", "items": { "type": "integer" } } } },
+        "TasksAffected": { "type": "object", "properties": { "task_ids": { "type": "array", "items": { "type": "string" } }, "instances": { "type": "array", "items": { "type": "integer" } } } }
     })
 }
 
