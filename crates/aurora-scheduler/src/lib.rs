@@ -52,8 +52,9 @@ impl Running {
 /// The longest a PENDING task that fits nowhere waits before placement is tried again.
 const RETRY_PENDING: Duration = Duration::from_millis(500);
 
-/// Opens the store, rebuilds the state, binds the listener, and starts serving and scheduling.
-pub async fn start(config: Config) -> anyhow::Result<Running> {
+/// Opens the store under `config.data_dir` and rebuilds the state from it: jobs, tasks and cron
+/// jobs (whose firings missed while the scheduler was down are not run late).
+pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let db = config.data_dir.join("scheduler.db");
@@ -68,8 +69,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     state.cron_timezone = config.cron_timezone;
     state.restore_crons(snapshot.crons, config.clock.now_ms());
     tracing::info!(jobs, tasks, crons, store = %db.display(), "state restored");
-    let core = core::Core::new(state, store, config.cluster.clone(), config.clock.clone());
+    Ok(core::Core::new(
+        state,
+        store,
+        config.cluster.clone(),
+        config.clock.clone(),
+    ))
+}
 
+/// Opens the store, rebuilds the state, binds the listener, and starts serving and scheduling.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let core = recover(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

@@ -170,6 +170,8 @@ pub struct JobRow {
     pub environment: String,
     pub name: String,
     pub kind: String,
+    /// A cron job's next firing.
+    pub next_run: Option<When>,
     pub instances: u32,
     pub counts: Vec<(String, u32)>,
 }
@@ -180,6 +182,11 @@ fn kind(s: &JobSummary) -> String {
         (None, true) => "service".into(),
         (None, false) => "ad hoc".into(),
     }
+}
+
+/// When a cron job fires next, both ways.
+fn next_run(s: &JobSummary, now: i64) -> Option<When> {
+    s.next_cron_run_ms.map(|t| When::new(t, now))
 }
 
 #[derive(Template)]
@@ -193,9 +200,11 @@ struct JobsPage<'a> {
 
 fn jobs_page(core: &Core, role: String, env: Option<String>) -> Response {
     let summaries = views::job_summaries(&core.read(), Some(&role), env.as_deref());
+    let now = core.now_ms();
     let jobs = summaries
         .into_iter()
         .map(|s| JobRow {
+            next_run: next_run(&s, now),
             href: format!("/scheduler/{}/{}/{}", s.role, s.environment, s.name),
             env_href: format!("/scheduler/{}/{}", s.role, s.environment),
             kind: kind(&s),
@@ -262,6 +271,8 @@ pub struct InstanceRow {
     pub since: Option<When>,
     pub reason: String,
     pub timeline: Vec<EventChip>,
+    /// The cron run the task belongs to.
+    pub run: Option<When>,
 }
 
 /// One finished task.
@@ -272,6 +283,7 @@ pub struct HistoryRow {
     pub status: String,
     pub ended: Option<When>,
     pub reason: String,
+    pub run: Option<When>,
 }
 
 /// One process of the configuration.
@@ -306,6 +318,17 @@ pub struct JobPage<'a> {
     constraints: Vec<(String, String)>,
     settings: Vec<(String, String)>,
     history: Vec<HistoryRow>,
+    cron: Option<CronSection>,
+}
+
+/// A cron job's schedule on its page.
+pub struct CronSection {
+    pub schedule: String,
+    pub policy: String,
+    pub timezone: String,
+    pub next: Vec<When>,
+    pub last: Option<When>,
+    pub pending: Option<When>,
 }
 
 fn process_traits(p: &aurora_model::config::Process) -> String {
@@ -355,6 +378,7 @@ pub fn job_page<'a>(
             since: t.events.last().map(|e| When::new(e.timestamp_ms, now)),
             reason: t.pending_reason.clone().unwrap_or_default(),
             timeline: timeline(t, now),
+            run: t.cron_run_ms.map(|r| When::new(r, now)),
         })
         .collect();
     let total = instances.total;
@@ -388,6 +412,7 @@ pub fn job_page<'a>(
                 status: t.status.name().to_owned(),
                 ended: last.map(|e| When::new(e.timestamp_ms, now)),
                 reason: last.and_then(|e| e.message.clone()).unwrap_or_default(),
+                run: t.cron_run_ms.map(|r| When::new(r, now)),
             }
         })
         .collect();
@@ -438,6 +463,14 @@ pub fn job_page<'a>(
         constraints,
         settings,
         history,
+        cron: views::cron_view(state, key, now).map(|c| CronSection {
+            schedule: c.schedule,
+            policy: c.collision_policy,
+            timezone: c.timezone,
+            next: c.next_runs_ms.iter().map(|t| When::new(*t, now)).collect(),
+            last: c.last_run_ms.map(|t| When::new(t, now)),
+            pending: c.pending_run_ms.map(|t| When::new(t, now)),
+        }),
     })
 }
 
@@ -964,5 +997,57 @@ mod tests {
             "/task/t/files?path=.logs%2Fa+b%26c"
         );
         assert_eq!(link("/x", &[]), "/x");
+    }
+
+    #[test]
+    fn cron_jobs_show_their_schedule_next_runs_and_runs() {
+        let mut s = State::default();
+        let mut job: aurora_model::Job = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../examples/cron_report.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        job.instances = 1;
+        let key = job.path().unwrap().key;
+        let mut d = crate::state::Dirty::default();
+        s.schedule_cron(job, NOW, &mut d).unwrap();
+        let mut n = 0;
+        let fire = NOW - NOW % 300_000 + 300_000; // the next */5 minute
+        assert_eq!(
+            s.cron_tick(
+                fire,
+                &mut || {
+                    n += 1;
+                    format!("u{n}")
+                },
+                &mut d
+            ),
+            1
+        );
+        let html = job_page(&s, "c", &key, 0, PAGE_SIZE, fire)
+            .unwrap()
+            .render()
+            .unwrap();
+        assert!(
+            html.contains("Cron schedule") && html.contains("*/5 * * * *"),
+            "{html}"
+        );
+        assert!(html.contains("KILL_EXISTING"));
+        assert!(html.matches("<li>").count() >= 5, "five next runs");
+        assert!(html.contains(&format!("{} UTC", utc_timestamp(fire + 300_000))));
+        assert!(html.contains(">in 5m<"), "next run relative");
+        // The run's task is listed with its run.
+        assert!(html.contains(&format!(
+            "title=\"{} UTC\">{} UTC<",
+            utc_timestamp(fire),
+            utc_timestamp(fire)
+        )));
+        // The listing shows it as cron with its next run.
+        let summary = views::job_summary(&s, &key).unwrap();
+        assert_eq!(kind(&summary), "cron */5 * * * *");
+        assert_eq!(next_run(&summary, fire).unwrap().rel, "in 5m");
     }
 }

@@ -572,6 +572,33 @@ mod tests {
     }
 
     #[test]
+    fn job_kill_stops_the_current_run_only() {
+        let mut h = Harness::new(
+            "*/5 * * * *",
+            CronCollisionPolicy::KillExisting,
+            at(10, 0, 30),
+        );
+        assert_eq!(h.tick(at(10, 5, 0)), 1);
+        h.run_on_agent(at(10, 5, 1));
+        let killed =
+            h.s.kill(
+                &key(),
+                None,
+                "Killed by user request",
+                at(10, 6, 0),
+                &mut Dirty::default(),
+            )
+            .unwrap();
+        assert_eq!(killed.len(), 2);
+        h.report_all(ScheduleStatus::Killed, at(10, 6, 1));
+        assert!(runs(&h.s).is_empty());
+        // Still scheduled: the next firing runs.
+        assert_eq!(h.s.next_cron_ms(), Some(at(10, 10, 0)));
+        assert_eq!(h.tick(at(10, 10, 0)), 1);
+        assert_eq!(runs(&h.s), vec![Some(at(10, 10, 0)); 2]);
+    }
+
+    #[test]
     fn a_restart_between_firings_neither_skips_nor_repeats() {
         let mut h = Harness::new("* * * * *", CronCollisionPolicy::CancelNew, at(10, 0, 30));
         assert_eq!(h.tick(at(10, 1, 0)), 1);
