@@ -104,6 +104,14 @@ pub struct State {
     pub cron_timezone: chrono_tz::Tz,
 }
 
+/// A job's constraints, parsed (and checked: a bad one refuses the job with the reason).
+pub fn job_constraints(config: &Job) -> Result<Vec<placement::Constraint>, String> {
+    match &config.constraints {
+        Some(map) => placement::constraints::parse(&config.role, map),
+        None => Ok(Vec::new()),
+    }
+}
+
 fn job_label(k: &JobKey) -> String {
     k.to_string()
 }
@@ -223,6 +231,7 @@ impl State {
                 "Cron jobs may only be scheduled with \"aurora cron schedule\" command".into(),
             ));
         }
+        job_constraints(&config).map_err(Refusal::Invalid)?;
         let count = config.instances as u32;
         let earlier = self
             .jobs
@@ -757,6 +766,9 @@ impl State {
                 ram_mb: (r.ram / (1024 * 1024)).max(0) as u64,
                 disk_mb: (r.disk / (1024 * 1024)).max(0) as u64,
                 ports: port_names,
+                // Checked when the job was submitted; a stored job that no longer parses places
+                // without its constraints rather than never.
+                constraints: job_constraints(&job.config).unwrap_or_default().into(),
             };
             let job_key = t.job.clone();
             let spread = |i: usize| {
@@ -766,8 +778,25 @@ impl State {
                         .count() as u32
                 })
             };
-            self.placements = self.placements.wrapping_add(1);
-            match placement::place(&demand, &views, &spread, self.placements) {
+            // Only jobs with limit constraints ask, so only they pay for the count.
+            let with_value = |attribute: &str, value: &str| {
+                self.active_tasks(&job_key)
+                    .into_iter()
+                    .filter(|t| t.status.is_on_agent())
+                    .filter_map(|t| self.agents.get(t.agent_id.as_deref()?))
+                    .filter(|a| {
+                        placement::constraints::attribute(&a.view, attribute) == Some(value)
+                    })
+                    .count() as u32
+            };
+            let presence = placement::Presence {
+                on_agent: &spread,
+                with_value: &with_value,
+            };
+            let start = self.placements.wrapping_add(1);
+            let placed = placement::place(&demand, &views, &presence, start);
+            self.placements = start;
+            match placed {
                 Ok(p) => {
                     let agent_id = agents[p.agent].clone();
                     let host = self.agents[&agent_id].view.hostname.clone();
@@ -851,6 +880,49 @@ mod tests {
         pub(super) fn next(&mut self) -> String {
             self.0 += 1;
             format!("u{}", self.0)
+        }
+    }
+
+    #[test]
+    fn a_host_limit_leaves_the_extra_instance_pending_with_the_reason() {
+        let mut s = State::default();
+        let mut ids = Ids(0);
+        let mut d = Dirty::default();
+        let mut j = job(true, 4, 1);
+        j.constraints = Some([("host".to_owned(), "limit:1".to_owned())].into());
+        let created = s.create_job(j, 0, &mut || ids.next(), &mut d).unwrap();
+        for a in ["a1", "a2", "a3"] {
+            s.register_agent(
+                agent(a),
+                format!("http://{a}"),
+                &[],
+                0,
+                &mut || ids.next(),
+                &mut d,
+            );
+        }
+        assert_eq!(s.schedule(1, &mut d), 3);
+        let pending: Vec<&String> = created
+            .iter()
+            .filter(|id| s.tasks[*id].status == ScheduleStatus::Pending)
+            .collect();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            s.pending_reasons[pending[0]],
+            "Constraint not satisfied: host"
+        );
+        let mut hosts: Vec<_> = s.tasks.values().filter_map(|t| t.host.clone()).collect();
+        hosts.sort();
+        assert_eq!(hosts, ["a1.local", "a2.local", "a3.local"]);
+        // A bad constraint is refused at submission with the reason.
+        let mut bad = job(true, 1, 1);
+        bad.name = "bad".into();
+        bad.constraints = Some([("host".to_owned(), "limit:none".to_owned())].into());
+        match s.create_job(bad, 0, &mut || ids.next(), &mut d) {
+            Err(Refusal::Invalid(m)) => {
+                assert!(m.contains("limit must be a positive number"), "{m}")
+            }
+            other => panic!("{other:?}"),
         }
     }
 

@@ -14,6 +14,8 @@ pub enum Veto {
     InsufficientDisk,
     /// The agent cannot hand out another port.
     NoPort(String),
+    /// A job constraint on this attribute is not met (or the agent is dedicated to other jobs).
+    Constraint(String),
 }
 
 impl fmt::Display for Veto {
@@ -24,15 +26,19 @@ impl fmt::Display for Veto {
             Veto::InsufficientRam => f.write_str("Insufficient ram"),
             Veto::InsufficientDisk => f.write_str("Insufficient disk"),
             Veto::NoPort(p) => write!(f, "No agent offers port {p}"),
+            Veto::Constraint(a) => write!(f, "Constraint not satisfied: {a}"),
         }
     }
 }
 
-/// Runs every filter; the first veto wins.
-pub fn check(d: &Demand, a: &AgentView) -> Result<(), Veto> {
+/// Runs every filter; the first veto wins. `count` is the job's active instances per attribute
+/// value (for limit constraints).
+pub fn check(d: &Demand, a: &AgentView, count: &dyn Fn(&str, &str) -> u32) -> Result<(), Veto> {
     if a.unavailable {
         return Err(Veto::Unavailable);
     }
+    super::constraints::check(&d.constraints, a, count)
+        .map_err(|attr| Veto::Constraint(attr.to_owned()))?;
     // A small epsilon keeps 0.1 + 0.2 from refusing a task that fits exactly.
     if a.used_cpu + d.cpu > a.cpu + 1e-9 {
         return Err(Veto::InsufficientCpu);

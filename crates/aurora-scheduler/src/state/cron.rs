@@ -112,6 +112,7 @@ impl State {
             )));
         }
         let schedule = CronSchedule::parse(&text).map_err(|e| Refusal::Invalid(e.to_string()))?;
+        super::job_constraints(&config).map_err(Refusal::Invalid)?;
         let existing = self.jobs.get(&key);
         if existing.is_some_and(|j| j.cron.is_none()) && !self.active_tasks(&key).is_empty() {
             return Err(Refusal::JobExists(job_label(&key)));
