@@ -4,6 +4,7 @@
 //!
 //! It never decides placement. It owns the sandboxes under its work directory.
 
+pub mod cluster_secret;
 pub mod files;
 mod report;
 pub mod sandbox;
@@ -28,8 +29,11 @@ pub struct Config {
     pub work_dir: PathBuf,
     pub resources: AgentResources,
     pub attributes: BTreeMap<String, String>,
-    /// Where the log server listens (port 0: any).
+    /// Where the file server (logs, sandboxes) listens (port 0: any). The scheduler reaches it at
+    /// this address, or at `hostname` when this is a wildcard address.
     pub listen: std::net::SocketAddr,
+    /// The cluster secret (`cluster_secret`): sent to the scheduler, required from it.
+    pub cluster_secret: Option<String>,
 }
 
 impl Config {
@@ -64,6 +68,7 @@ impl Config {
             },
             attributes: BTreeMap::new(),
             listen: ([127, 0, 0, 1], 0).into(),
+            cluster_secret: None,
         }
     }
 }
@@ -83,15 +88,52 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .context("binding the agent's log server")?;
-    let endpoint = format!("http://{}", listener.local_addr()?);
-    let app = files::router(sandboxes.clone());
+    let bound = listener.local_addr()?;
+    let endpoint = if bound.ip().is_unspecified() {
+        format!("http://{}:{}", config.hostname, bound.port())
+    } else {
+        format!("http://{bound}")
+    };
+    let secret = config.cluster_secret.clone();
+    let app = files::router(sandboxes.clone()).layer(axum::middleware::from_fn(
+        move |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<
+            std::net::SocketAddr,
+        >,
+              req: axum::extract::Request,
+              next: axum::middleware::Next| {
+            let secret = secret.clone();
+            async move {
+                let given = req
+                    .headers()
+                    .get(cluster_secret::HEADER)
+                    .map(|v| v.as_bytes());
+                match cluster_secret::check(secret.as_deref(), peer, given) {
+                    Ok(()) => next.run(req).await,
+                    Err(e) => axum::response::IntoResponse::into_response((
+                        axum::http::StatusCode::UNAUTHORIZED,
+                        axum::Json(serde_json::json!({ "error": e.to_string() })),
+                    )),
+                }
+            }
+        },
+    ));
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("agent log server failed: {e}");
+        let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
+            tracing::error!("agent file server failed: {e}");
         }
     });
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(s) = &config.cluster_secret {
+        headers.insert(
+            cluster_secret::HEADER,
+            reqwest::header::HeaderValue::from_str(s)
+                .context("the cluster secret is not a valid header value")?,
+        );
+    }
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
+        .default_headers(headers)
         .build()?;
     let reporter = report::Reporter::start(
         http.clone(),
@@ -169,7 +211,23 @@ async fn session(
                 Ok(AgentCommand::Kill { task_id, grace_ms }) => {
                     tasks.kill(&task_id, Duration::from_millis(grace_ms))
                 }
-                Ok(AgentCommand::Heartbeat) => {}
+                Ok(AgentCommand::Heartbeat) => {
+                    // Answered with an empty status batch: the scheduler knows this agent lives.
+                    let beat = http
+                        .post(format!(
+                            "{}/agent/v1/{}/status",
+                            config.scheduler, config.agent_id
+                        ))
+                        .timeout(Duration::from_secs(5))
+                        .json(&aurora_api::StatusBatch {
+                            updates: Vec::new(),
+                        });
+                    tokio::spawn(async move {
+                        if let Err(e) = beat.send().await {
+                            tracing::debug!("heartbeat not delivered: {e}");
+                        }
+                    });
+                }
                 Err(e) => tracing::warn!("ignoring a command that does not parse: {e}"),
             }
         }

@@ -34,8 +34,11 @@ pub struct Core {
     pub wake: Notify,
     pub cluster: String,
     pub clock: Arc<dyn Clock>,
-    /// For requests to agents (their file servers), connections kept alive.
+    /// For requests to agents (their file servers), connections kept alive; it carries the
+    /// cluster secret when there is one.
     pub http: reqwest::Client,
+    /// The secret agents present (`aurora_agent::cluster_secret`).
+    pub cluster_secret: Option<String>,
 }
 
 /// Milliseconds since the Unix epoch, by the system clock.
@@ -90,7 +93,15 @@ pub fn new_id() -> String {
 }
 
 impl Core {
-    pub fn new(state: State, store: Store, cluster: String, clock: Arc<dyn Clock>) -> Arc<Self> {
+    /// A core over a restored state. `cluster_secret` is required from agents and presented to
+    /// their file servers.
+    pub fn new(
+        state: State,
+        store: Store,
+        cluster: String,
+        clock: Arc<dyn Clock>,
+        cluster_secret: Option<String>,
+    ) -> Arc<Self> {
         Arc::new(Core {
             clock,
             state: Mutex::new(state),
@@ -98,10 +109,8 @@ impl Core {
             links: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             cluster,
-            http: reqwest::Client::builder()
-                .connect_timeout(std::time::Duration::from_secs(3))
-                .build()
-                .unwrap_or_default(),
+            http: agent_client(cluster_secret.as_deref()),
+            cluster_secret,
         })
     }
 
@@ -169,6 +178,19 @@ impl Core {
     }
 }
 
+/// The HTTP client for agents' file servers, presenting the cluster secret if there is one.
+fn agent_client(secret: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(v) = secret.and_then(|s| reqwest::header::HeaderValue::from_str(s).ok()) {
+        headers.insert(aurora_agent::cluster_secret::HEADER, v);
+    }
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .default_headers(headers)
+        .build()
+        .unwrap_or_default()
+}
+
 /// The store operations that persist what `dirty` says changed.
 fn ops_for(state: &State, dirty: &Dirty) -> Vec<StoreOp> {
     let mut ops =
@@ -205,6 +227,12 @@ fn ops_for(state: &State, dirty: &Dirty) -> Vec<StoreOp> {
     }
     for key in &dirty.removed_crons {
         ops.push(StoreOp::RemoveCron { key: key.clone() });
+    }
+    for host in &dirty.hosts {
+        ops.push(StoreOp::SetMaintenance {
+            host: host.clone(),
+            draining: state.maintenance.contains(host),
+        });
     }
     ops
 }

@@ -32,6 +32,11 @@ pub struct Config {
     pub cron_timezone: chrono_tz::Tz,
     /// The scheduler's clock (the system's, unless a test drives time).
     pub clock: Arc<dyn core::Clock>,
+    /// The secret agents must present (`aurora_agent::cluster_secret`); without one, only agents
+    /// on loopback may register.
+    pub cluster_secret: Option<String>,
+    /// An agent silent for longer than this is lost: its tasks are LOST and replaced elsewhere.
+    pub agent_lost_timeout: Duration,
 }
 
 /// A running scheduler.
@@ -68,12 +73,14 @@ pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
     state.backoff = config.backoff;
     state.cron_timezone = config.cron_timezone;
     state.restore_crons(snapshot.crons, config.clock.now_ms());
+    state.maintenance = snapshot.maintenance.into_iter().collect();
     tracing::info!(jobs, tasks, crons, store = %db.display(), "state restored");
     Ok(core::Core::new(
         state,
         store,
         config.cluster.clone(),
         config.clock.clone(),
+        config.cluster_secret.clone(),
     ))
 }
 
@@ -84,16 +91,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let app = http::router(core.clone());
+    let app = http::router(core.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("HTTP server failed: {e}");
         }
     });
-    tokio::spawn(schedule_loop(core.clone()));
+    tokio::spawn(schedule_loop(core.clone(), config.agent_lost_timeout));
     if config.local_agent {
-        let agent =
+        let mut agent =
             aurora_agent::Config::local(format!("http://{addr}"), config.data_dir.join("agent"));
+        agent.cluster_secret = config.cluster_secret.clone();
         tokio::spawn(async move {
             if let Err(e) = aurora_agent::run(agent).await {
                 tracing::error!("the local agent stopped: {e:#}");
@@ -104,9 +112,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     Ok(Running { addr, core, server })
 }
 
-/// Fires cron jobs on time and places tasks whenever something may have changed, and retries
-/// unplaceable ones.
-async fn schedule_loop(core: Arc<core::Core>) {
+/// Declares silent agents lost, fires cron jobs on time, places tasks whenever something may have
+/// changed, and retries unplaceable ones.
+async fn schedule_loop(core: Arc<core::Core>, agent_lost_timeout: Duration) {
+    let lost_after = agent_lost_timeout.as_millis() as i64;
     loop {
         let next = core.read().next_ready_ms();
         let delay = match next {
@@ -121,6 +130,7 @@ async fn schedule_loop(core: Arc<core::Core>) {
         }
         let _ = core
             .mutate(|s, now, ids, dirty| {
+                s.check_agents(now, lost_after, ids, dirty);
                 s.cron_tick(now, ids, dirty);
                 Ok(s.schedule(now, dirty))
             })

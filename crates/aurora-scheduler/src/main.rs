@@ -33,6 +33,13 @@ struct Args {
     /// The time zone cron schedules are evaluated in (an IANA name such as Europe/Zurich).
     #[arg(long, default_value = "UTC", value_parser = parse_tz)]
     cron_timezone: chrono_tz::Tz,
+    /// A file holding the cluster secret every agent must present. Without one, only agents on
+    /// loopback (such as `--local-agent`) may register.
+    #[arg(long)]
+    cluster_secret_file: Option<PathBuf>,
+    /// An agent silent for this long is lost: its tasks are LOST and replaced elsewhere.
+    #[arg(long, default_value_t = 60_000)]
+    agent_lost_timeout_ms: u64,
 }
 
 fn parse_tz(s: &str) -> Result<chrono_tz::Tz, String> {
@@ -50,6 +57,18 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    let cluster_secret = match args
+        .cluster_secret_file
+        .as_deref()
+        .map(aurora_agent::cluster_secret::read)
+        .transpose()
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let config = aurora_scheduler::Config {
         cluster: args.cluster,
         data_dir: args.data_dir,
@@ -62,6 +81,8 @@ async fn main() -> std::process::ExitCode {
         },
         cron_timezone: args.cron_timezone,
         clock: std::sync::Arc::new(aurora_scheduler::core::SystemClock),
+        cluster_secret,
+        agent_lost_timeout: std::time::Duration::from_millis(args.agent_lost_timeout_ms),
     };
     match aurora_scheduler::start(config).await {
         Ok(running) => {

@@ -43,6 +43,10 @@ pub struct AgentEntry {
     /// Where the agent serves logs and sandbox files.
     pub endpoint: String,
     pub connected: bool,
+    /// When the agent last registered or reported (heartbeats included).
+    pub last_seen_ms: i64,
+    /// It stopped reporting for longer than the timeout: its tasks were declared LOST.
+    pub lost: bool,
 }
 
 /// What a mutation changed, to be persisted before it is acknowledged.
@@ -54,6 +58,8 @@ pub struct Dirty {
     pub removed_tasks: BTreeSet<String>,
     pub crons: BTreeSet<JobKey>,
     pub removed_crons: BTreeSet<JobKey>,
+    /// Hosts whose maintenance mode changed.
+    pub hosts: BTreeSet<String>,
     /// Commands to send to agents once the change is durable.
     pub commands: Vec<(String, AgentCommand)>,
 }
@@ -102,6 +108,8 @@ pub struct State {
     pub backoff: Backoff,
     /// The time zone cron schedules are evaluated in (`--cron-timezone`).
     pub cron_timezone: chrono_tz::Tz,
+    /// Hosts in maintenance (draining, or drained once nothing runs there), by hostname.
+    pub maintenance: BTreeSet<String>,
 }
 
 /// A job's constraints, parsed (and checked: a bad one refuses the job with the reason).
@@ -610,12 +618,16 @@ impl State {
         dirty: &mut Dirty,
     ) {
         let id = view.id.clone();
+        let mut view = view;
+        view.unavailable = self.maintenance.contains(&view.hostname);
         self.agents.insert(
             id.clone(),
             AgentEntry {
                 view,
                 endpoint,
                 connected: true,
+                last_seen_ms: now_ms,
+                lost: false,
             },
         );
         let expected: Vec<String> = self
@@ -839,7 +851,9 @@ impl State {
 }
 
 mod cron;
+mod hosts;
 pub use cron::{CronEntry, CronOutcome};
+pub use hosts::HostStatus;
 
 #[cfg(test)]
 mod tests {

@@ -23,6 +23,8 @@ fn config(dir: &Path, clock: Arc<ManualClock>) -> Config {
         backoff: Default::default(),
         cron_timezone: chrono_tz::Tz::UTC,
         clock,
+        cluster_secret: None,
+        agent_lost_timeout: std::time::Duration::from_secs(60),
     }
 }
 

@@ -32,6 +32,8 @@ pub enum StoreOp {
     SaveCron { key: JobKey, state: CronState },
     /// Remove a cron job's firing state (it is descheduled).
     RemoveCron { key: JobKey },
+    /// Put a host in maintenance (`aurora_admin host_drain`) or take it out (`host_activate`).
+    SetMaintenance { host: String, draining: bool },
 }
 
 /// Everything stored, as loaded at start.
@@ -41,6 +43,8 @@ pub struct Snapshot {
     pub tasks: Vec<ScheduledTask>,
     /// Scheduled cron jobs and where their firing stands.
     pub crons: Vec<(JobKey, CronState)>,
+    /// Hosts in maintenance.
+    pub maintenance: Vec<String>,
 }
 
 /// Why the store failed.
@@ -167,6 +171,15 @@ fn load(conn: &Connection) -> Result<Snapshot, StoreError> {
             .crons
             .push(serde_json::from_str(&text).map_err(StoreError::read)?);
     }
+    let mut stmt = conn
+        .prepare("SELECT host FROM maintenance")
+        .map_err(StoreError::read)?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(StoreError::read)?;
+    for row in rows {
+        snapshot.maintenance.push(row.map_err(StoreError::read)?);
+    }
     Ok(snapshot)
 }
 
@@ -209,6 +222,14 @@ fn apply_op(tx: &Connection, op: &StoreOp) -> Result<(), StoreError> {
         StoreOp::RemoveCron { key } => {
             tx.execute("DELETE FROM cron WHERE key = ?1", params![key.to_string()])
                 .map_err(StoreError::write)?;
+        }
+        StoreOp::SetMaintenance { host, draining } => {
+            let sql = if *draining {
+                "INSERT OR IGNORE INTO maintenance (host) VALUES (?1)"
+            } else {
+                "DELETE FROM maintenance WHERE host = ?1"
+            };
+            tx.execute(sql, params![host]).map_err(StoreError::write)?;
         }
     }
     Ok(())

@@ -11,6 +11,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX tasks_by_job ON tasks (job);",
     // 2: the firing state of each scheduled cron job, by job key.
     "CREATE TABLE cron (key TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL);",
+    // 3: hosts in maintenance (drained or draining).
+    "CREATE TABLE maintenance (host TEXT PRIMARY KEY NOT NULL);",
 ];
 
 /// WAL so readers never block the writer; `synchronous = FULL` so a commit is on disk (and

@@ -150,7 +150,7 @@ fn migrations_are_idempotent() {
     let v: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 2);
+    assert_eq!(v, 3);
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();
@@ -220,7 +220,7 @@ fn acknowledged_batches_survive_kill_9() {
 }
 
 #[test]
-fn cron_states_survive_a_reopen_and_are_removed() {
+fn cron_states_and_maintenance_survive_a_reopen_and_are_removed() {
     use aurora_model::cron::CronState;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
@@ -248,11 +248,28 @@ fn cron_states_survive_a_reopen_and_are_removed() {
                     state: fired,
                 },
                 StoreOp::RemoveCron { key: b },
+                StoreOp::SetMaintenance {
+                    host: "h1".into(),
+                    draining: true,
+                },
+                StoreOp::SetMaintenance {
+                    host: "h2".into(),
+                    draining: true,
+                },
+                StoreOp::SetMaintenance {
+                    host: "h2".into(),
+                    draining: true,
+                },
+                StoreOp::SetMaintenance {
+                    host: "h1".into(),
+                    draining: false,
+                },
             ])
             .unwrap();
     }
     let (_, snap) = Store::open(&path).unwrap();
     assert_eq!(snap.crons, vec![(a, fired)]);
+    assert_eq!(snap.maintenance, vec!["h2".to_owned()]);
 }
 
 /// A file written by the first schema (before cron) opens, upgraded, with its jobs intact.

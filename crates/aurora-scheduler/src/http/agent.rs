@@ -4,15 +4,18 @@
 
 use super::error::ApiError;
 use crate::core::{AgentLink, Core};
+use aurora_agent::cluster_secret;
 use aurora_api::{AgentCommand, RegisterRequest, StatusBatch};
 use aurora_model::task::ScheduleStatus;
 use aurora_sched::placement::AgentView;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State as AxState};
+use axum::extract::{ConnectInfo, Path, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -22,10 +25,20 @@ use tokio_stream::wrappers::{IntervalStream, UnboundedReceiverStream};
 /// How often an idle command stream carries a heartbeat.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 
+/// Who may speak this protocol (`aurora_agent::cluster_secret`): a 401 otherwise.
+fn authorize(core: &Core, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = headers.get(cluster_secret::HEADER).map(|v| v.as_bytes());
+    cluster_secret::check(core.cluster_secret.as_deref(), peer, given)
+        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, format!("agent refused: {e}")))
+}
+
 pub async fn register(
     AxState(core): AxState<Arc<Core>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Result<Json<RegisterRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    authorize(&core, peer, &headers)?;
     let Json(req) = body?;
     if !aurora_model::job_key::is_good_identifier(&req.agent_id) {
         return Err(ApiError::bad_request(format!(
@@ -93,8 +106,11 @@ impl Drop for StreamGuard {
 
 pub async fn commands(
     AxState(core): AxState<Arc<Core>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(agent_id): Path<String>,
 ) -> Result<Response, ApiError> {
+    authorize(&core, peer, &headers)?;
     let (rx, generation) = {
         let mut links = core.links.lock().unwrap_or_else(|p| p.into_inner());
         let link = links.get_mut(&agent_id).ok_or_else(|| {
@@ -136,11 +152,15 @@ pub async fn commands(
         .into_response())
 }
 
+/// Status updates, acknowledged once durable. An empty batch is a heartbeat: the agent is alive.
 pub async fn status(
     AxState(core): AxState<Arc<Core>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(agent_id): Path<String>,
     body: Result<Json<StatusBatch>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    authorize(&core, peer, &headers)?;
     let Json(batch) = body?;
     let mut updates = Vec::with_capacity(batch.updates.len());
     for u in batch.updates {
@@ -151,6 +171,7 @@ pub async fn status(
         updates.push((u.task_id, status, u.message));
     }
     core.mutate(move |s, now, ids, dirty| {
+        s.agent_seen(&agent_id, now);
         for (id, status, message) in updates {
             s.agent_status(&agent_id, &id, status, message, now, ids, dirty);
         }
@@ -174,6 +195,7 @@ mod tests {
             store,
             "c".into(),
             Arc::new(crate::core::SystemClock),
+            None,
         );
         let view = AgentView {
             id: "a1".into(),
