@@ -192,6 +192,48 @@ pub struct CronRunView {
     pub task_counts: std::collections::BTreeMap<String, u32>,
 }
 
+// --- hosts and maintenance (`aurora_admin`) ---------------------------------------------------------
+
+/// An agent as `aurora_admin hosts` shows it (`GET /api/v1/hosts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostView {
+    pub agent_id: String,
+    pub hostname: String,
+    /// `ACTIVE`, `DRAINING`, `DRAINED`, `DISCONNECTED` (stream down, not yet lost) or `LOST`.
+    pub state: String,
+    pub attributes: std::collections::BTreeMap<String, String>,
+    pub cpu: f64,
+    pub ram_mb: u64,
+    pub disk_mb: u64,
+    pub used_cpu: f64,
+    pub used_ram_mb: u64,
+    pub used_disk_mb: u64,
+    /// Tasks placed there and not over.
+    pub tasks: u32,
+    /// When it last reported (ms since the epoch).
+    pub last_seen_ms: i64,
+}
+
+/// `POST /api/v1/maintenance/drain` and `/activate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostsRequest {
+    pub hosts: Vec<String>,
+}
+
+/// A host's maintenance mode: `NONE`, `DRAINING` or `DRAINED`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceView {
+    pub host: String,
+    pub mode: String,
+}
+
+/// The answer to a drain: the hosts' modes and the tasks being moved off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainResponse {
+    pub hosts: Vec<MaintenanceView>,
+    pub task_ids: Vec<String>,
+}
+
 // --- agent protocol -------------------------------------------------------------------------------
 
 /// Resources an agent offers.

@@ -163,6 +163,35 @@ impl Client {
         self.get(&format!("/api/v1/jobs{query}")).await
     }
 
+    /// `aurora_admin hosts`.
+    pub async fn hosts(&self) -> Result<Vec<HostView>, ClientError> {
+        self.get("/api/v1/hosts").await
+    }
+
+    /// `aurora_admin host_maintenance_status`.
+    pub async fn maintenance(&self, hosts: &[String]) -> Result<Vec<MaintenanceView>, ClientError> {
+        self.get(&format!("/api/v1/maintenance?hosts={}", hosts.join(",")))
+            .await
+    }
+
+    /// `aurora_admin host_drain`.
+    pub async fn drain(&self, hosts: &[String]) -> Result<DrainResponse, ClientError> {
+        let url = self.url("/api/v1/maintenance/drain");
+        let body = HostsRequest {
+            hosts: hosts.to_vec(),
+        };
+        self.json(self.http.post(&url).json(&body), &url).await
+    }
+
+    /// `aurora_admin host_activate`.
+    pub async fn activate(&self, hosts: &[String]) -> Result<Vec<MaintenanceView>, ClientError> {
+        let url = self.url("/api/v1/maintenance/activate");
+        let body = HostsRequest {
+            hosts: hosts.to_vec(),
+        };
+        self.json(self.http.post(&url).json(&body), &url).await
+    }
+
     /// `aurora cron schedule`.
     pub async fn schedule_cron(
         &self,

@@ -7,7 +7,8 @@
 
 use crate::state::State;
 use aurora_api::{
-    CronRunView, CronView, InstancePage, JobSummary, RoleSummary, TaskEventView, TaskView,
+    CronRunView, CronView, HostView, InstancePage, JobSummary, MaintenanceView, RoleSummary,
+    TaskEventView, TaskView,
 };
 use aurora_model::JobKey;
 use aurora_model::task::{ScheduleStatus, ScheduledTask};
@@ -173,4 +174,56 @@ pub fn cron_view(state: &State, key: &JobKey, now_ms: i64) -> Option<CronView> {
             })
             .collect(),
     })
+}
+
+/// Every agent, by hostname then id.
+pub fn hosts(state: &State) -> Vec<HostView> {
+    let mut out: Vec<HostView> = state
+        .agents
+        .iter()
+        .map(|(id, a)| {
+            let tasks = state.tasks_on_agent(id);
+            let state_name = if a.lost {
+                "LOST"
+            } else if state.maintenance.contains(&a.view.hostname) {
+                if tasks == 0 { "DRAINED" } else { "DRAINING" }
+            } else if !a.connected {
+                "DISCONNECTED"
+            } else {
+                "ACTIVE"
+            };
+            HostView {
+                agent_id: id.clone(),
+                hostname: a.view.hostname.clone(),
+                state: state_name.to_owned(),
+                attributes: a.view.attributes.clone(),
+                cpu: a.view.cpu,
+                ram_mb: a.view.ram_mb,
+                disk_mb: a.view.disk_mb,
+                used_cpu: a.view.used_cpu,
+                used_ram_mb: a.view.used_ram_mb,
+                used_disk_mb: a.view.used_disk_mb,
+                tasks: tasks as u32,
+                last_seen_ms: a.last_seen_ms,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        a.hostname
+            .cmp(&b.hostname)
+            .then_with(|| a.agent_id.cmp(&b.agent_id))
+    });
+    out
+}
+
+/// Maintenance modes of `hosts`.
+pub fn maintenance(state: &State, hosts: &[String]) -> Vec<MaintenanceView> {
+    state
+        .host_status(hosts)
+        .into_iter()
+        .map(|h| MaintenanceView {
+            host: h.host,
+            mode: h.mode.to_owned(),
+        })
+        .collect()
 }

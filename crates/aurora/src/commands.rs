@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// How long `--wait-until`, kills and restarts wait before giving up.
 const WAIT_LIMIT: Duration = Duration::from_secs(300);
 
-fn client_for(clusters: &Clusters, cluster: &str) -> anyhow::Result<(Client, Cluster)> {
+pub(crate) fn client_for(clusters: &Clusters, cluster: &str) -> anyhow::Result<(Client, Cluster)> {
     let c = clusters.get(cluster)?.clone();
     let token = crate::auth_token();
     Ok((Client::new(c.scheduler()?).with_token(token), c))
@@ -28,7 +28,7 @@ fn is_terminal(status: &str) -> bool {
 }
 
 /// Polls `check` (backing off from 100 ms to 2 s) until it says done, or fails after `WAIT_LIMIT`.
-async fn poll<T>(
+pub(crate) async fn poll<T>(
     what: &str,
     mut check: impl AsyncFnMut() -> anyhow::Result<Option<T>>,
 ) -> anyhow::Result<T> {

@@ -1,16 +1,12 @@
 //! The `aurora` command-line client: Aurora's nouns and verbs (`aurora job create ...`).
 //!
-//! This binary only wires arguments to libraries: configs are evaluated by `aurora-config`, the
-//! scheduler is reached through `aurora-client`, output is shaped in `format` and `inspect`.
+//! This binary only wires arguments to the `aurora` library (`commands`, `inspect`): configs are
+//! evaluated by `aurora-config`, the scheduler is reached through `aurora-client`.
 //! Errors are one line on stderr with exit status 1; bad arguments exit with 2 (clap's usage
 //! errors).
 
-mod clusters;
-mod commands;
-mod format;
-mod inspect;
-
 use anyhow::Context;
+use aurora::{commands, inspect};
 use aurora_config::{Bind, Config};
 use aurora_model::JobPath;
 use aurora_model::instances::{InstanceSpec, TaskInstanceKey};
@@ -159,21 +155,6 @@ enum TaskVerb {
         #[arg(long)]
         tail: Option<u32>,
     },
-}
-
-/// The user's token: `auth-token` in `$AURORA_CONFIG_ROOT` or `~/.aurora`, if present.
-pub fn auth_token() -> Option<String> {
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Some(root) = std::env::var_os("AURORA_CONFIG_ROOT") {
-        dirs.push(root.into());
-    }
-    if let Some(home) = dirs::home_dir() {
-        dirs.push(home.join(".aurora"));
-    }
-    dirs.iter()
-        .find_map(|d| std::fs::read_to_string(d.join("auth-token")).ok())
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -65,6 +65,71 @@ pub async fn create_job(
     ))
 }
 
+/// `aurora_admin hosts`.
+pub async fn list_hosts(AxState(core): Core_) -> Json<Vec<HostView>> {
+    Json(views::hosts(&core.read()))
+}
+
+#[derive(Deserialize)]
+pub struct HostsQuery {
+    #[serde(default)]
+    hosts: String,
+}
+
+fn host_list(hosts: Vec<String>) -> Result<Vec<String>, ApiError> {
+    let hosts: Vec<String> = hosts
+        .into_iter()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .collect();
+    if hosts.is_empty() {
+        return Err(ApiError::bad_request("no hosts given"));
+    }
+    Ok(hosts)
+}
+
+/// `aurora_admin host_maintenance_status`: `?hosts=H1,H2`.
+pub async fn maintenance_status(
+    AxState(core): Core_,
+    Query(q): Query<HostsQuery>,
+) -> Result<Json<Vec<MaintenanceView>>, ApiError> {
+    let hosts = host_list(q.hosts.split(',').map(str::to_owned).collect())?;
+    Ok(Json(views::maintenance(&core.read(), &hosts)))
+}
+
+/// `aurora_admin host_drain`.
+pub async fn drain_hosts(
+    AxState(core): Core_,
+    body: Result<Json<HostsRequest>, JsonRejection>,
+) -> Result<Json<DrainResponse>, ApiError> {
+    let Json(req) = body?;
+    let hosts = host_list(req.hosts)?;
+    let list = hosts.clone();
+    let task_ids = core
+        .mutate(move |s, now, _, dirty| Ok(s.drain_hosts(&list, now, dirty)))
+        .await?;
+    Ok(Json(DrainResponse {
+        hosts: views::maintenance(&core.read(), &hosts),
+        task_ids,
+    }))
+}
+
+/// `aurora_admin host_activate`.
+pub async fn activate_hosts(
+    AxState(core): Core_,
+    body: Result<Json<HostsRequest>, JsonRejection>,
+) -> Result<Json<Vec<MaintenanceView>>, ApiError> {
+    let Json(req) = body?;
+    let hosts = host_list(req.hosts)?;
+    let list = hosts.clone();
+    core.mutate(move |s, _, _, dirty| {
+        s.activate_hosts(&list, dirty);
+        Ok(())
+    })
+    .await?;
+    Ok(Json(views::maintenance(&core.read(), &hosts)))
+}
+
 /// `aurora cron schedule`: creates or replaces a cron job.
 pub async fn schedule_cron(
     AxState(core): Core_,

@@ -30,6 +30,10 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/api/v1/cron/{role}/{env}/{name}", "get"),
     ("/api/v1/cron/{role}/{env}/{name}", "delete"),
     ("/api/v1/cron/{role}/{env}/{name}/start", "post"),
+    ("/api/v1/hosts", "get"),
+    ("/api/v1/maintenance", "get"),
+    ("/api/v1/maintenance/drain", "post"),
+    ("/api/v1/maintenance/activate", "post"),
     ("/api/v1/tasks/{task_id}", "get"),
     ("/api/v1/tasks/{task_id}/logs", "get"),
     ("/api/v1/tasks/{task_id}/processes", "get"),
@@ -78,6 +82,10 @@ pub fn router(core: Arc<Core>) -> Router {
             "/api/v1/cron/{role}/{env}/{name}/start",
             post(api::start_cron),
         )
+        .route("/api/v1/hosts", get(api::list_hosts))
+        .route("/api/v1/maintenance", get(api::maintenance_status))
+        .route("/api/v1/maintenance/drain", post(api::drain_hosts))
+        .route("/api/v1/maintenance/activate", post(api::activate_hosts))
         .route("/api/v1/tasks/{task_id}", get(api::get_task))
         .route("/api/v1/tasks/{task_id}/logs", get(api::task_logs))
         .route(

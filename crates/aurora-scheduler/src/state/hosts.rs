@@ -150,8 +150,13 @@ impl State {
         self.agents
             .iter()
             .filter(|(_, a)| a.view.hostname == host)
-            .map(|(id, _)| self.by_agent.get(id).map_or(0, |s| s.len()))
+            .map(|(id, _)| self.tasks_on_agent(id))
             .sum()
+    }
+
+    /// Tasks placed on an agent and not yet over.
+    pub fn tasks_on_agent(&self, agent: &str) -> usize {
+        self.by_agent.get(agent).map_or(0, |s| s.len())
     }
 }
 

@@ -1,0 +1,144 @@
+//! `aurora_admin`'s verbs, with Aurora's argument forms: `host_drain --hosts=H1,H2 CLUSTER`,
+//! `host_maintenance_status --hosts=... CLUSTER`, `host_activate --hosts=... CLUSTER`, and
+//! `hosts CLUSTER` listing agents, their attributes, resources used and free, and state.
+
+use crate::clusters::Clusters;
+use crate::commands::{client_for, poll};
+use aurora_api::{HostView, MaintenanceView};
+use std::fmt::Write;
+
+fn print_modes(modes: &[MaintenanceView]) {
+    for m in modes {
+        println!("{} is in state: {}", m.host, m.mode);
+    }
+}
+
+/// `aurora_admin host_drain`: puts the hosts in maintenance and waits until their tasks are off.
+pub async fn host_drain(cluster: &str, hosts: &[String], wait: bool) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, _) = client_for(&clusters, cluster)?;
+    eprintln!(" INFO] Draining tasks on: {}", hosts.join(", "));
+    let r = client.drain(hosts).await?;
+    eprintln!(" INFO] {} task(s) being moved off", r.task_ids.len());
+    let modes = if wait {
+        poll("the hosts to be drained", async || {
+            let m = client.maintenance(hosts).await?;
+            Ok(m.iter().all(|h| h.mode == "DRAINED").then_some(m))
+        })
+        .await?
+    } else {
+        r.hosts
+    };
+    print_modes(&modes);
+    Ok(())
+}
+
+/// `aurora_admin host_activate`.
+pub async fn host_activate(cluster: &str, hosts: &[String]) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, _) = client_for(&clusters, cluster)?;
+    print_modes(&client.activate(hosts).await?);
+    Ok(())
+}
+
+/// `aurora_admin host_maintenance_status`.
+pub async fn host_maintenance_status(cluster: &str, hosts: &[String]) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, _) = client_for(&clusters, cluster)?;
+    print_modes(&client.maintenance(hosts).await?);
+    Ok(())
+}
+
+/// `aurora_admin hosts`.
+pub async fn hosts(cluster: &str) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, _) = client_for(&clusters, cluster)?;
+    print!("{}", hosts_table(&client.hosts().await?));
+    Ok(())
+}
+
+/// The hosts as a table: name, state, tasks, cpu/ram/disk used of total, attributes.
+pub fn hosts_table(hosts: &[HostView]) -> String {
+    let mut out = String::new();
+    let rows: Vec<[String; 7]> = hosts
+        .iter()
+        .map(|h| {
+            let attrs: Vec<String> = h
+                .attributes
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            [
+                h.hostname.clone(),
+                h.state.clone(),
+                h.tasks.to_string(),
+                format!(
+                    "{:.2}/{:.2} ({:.2} free)",
+                    h.used_cpu,
+                    h.cpu,
+                    (h.cpu - h.used_cpu).max(0.0)
+                ),
+                format!(
+                    "{}/{} MB ({} free)",
+                    h.used_ram_mb,
+                    h.ram_mb,
+                    h.ram_mb.saturating_sub(h.used_ram_mb)
+                ),
+                format!(
+                    "{}/{} MB ({} free)",
+                    h.used_disk_mb,
+                    h.disk_mb,
+                    h.disk_mb.saturating_sub(h.used_disk_mb)
+                ),
+                attrs.join(","),
+            ]
+        })
+        .collect();
+    let head = ["HOST", "STATE", "TASKS", "CPU", "RAM", "DISK", "ATTRIBUTES"];
+    let mut width: Vec<usize> = head.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let mut line = |cells: &[&str]| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let _ = write!(l, "{c:<w$}  ", w = width[i]);
+        }
+        let _ = writeln!(out, "{}", l.trim_end());
+    };
+    line(&head);
+    for r in &rows {
+        line(&r.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hosts_table_lines_up() {
+        let h = HostView {
+            agent_id: "agent-h1".into(),
+            hostname: "h1".into(),
+            state: "ACTIVE".into(),
+            attributes: [("rack".to_owned(), "r1".to_owned())].into(),
+            cpu: 4.0,
+            ram_mb: 4096,
+            disk_mb: 10240,
+            used_cpu: 1.5,
+            used_ram_mb: 1024,
+            used_disk_mb: 0,
+            tasks: 2,
+            last_seen_ms: 0,
+        };
+        assert_eq!(
+            hosts_table(&[h]),
+            "HOST  STATE   TASKS  CPU                    RAM                       DISK                     ATTRIBUTES\n\
+             h1    ACTIVE  2      1.50/4.00 (2.50 free)  1024/4096 MB (3072 free)  0/10240 MB (10240 free)  rack=r1\n"
+        );
+    }
+}
