@@ -39,6 +39,9 @@ pub struct Core {
     pub http: reqwest::Client,
     /// The secret agents present (`aurora_agent::cluster_secret`).
     pub cluster_secret: Option<String>,
+    /// How often agents' command streams carry a heartbeat, which agents answer: often enough that
+    /// a live agent is never taken for lost.
+    pub heartbeat: std::time::Duration,
 }
 
 /// Milliseconds since the Unix epoch, by the system clock.
@@ -101,6 +104,7 @@ impl Core {
         cluster: String,
         clock: Arc<dyn Clock>,
         cluster_secret: Option<String>,
+        heartbeat: std::time::Duration,
     ) -> Arc<Self> {
         Arc::new(Core {
             clock,
@@ -111,6 +115,7 @@ impl Core {
             cluster,
             http: agent_client(cluster_secret.as_deref()),
             cluster_secret,
+            heartbeat,
         })
     }
 

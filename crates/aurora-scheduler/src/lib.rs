@@ -81,6 +81,10 @@ pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
         config.cluster.clone(),
         config.clock.clone(),
         config.cluster_secret.clone(),
+        // Three heartbeats fit in the lost timeout.
+        (config.agent_lost_timeout / 3)
+            .min(http::agent::HEARTBEAT)
+            .max(Duration::from_millis(50)),
     ))
 }
 

@@ -22,7 +22,8 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::{IntervalStream, UnboundedReceiverStream};
 
-/// How often an idle command stream carries a heartbeat.
+/// How often an idle command stream carries a heartbeat (each answered by the agent), unless
+/// the agent-lost timeout asks for more often (`Core::heartbeat`).
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// Who may speak this protocol (`aurora_agent::cluster_secret`): a 401 otherwise.
@@ -136,9 +137,13 @@ pub async fn commands(
         generation,
     };
     let heartbeats =
-        IntervalStream::new(tokio::time::interval(HEARTBEAT)).map(|_| AgentCommand::Heartbeat);
+        IntervalStream::new(tokio::time::interval(core.heartbeat)).map(|_| AgentCommand::Heartbeat);
+    // A stream ends when its agent is declared lost (checked at every heartbeat at the latest):
+    // the agent, if it is alive after all, registers again and is reconciled.
+    let (watcher, watched) = (core.clone(), guard.agent.clone());
     let lines = UnboundedReceiverStream::new(rx)
         .merge(heartbeats)
+        .take_while(move |_| !watcher.read().agents.get(&watched).is_some_and(|a| a.lost))
         .map(move |cmd| {
             let _keep = &guard;
             let mut line = serde_json::to_vec(&cmd).unwrap_or_default();
@@ -196,6 +201,7 @@ mod tests {
             "c".into(),
             Arc::new(crate::core::SystemClock),
             None,
+            HEARTBEAT,
         );
         let view = AgentView {
             id: "a1".into(),

@@ -1,0 +1,491 @@
+//! Many machines, on one: a scheduler and three `aurora-agent` processes, each its own host (a
+//! distinct `--hostname`, its file server on its own loopback address, its own work directory),
+//! all authenticated with a cluster secret. The real binaries throughout: `aurora`, `aurora_admin`,
+//! `aurora-scheduler`, `aurora-agent`, and real task processes.
+//!
+//! A partition is made by stopping an agent (SIGSTOP: it neither reports nor reads, its
+//! connections stay open, as behind a cut cable) and resuming it.
+
+use aurora_api::TaskView;
+use aurora_client::Client;
+use aurora_model::JobKey;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(40);
+const SECRET: &str = "a-cluster-secret-of-some-length";
+const LOST_AFTER_MS: u64 = 1500;
+
+fn sibling_bin(name: &str) -> PathBuf {
+    // target/debug/deps/machines-… → target/debug/NAME
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(Path::parent).unwrap().join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo test --workspace`, which builds it",
+        bin.display()
+    );
+    bin
+}
+
+struct Agent {
+    child: Option<Child>,
+    host: String,
+    ip: String,
+    work: PathBuf,
+}
+
+struct Cluster {
+    scheduler: Option<Child>,
+    port: u16,
+    data: tempfile::TempDir,
+    home: tempfile::TempDir,
+    agents: Vec<Agent>,
+    client: Client,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Cluster {
+    fn secret_file(&self) -> PathBuf {
+        self.home.path().join("cluster-secret")
+    }
+
+    fn start() -> Cluster {
+        let port = free_port();
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".aurora")).unwrap();
+        std::fs::write(
+            home.path().join(".aurora/clusters.json"),
+            format!(r#"[{{"name": "devcluster", "scheduler_uri": "http://127.0.0.1:{port}"}}]"#),
+        )
+        .unwrap();
+        let mut c = Cluster {
+            scheduler: None,
+            port,
+            data: tempfile::tempdir().unwrap(),
+            home,
+            agents: Vec::new(),
+            client: Client::new(&format!("http://127.0.0.1:{port}")),
+        };
+        std::fs::write(c.secret_file(), SECRET).unwrap();
+        c.start_scheduler();
+        for i in 0..3 {
+            let work = c.data.path().join(format!("agent{i}"));
+            c.agents.push(Agent {
+                child: None,
+                host: format!("host{i}"),
+                ip: format!("127.0.0.{}", i + 2),
+                work,
+            });
+            c.start_agent(i);
+        }
+        c
+    }
+
+    fn start_scheduler(&mut self) {
+        let child = Command::new(sibling_bin("aurora-scheduler"))
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{}", self.port),
+                "--data-dir",
+            ])
+            .arg(self.data.path().join("scheduler"))
+            .arg("--cluster-secret-file")
+            .arg(self.secret_file())
+            .args(["--agent-lost-timeout-ms", &LOST_AFTER_MS.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.scheduler = Some(child);
+    }
+
+    fn start_agent(&mut self, i: usize) {
+        let secret = self.secret_file();
+        let a = &mut self.agents[i];
+        let base = 31000 + 100 * i as u16;
+        let child = Command::new(sibling_bin("aurora-agent"))
+            .args(["--scheduler", &format!("http://127.0.0.1:{}", self.port)])
+            .args(["--hostname", &a.host])
+            .args(["--listen", &format!("{}:0", a.ip)])
+            .args(["--attribute", &format!("rack=r{i}")])
+            .args(["--resources", "cpu=4,ram=4GB,disk=4GB"])
+            .args(["--port-range", &format!("{base}-{}", base + 99)])
+            .arg("--work-dir")
+            .arg(&a.work)
+            .arg("--cluster-secret-file")
+            .arg(&secret)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        a.child = Some(child);
+    }
+
+    fn kill9_agent(&mut self, i: usize) {
+        if let Some(mut c) = self.agents[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn signal_agent(&self, i: usize, sig: Signal) {
+        let pid = self.agents[i].child.as_ref().unwrap().id() as i32;
+        kill(Pid::from_raw(pid), sig).unwrap();
+    }
+
+    fn admin(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_aurora_admin"))
+            .args(args)
+            .env("HOME", self.home.path())
+            .env_remove("AURORA_CONFIG_ROOT")
+            .output()
+            .unwrap()
+    }
+
+    fn aurora(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_aurora"))
+            .args(args)
+            .env("HOME", self.home.path())
+            .env_remove("AURORA_CONFIG_ROOT")
+            .output()
+            .unwrap()
+    }
+
+    /// Polls the scheduler until `pred` holds on the job's tasks (active and finished).
+    async fn until(
+        &self,
+        key: &JobKey,
+        what: &str,
+        pred: impl Fn(&[TaskView]) -> bool,
+    ) -> Vec<TaskView> {
+        let start = Instant::now();
+        loop {
+            if let Ok(d) = self.client.job(key).await
+                && pred(&d.tasks)
+            {
+                return d.tasks;
+            }
+            assert!(
+                start.elapsed() < LIMIT,
+                "never: {what}: {:#?}",
+                self.client.job(key).await.map(|d| d.tasks)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await; // polling another process's API
+        }
+    }
+
+    async fn hosts_in(&self, state: &str, n: usize) {
+        let start = Instant::now();
+        loop {
+            let hosts = self.client.hosts().await.unwrap_or_default();
+            if hosts.iter().filter(|h| h.state == state).count() == n {
+                return;
+            }
+            assert!(
+                start.elapsed() < LIMIT,
+                "never {n} hosts {state}: {hosts:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Process groups the checkpoint of a task on agent `i` names.
+    fn groups(&self, i: usize, task_id: &str) -> Vec<i32> {
+        let cp = self.agents[i]
+            .work
+            .join("sandboxes")
+            .join(task_id)
+            .join(".executor/checkpoint.json");
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(cp).unwrap_or_default()).unwrap_or_default();
+        v["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g.as_i64())
+            .map(|g| g as i32)
+            .collect()
+    }
+
+    fn agent_of(&self, t: &TaskView) -> usize {
+        self.agents
+            .iter()
+            .position(|a| Some(&a.host) == t.host.as_ref())
+            .unwrap()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(mut s) = self.scheduler.take() {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
+        for i in 0..self.agents.len() {
+            if let Some(c) = &self.agents[i].child {
+                let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGCONT);
+            }
+            self.kill9_agent(i);
+            let sandboxes = self.agents[i].work.join("sandboxes");
+            for e in std::fs::read_dir(sandboxes).into_iter().flatten().flatten() {
+                for g in self.groups(i, &e.file_name().to_string_lossy()) {
+                    let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
+fn alive(g: i32) -> bool {
+    killpg(Pid::from_raw(g), None).is_ok()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn running(tasks: &[TaskView]) -> Vec<&TaskView> {
+    tasks.iter().filter(|t| t.status == "RUNNING").collect()
+}
+
+/// The active task of an instance.
+fn instance(tasks: &[TaskView], i: u32) -> Option<&TaskView> {
+    tasks.iter().find(|t| {
+        t.instance == i && !matches!(t.status.as_str(), "FINISHED" | "FAILED" | "KILLED" | "LOST")
+    })
+}
+
+fn write_job(dir: &Path, name: &str, instances: u32) -> PathBuf {
+    let f = dir.join(format!("{name}.aurora"));
+    std::fs::write(
+        &f,
+        format!(
+            "p = Process(name = 'hello', cmdline = 'while true; do echo hello; sleep 1; done')\n\
+             jobs = [Service(cluster = 'devcluster', role = 'www-data', environment = 'prod', name = '{name}',\n\
+               instances = {instances}, constraints = {{'host': 'limit:1'}},\n\
+               task = Task(processes = [p], resources = Resources(cpu = 0.5, ram = 64*MB, disk = 64*MB)))]\n"
+        ),
+    )
+    .unwrap();
+    f
+}
+
+/// A raw registration without the secret.
+fn register_without_secret(port: u16) -> String {
+    let body = r#"{"agent_id":"intruder","hostname":"evil","endpoint":"http://127.0.0.1:1","resources":{"cpu":64.0,"ram_mb":65536,"disk_mb":65536,"port_range":[1,2]}}"#;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "POST /agent/v1/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_agents_constraints_loss_partition_drain_and_restart() {
+    let mut c = Cluster::start();
+    c.hosts_in("ACTIVE", 3).await;
+    let answer = register_without_secret(c.port);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("cluster secret"), "{answer}");
+    let dir = tempfile::tempdir().unwrap();
+
+    // Four instances, one per host at most, three hosts: three run, one waits with the reason.
+    let spread = JobKey::new("www-data", "prod", "spread").unwrap();
+    let out = c.aurora(&[
+        "job",
+        "create",
+        "devcluster/www-data/prod/spread",
+        write_job(dir.path(), "spread", 4).to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tasks = c
+        .until(&spread, "3 RUNNING, 1 PENDING", |t| {
+            running(t).len() == 3 && t.iter().any(|t| t.status == "PENDING")
+        })
+        .await;
+    let mut hosts: Vec<_> = running(&tasks)
+        .iter()
+        .map(|t| t.host.clone().unwrap())
+        .collect();
+    hosts.sort();
+    assert_eq!(hosts, ["host0", "host1", "host2"]);
+    let pending = tasks.iter().find(|t| t.status == "PENDING").unwrap();
+    assert_eq!(
+        pending.pending_reason.as_deref(),
+        Some("Constraint not satisfied: host")
+    );
+    let out = c.aurora(&["job", "status", "devcluster/www-data/prod/spread"]);
+    assert!(
+        text(&out.stdout).contains("pending reason: Constraint not satisfied: host"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = c.aurora(&["job", "killall", "devcluster/www-data/prod/spread"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // Two instances on three hosts: kill -9 one agent, its instance moves to the free host.
+    let pair = JobKey::new("www-data", "prod", "pair").unwrap();
+    let out = c.aurora(&[
+        "job",
+        "create",
+        "devcluster/www-data/prod/pair",
+        write_job(dir.path(), "pair", 2).to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tasks = c.until(&pair, "2 RUNNING", |t| running(t).len() == 2).await;
+    let first = instance(&tasks, 0).unwrap().clone();
+    let victim = c.agent_of(&first);
+    let other = c.agent_of(instance(&tasks, 1).unwrap());
+    let free = 3 - victim - other;
+    let old_groups = c.groups(victim, &first.task_id);
+    assert!(!old_groups.is_empty());
+    c.kill9_agent(victim);
+    let tasks = c
+        .until(&pair, "instance 0 RUNNING on the free host", |t| {
+            instance(t, 0).is_some_and(|x| {
+                x.status == "RUNNING" && x.host.as_deref() == Some(c.agents[free].host.as_str())
+            })
+        })
+        .await;
+    let lost = tasks.iter().find(|t| t.task_id == first.task_id).unwrap();
+    assert_eq!(lost.status, "LOST");
+    assert!(
+        lost.events
+            .last()
+            .unwrap()
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("stopped reporting")
+    );
+    let out = c.admin(&["hosts", "devcluster"]);
+    let table = text(&out.stdout);
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(&c.agents[victim].host))
+        .unwrap();
+    assert!(line.contains("LOST"), "{table}");
+
+    // The agent comes back with the old task still running (its processes survived kill -9):
+    // that copy is killed there, so the instance does not run twice.
+    assert!(
+        old_groups.iter().any(|g| alive(*g)),
+        "the old copy survived its agent"
+    );
+    c.start_agent(victim);
+    let start = Instant::now();
+    while old_groups.iter().any(|g| alive(*g)) {
+        assert!(
+            start.elapsed() < LIMIT,
+            "the replaced copy still runs on the returning agent"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.hosts_in("ACTIVE", 3).await;
+
+    // A partition: the agent of instance 1 stops answering; the instance is replaced elsewhere;
+    // when the agent is back, its stale copy is killed.
+    let tasks = c.client.job(&pair).await.unwrap().tasks;
+    let second = instance(&tasks, 1).unwrap().clone();
+    let cut = c.agent_of(&second);
+    let cut_groups = c.groups(cut, &second.task_id);
+    c.signal_agent(cut, Signal::SIGSTOP);
+    c.until(&pair, "instance 1 replaced", |t| {
+        instance(t, 1).is_some_and(|x| x.status == "RUNNING" && x.task_id != second.task_id)
+    })
+    .await;
+    assert!(
+        cut_groups.iter().any(|g| alive(*g)),
+        "the cut-off copy runs on meanwhile"
+    );
+    c.signal_agent(cut, Signal::SIGCONT);
+    let start = Instant::now();
+    while cut_groups.iter().any(|g| alive(*g)) {
+        assert!(
+            start.elapsed() < LIMIT,
+            "two copies of instance 1 keep running after the partition"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.hosts_in("ACTIVE", 3).await;
+    let tasks = c.client.job(&pair).await.unwrap().tasks;
+    assert_eq!(running(&tasks).len(), 2, "{tasks:#?}");
+
+    // Drain the host of instance 0: the instance moves off it, and the host takes nothing new.
+    let drained = instance(&tasks, 0).unwrap().host.clone().unwrap();
+    let out = c.admin(&["host_drain", &format!("--hosts={drained}"), "devcluster"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("{drained} is in state: DRAINED\n")
+    );
+    let tasks = c
+        .until(&pair, "instance 0 RUNNING elsewhere", |t| {
+            instance(t, 0).is_some_and(|x| {
+                x.status == "RUNNING" && x.host.as_deref() != Some(drained.as_str())
+            })
+        })
+        .await;
+    assert!(
+        running(&tasks)
+            .iter()
+            .all(|t| t.host.as_deref() != Some(drained.as_str()))
+    );
+    let out = c.admin(&[
+        "host_maintenance_status",
+        &format!("--hosts={drained}"),
+        "devcluster",
+    ]);
+    assert_eq!(
+        text(&out.stdout),
+        format!("{drained} is in state: DRAINED\n")
+    );
+    let table = text(&c.admin(&["hosts", "devcluster"]).stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&drained) && l.contains("DRAINED")),
+        "{table}"
+    );
+    let out = c.admin(&["host_activate", &format!("--hosts={drained}"), "devcluster"]);
+    assert_eq!(text(&out.stdout), format!("{drained} is in state: NONE\n"));
+
+    // kill -9 of the scheduler: after its restart every task runs on, reconciled, none added.
+    let before: Vec<String> = running(&c.client.job(&pair).await.unwrap().tasks)
+        .iter()
+        .map(|t| t.task_id.clone())
+        .collect();
+    if let Some(mut s) = c.scheduler.take() {
+        s.kill().unwrap();
+        s.wait().unwrap();
+    }
+    c.start_scheduler();
+    c.hosts_in("ACTIVE", 3).await;
+    let tasks = c
+        .until(&pair, "2 RUNNING after the restart", |t| {
+            running(t).len() == 2
+        })
+        .await;
+    let mut after: Vec<String> = running(&tasks).iter().map(|t| t.task_id.clone()).collect();
+    let mut before = before;
+    before.sort();
+    after.sort();
+    assert_eq!(after, before, "the same tasks, still running");
+}
