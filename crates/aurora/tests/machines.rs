@@ -340,6 +340,15 @@ async fn three_agents_constraints_loss_partition_drain_and_restart() {
     let out = c.aurora(&["job", "killall", "devcluster/www-data/prod/spread"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
+    // Logs of a task on a remote agent come through the scheduler (which presents the secret).
+    let shown = format!(
+        "devcluster/www-data/prod/spread/{}",
+        running(&tasks)[0].instance
+    );
+    let logs = c.aurora(&["task", "logs", "--tail", "1", &shown]);
+    assert!(logs.status.success(), "{}", text(&logs.stderr));
+    assert_eq!(text(&logs.stdout), "hello\n");
+
     // Two instances on three hosts: kill -9 one agent, its instance moves to the free host.
     let pair = JobKey::new("www-data", "prod", "pair").unwrap();
     let out = c.aurora(&[
