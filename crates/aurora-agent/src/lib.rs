@@ -34,6 +34,64 @@ pub struct Config {
     pub listen: std::net::SocketAddr,
     /// The cluster secret (`cluster_secret`): sent to the scheduler, required from it.
     pub cluster_secret: Option<String>,
+    /// Who tasks run as, and what limits them.
+    pub confine: Confine,
+}
+
+/// Whose identity a task's processes take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskUser {
+    /// The agent's own (the single-machine default, and any agent not running as root).
+    Agent,
+    /// The Unix user named by the task's role; a task whose role has no user on the host fails
+    /// to start with that reason.
+    Role,
+    /// One service user for every task.
+    Fixed(String),
+}
+
+impl TaskUser {
+    /// The identity for a task of `role`.
+    pub fn run_as(
+        &self,
+        role: &str,
+    ) -> Result<Option<aurora_executor::isolation::RunAs>, aurora_executor::isolation::IsolationError>
+    {
+        use aurora_executor::isolation::RunAs;
+        match self {
+            TaskUser::Agent => Ok(None),
+            TaskUser::Role => RunAs::lookup(role).map(Some),
+            TaskUser::Fixed(u) => RunAs::lookup(u).map(Some),
+        }
+    }
+}
+
+/// How an agent confines its tasks.
+#[derive(Debug, Clone)]
+pub struct Confine {
+    pub task_user: TaskUser,
+    /// Chosen once at start (`Isolation::detect`); `None` leaves tasks unlimited.
+    pub isolation: Option<Arc<aurora_executor::isolation::Isolation>>,
+    /// How often each sandbox's size is checked against its task's `disk`.
+    pub disk_check: Duration,
+}
+
+impl Confine {
+    /// Tasks as the agent's own user, limited by the best back end the host offers.
+    pub fn detect(agent_id: &str) -> Confine {
+        Confine {
+            task_user: TaskUser::Agent,
+            isolation: Some(Arc::new(aurora_executor::isolation::Isolation::detect(
+                &format!("aurora/{agent_id}"),
+            ))),
+            disk_check: Duration::from_secs(5),
+        }
+    }
+
+    /// The back end's name, as `aurora_admin hosts` shows it.
+    pub fn isolation_name(&self) -> &'static str {
+        self.isolation.as_deref().map_or("none", |i| i.name())
+    }
 }
 
 impl Config {
@@ -52,12 +110,12 @@ impl Config {
                     .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
             })
             .map_or(4096, |kb| kb / 1024);
+        let agent_id = format!(
+            "local-{}",
+            hostname.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
+        );
         Config {
             scheduler,
-            agent_id: format!(
-                "local-{}",
-                hostname.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
-            ),
             hostname,
             work_dir,
             resources: AgentResources {
@@ -67,6 +125,8 @@ impl Config {
                 port_range: (31000, 32000),
             },
             attributes: BTreeMap::new(),
+            confine: Confine::detect(&agent_id),
+            agent_id,
             listen: ([127, 0, 0, 1], 0).into(),
             cluster_secret: None,
         }
@@ -140,9 +200,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.scheduler.clone(),
         config.agent_id.clone(),
     );
+    tracing::info!(
+        isolation = config.confine.isolation_name(),
+        task_user = ?config.confine.task_user,
+        "tasks are confined"
+    );
     let tasks = Arc::new(tasks::Tasks::new(
         sandboxes,
         config.hostname.clone(),
+        config.confine.clone(),
         reporter,
     ));
     tasks.adopt_survivors();
@@ -176,6 +242,7 @@ async fn session(
         resources: config.resources.clone(),
         attributes: config.attributes.clone(),
         running: tasks.running(),
+        isolation: config.confine.isolation_name().to_owned(),
     };
     http.post(format!("{}/agent/v1/register", config.scheduler))
         .json(&register)

@@ -45,6 +45,11 @@ struct Args {
     /// A file holding the cluster secret (the scheduler's --cluster-secret-file).
     #[arg(long)]
     cluster_secret_file: Option<PathBuf>,
+    /// Run every task as this user. By default an agent running as root runs each task as the
+    /// user named by its role (and refuses a task whose role has no user here); any other agent
+    /// runs tasks as itself.
+    #[arg(long)]
+    task_user: Option<String>,
 }
 
 fn parse_attribute(s: &str) -> Result<(String, String), String> {
@@ -135,6 +140,15 @@ fn config(args: Args) -> anyhow::Result<Config> {
     config.resources.port_range = args.port_range;
     config.attributes = args.attributes.into_iter().collect::<BTreeMap<_, _>>();
     config.listen = args.listen;
+    config.confine = aurora_agent::Confine::detect(&config.agent_id);
+    config.confine.task_user = match args.task_user {
+        Some(u) => {
+            aurora_executor::isolation::RunAs::lookup(&u)?;
+            aurora_agent::TaskUser::Fixed(u)
+        }
+        None if nix::unistd::geteuid().is_root() => aurora_agent::TaskUser::Role,
+        None => aurora_agent::TaskUser::Agent,
+    };
     config.cluster_secret = args
         .cluster_secret_file
         .as_deref()

@@ -34,6 +34,7 @@ type TaskMap = HashMap<String, Option<Arc<TaskHandle>>>;
 pub struct Tasks {
     sandboxes: PathBuf,
     hostname: String,
+    confine: crate::Confine,
     reporter: Reporter,
     running: Mutex<TaskMap>,
     /// Kills that arrived while their task was still starting.
@@ -41,10 +42,16 @@ pub struct Tasks {
 }
 
 impl Tasks {
-    pub fn new(sandboxes: PathBuf, hostname: String, reporter: Reporter) -> Self {
+    pub fn new(
+        sandboxes: PathBuf,
+        hostname: String,
+        confine: crate::Confine,
+        reporter: Reporter,
+    ) -> Self {
         Tasks {
             sandboxes,
             hostname,
+            confine,
             reporter,
             running: Mutex::new(HashMap::new()),
             early_kills: Mutex::new(HashMap::new()),
@@ -103,6 +110,15 @@ impl Tasks {
         let me = self.clone();
         tokio::spawn(async move {
             let task_id = l.task_id.clone();
+            let run_as = match me.confine.task_user.run_as(&l.user) {
+                Ok(r) => r,
+                Err(e) => {
+                    me.map().remove(&task_id);
+                    let why = format!("could not start the task on {}: {e}", me.hostname);
+                    me.report(&task_id, "FAILED", Some(why));
+                    return;
+                }
+            };
             let launch = TaskLaunch {
                 task_id: l.task_id.clone(),
                 task: l.task,
@@ -111,6 +127,9 @@ impl Tasks {
                 instance: l.instance,
                 hostname: me.hostname.clone(),
                 user: l.user,
+                isolation: me.confine.isolation.clone(),
+                run_as,
+                disk_check: me.confine.disk_check,
             };
             let handle = match TaskRunner::start(launch).await {
                 Ok(h) => Arc::new(h),

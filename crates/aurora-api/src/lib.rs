@@ -210,6 +210,9 @@ pub struct HostView {
     pub used_disk_mb: u64,
     /// Tasks placed there and not over.
     pub tasks: u32,
+    /// How the agent limits its tasks: `cgroup-v2`, `cgroup-v1`, `rlimits` or `none`.
+    #[serde(default)]
+    pub isolation: String,
     /// When it last reported (ms since the epoch).
     pub last_seen_ms: i64,
 }
@@ -259,6 +262,9 @@ pub struct RegisterRequest {
     /// Tasks the agent still runs (after a restart of either side), for reconciliation.
     #[serde(default)]
     pub running: Vec<String>,
+    /// How the agent limits its tasks: `cgroup-v2`, `cgroup-v1`, `rlimits` or `none`.
+    #[serde(default)]
+    pub isolation: String,
 }
 
 /// A command for an agent, sent over its command stream (`GET /agent/v1/AGENT/commands`, one JSON

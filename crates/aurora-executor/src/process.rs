@@ -1,11 +1,13 @@
 //! Starting one run of one process: `bash -c CMDLINE` in the task's sandbox, in a process group of
-//! its own (so that a kill reaches everything it started), with stdout and stderr captured to
+//! its own (so that a kill reaches everything it started), confined (`isolation`: the task's
+//! cgroups or rlimits, its user), with stdout and stderr captured to
 //! `<sandbox>/.logs/<process>/<run>/{stdout,stderr}`. With `Logger(mode = 'rotate')` the output
 //! goes through a pipe and the files rotate (`stdout.1`, `stdout.2`...); otherwise the process
 //! writes straight to its files, which keeps logging working even if the executor goes away.
 //!
 //! This is the only module (with `runner`'s kill) that makes process syscalls.
 
+use crate::isolation::Confinement;
 use aurora_model::config::{Logger, LoggerMode};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -28,6 +30,7 @@ pub fn spawn(
     logs: &Path,
     logger: Option<&Logger>,
     env: &[(&str, String)],
+    confine: &Confinement,
 ) -> io::Result<Child> {
     std::fs::create_dir_all(logs)?;
     let rotate = logger
@@ -48,14 +51,11 @@ pub fn spawn(
         cmd.stdout(File::create(logs.join("stdout"))?)
             .stderr(File::create(logs.join("stderr"))?);
     }
-    // SAFETY: setsid is async-signal-safe; it runs in the child between fork and exec.
+    let confine = confine.clone();
+    // SAFETY: `enter` makes only async-signal-safe calls; it runs in the child between fork and
+    // exec.
     unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        cmd.pre_exec(move || confine.enter());
     }
     let mut child = cmd.spawn()?;
     if let Some(policy) = rotate {

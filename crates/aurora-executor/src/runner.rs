@@ -24,6 +24,12 @@ pub struct TaskLaunch {
     pub instance: u32,
     pub hostname: String,
     pub user: String,
+    /// The back end limiting the task's memory and CPU; none: unlimited.
+    pub isolation: Option<std::sync::Arc<crate::isolation::Isolation>>,
+    /// The identity its processes run as; none: the executor's own.
+    pub run_as: Option<crate::isolation::RunAs>,
+    /// How often the sandbox's size is checked against the task's `disk`.
+    pub disk_check: Duration,
 }
 
 /// A task's overall state.
@@ -79,6 +85,8 @@ pub enum ExecutorError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot set up the task's resource limits: {0}")]
+    Limits(std::io::Error),
 }
 
 /// A running task.
@@ -128,6 +136,21 @@ impl TaskRunner {
             path: launch.sandbox.clone(),
             source,
         })?;
+        if let Some(u) = &launch.run_as {
+            std::os::unix::fs::chown(&launch.sandbox, Some(u.uid), Some(u.gid)).map_err(
+                |source| ExecutorError::Sandbox {
+                    path: launch.sandbox.clone(),
+                    source,
+                },
+            )?;
+        }
+        let limits = match &launch.isolation {
+            Some(i) => Some(std::sync::Arc::new(
+                i.for_task(&launch.task_id, &launch.task.resources)
+                    .map_err(ExecutorError::Limits)?,
+            )),
+            None => None,
+        };
         let processes = plan
             .names()
             .map(|n| ProcessStatus {
@@ -147,7 +170,7 @@ impl TaskRunner {
             processes,
         });
         let (kill_tx, kill_rx) = mpsc::unbounded_channel();
-        tokio::spawn(drive(launch, plan, status_tx, kill_rx));
+        tokio::spawn(drive(launch, plan, limits, status_tx, kill_rx));
         Ok(TaskHandle {
             status: status_rx,
             kill: kill_tx,
@@ -186,9 +209,21 @@ fn publish(
 async fn drive(
     launch: TaskLaunch,
     mut plan: Plan,
+    limits: Option<std::sync::Arc<crate::isolation::TaskLimits>>,
     status: watch::Sender<TaskStatus>,
     mut kill_rx: mpsc::UnboundedReceiver<Duration>,
 ) {
+    let rlimits = matches!(
+        launch.isolation.as_deref(),
+        Some(crate::isolation::Isolation::Rlimits)
+    );
+    let confine =
+        crate::isolation::Confinement::new(limits.as_deref(), rlimits, launch.run_as.clone());
+    // Why the task was stopped for exceeding its resources, if it was.
+    let mut exceeded: Option<String> = None;
+    let disk_allowance = launch.task.resources.disk.max(0) as u64;
+    let mut disk_tick = tokio::time::interval(launch.disk_check.max(Duration::from_millis(10)));
+    disk_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ctx = RuntimeContext {
         ports: &launch.ports,
         task_id: &launch.task_id,
@@ -254,6 +289,7 @@ async fn drive(
                 &logs,
                 p.logger.as_ref(),
                 &env,
+                &confine,
             ) {
                 Ok(mut child) => {
                     let pid = child.id().map(|p| p as i32).unwrap_or(0);
@@ -305,6 +341,18 @@ async fn drive(
             Some((i, code)) = exit_rx.recv() => {
                 let now = Instant::now();
                 let ok = code == Some(0);
+                if !ok && exceeded.is_none() && limits.as_ref().is_some_and(|l| l.oom_killed()) {
+                    exceeded = Some(format!(
+                        "Memory limit exceeded: process {} used more than the task's ram ({} MB) and was killed",
+                        launch.task.processes[i].name,
+                        launch.task.resources.ram / (1024 * 1024)
+                    ));
+                    if !plan.killed {
+                        let running = plan.kill();
+                        kill_groups(running.iter().filter_map(|i| pgids.get(i).copied()).collect(), kill_grace);
+                        finalization_deadline = None;
+                    }
+                }
                 plan.exited(i, ok, now);
                 pgids.remove(&i);
                 if !ok && plan.state(i) == ProcState::Failed {
@@ -319,6 +367,22 @@ async fn drive(
                     ps.ended_at = Some(now);
                     crate::report::run_ended(&mut ps.history, code, now);
                 });
+            }
+            _ = disk_tick.tick(), if disk_allowance > 0 && exceeded.is_none() && !plan.killed => {
+                let sandbox = launch.sandbox.clone();
+                let used = tokio::task::spawn_blocking(move || crate::isolation::disk_usage(&sandbox))
+                    .await
+                    .unwrap_or(0);
+                if used > disk_allowance {
+                    exceeded = Some(format!(
+                        "Disk limit exceeded: the sandbox holds {} MB, more than the task's disk ({} MB)",
+                        used / (1024 * 1024),
+                        disk_allowance / (1024 * 1024)
+                    ));
+                    let running = plan.kill();
+                    kill_groups(running.iter().filter_map(|i| pgids.get(i).copied()).collect(), kill_grace);
+                    finalization_deadline = None;
+                }
             }
             Some(grace) = kill_rx.recv() => {
                 kill_grace = grace;
@@ -346,7 +410,12 @@ async fn drive(
         process::signal_group(*g, Signal::SIGKILL);
     }
     save(&HashMap::new(), true);
-    let (final_state, message) = if plan.killed {
+    if let Some(l) = &limits {
+        l.remove().await;
+    }
+    let (final_state, message) = if let Some(reason) = exceeded {
+        (TaskState::Failed, Some(reason))
+    } else if plan.killed {
         (TaskState::Killed, Some("Task killed".to_owned()))
     } else if plan.succeeded() {
         (

@@ -54,6 +54,9 @@ fn launch(dir: &Path, task: Task) -> TaskLaunch {
         instance: 3,
         hostname: "h1".into(),
         user: "nobody".into(),
+        isolation: None,
+        run_as: None,
+        disk_check: std::time::Duration::from_secs(5),
     }
 }
 

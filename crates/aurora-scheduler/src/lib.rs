@@ -4,6 +4,9 @@
 //! `start` is what the binary and the end-to-end tests run. With `local_agent`, an agent runs in
 //! the same process and talks to the scheduler over the same HTTP protocol a remote agent uses.
 
+// The OpenAPI document (`http::openapi`) is one large `serde_json::json!` literal.
+#![recursion_limit = "256"]
+
 pub mod core;
 pub mod http;
 pub mod state;

@@ -47,6 +47,8 @@ pub struct AgentEntry {
     pub last_seen_ms: i64,
     /// It stopped reporting for longer than the timeout: its tasks were declared LOST.
     pub lost: bool,
+    /// How it limits its tasks (`cgroup-v1`...), as it said when registering.
+    pub isolation: String,
 }
 
 /// What a mutation changed, to be persisted before it is acknowledged.
@@ -628,6 +630,7 @@ impl State {
                 connected: true,
                 last_seen_ms: now_ms,
                 lost: false,
+                isolation: String::new(),
             },
         );
         let expected: Vec<String> = self

@@ -205,6 +205,7 @@ pub fn hosts(state: &State) -> Vec<HostView> {
                 used_disk_mb: a.view.used_disk_mb,
                 tasks: tasks as u32,
                 last_seen_ms: a.last_seen_ms,
+                isolation: a.isolation.clone(),
             }
         })
         .collect();

@@ -60,7 +60,7 @@ pub async fn hosts(cluster: &str) -> anyhow::Result<()> {
 /// The hosts as a table: name, state, tasks, cpu/ram/disk used of total, attributes.
 pub fn hosts_table(hosts: &[HostView]) -> String {
     let mut out = String::new();
-    let rows: Vec<[String; 7]> = hosts
+    let rows: Vec<[String; 8]> = hosts
         .iter()
         .map(|h| {
             let attrs: Vec<String> = h
@@ -90,11 +90,21 @@ pub fn hosts_table(hosts: &[HostView]) -> String {
                     h.disk_mb,
                     h.disk_mb.saturating_sub(h.used_disk_mb)
                 ),
+                h.isolation.clone(),
                 attrs.join(","),
             ]
         })
         .collect();
-    let head = ["HOST", "STATE", "TASKS", "CPU", "RAM", "DISK", "ATTRIBUTES"];
+    let head = [
+        "HOST",
+        "STATE",
+        "TASKS",
+        "CPU",
+        "RAM",
+        "DISK",
+        "ISOLATION",
+        "ATTRIBUTES",
+    ];
     let mut width: Vec<usize> = head.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (w, c) in width.iter_mut().zip(r) {
@@ -134,11 +144,12 @@ mod tests {
             used_disk_mb: 0,
             tasks: 2,
             last_seen_ms: 0,
+            isolation: "cgroup-v1".into(),
         };
         assert_eq!(
             hosts_table(&[h]),
-            "HOST  STATE   TASKS  CPU                    RAM                       DISK                     ATTRIBUTES\n\
-             h1    ACTIVE  2      1.50/4.00 (2.50 free)  1024/4096 MB (3072 free)  0/10240 MB (10240 free)  rack=r1\n"
+            "HOST  STATE   TASKS  CPU                    RAM                       DISK                     ISOLATION  ATTRIBUTES\n\
+             h1    ACTIVE  2      1.50/4.00 (2.50 free)  1024/4096 MB (3072 free)  0/10240 MB (10240 free)  cgroup-v1  rack=r1\n"
         );
     }
 }

@@ -70,10 +70,17 @@ impl Cluster {
             format!(r#"[{{"name": "devcluster", "scheduler_uri": "http://127.0.0.1:{port}"}}]"#),
         )
         .unwrap();
+        let data = tempfile::tempdir().unwrap();
+        // Agents run as root and tasks as their role's user (www-data): it must reach its sandbox.
+        std::fs::set_permissions(
+            data.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let mut c = Cluster {
             scheduler: None,
             port,
-            data: tempfile::tempdir().unwrap(),
+            data,
             home,
             agents: Vec::new(),
             client: Client::new(&format!("http://127.0.0.1:{port}")),

@@ -76,7 +76,11 @@ pub async fn register(
         attributes: req.attributes.clone(),
     };
     core.mutate(move |s, now, ids, dirty| {
+        let id = view.id.clone();
         s.register_agent(view, req.endpoint, &req.running, now, ids, dirty);
+        if let Some(a) = s.agents.get_mut(&id) {
+            a.isolation = req.isolation;
+        }
         Ok(())
     })
     .await?;

@@ -99,6 +99,23 @@ fn paths() -> Value {
             "post": { "summary": "Run a cron job now, following its collision policy", "parameters": job_params(),
                       "responses": { "200": answer("What happened", Some("CronStarted")), "404": errors() } }
         },
+        "/api/v1/hosts": {
+            "get": { "summary": "Every agent: hostname, attributes, state, resources used and free, isolation (`aurora_admin hosts`)",
+                     "responses": { "200": { "description": "Hosts", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/HostView" } } } } } } }
+        },
+        "/api/v1/maintenance": {
+            "get": { "summary": "Maintenance modes of hosts (`aurora_admin host_maintenance_status`)",
+                     "parameters": [{ "name": "hosts", "in": "query", "required": true, "schema": { "type": "string" }, "description": "H1,H2,..." }],
+                     "responses": { "200": { "description": "Modes", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/MaintenanceView" } } } } }, "400": errors() } }
+        },
+        "/api/v1/maintenance/drain": {
+            "post": { "summary": "Drain hosts: no new tasks, their tasks moved off (`aurora_admin host_drain`)", "requestBody": body("HostsRequest"),
+                      "responses": { "200": answer("Modes and the tasks being moved", Some("DrainResponse")), "400": errors() } }
+        },
+        "/api/v1/maintenance/activate": {
+            "post": { "summary": "End maintenance of hosts (`aurora_admin host_activate`)", "requestBody": body("HostsRequest"),
+                      "responses": { "200": { "description": "Modes", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/MaintenanceView" } } } } }, "400": errors() } }
+        },
         "/api/v1/tasks/{task_id}": {
             "get": { "summary": "A task with its events", "parameters": [{ "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } }],
                      "responses": { "200": answer("The task", Some("TaskView")), "404": errors() } }
@@ -153,6 +170,13 @@ fn schemas() -> Value {
         "CronView": { "type": "object", "properties": { "job": { "type": "string" }, "schedule": { "type": "string" }, "collision_policy": { "type": "string" }, "timezone": { "type": "string" },
             "next_runs_ms": { "type": "array", "items": { "type": "integer" } }, "last_run_ms": { "type": "integer" }, "pending_run_ms": { "type": "integer" },
             "runs": { "type": "array", "items": { "type": "object", "properties": { "run_ms": { "type": "integer" }, "task_counts": { "type": "object", "additionalProperties": { "type": "integer" } } } } } } },
+        "HostView": { "type": "object", "properties": { "agent_id": { "type": "string" }, "hostname": { "type": "string" }, "state": { "type": "string", "enum": ["ACTIVE", "DRAINING", "DRAINED", "DISCONNECTED", "LOST"] },
+            "attributes": { "type": "object", "additionalProperties": { "type": "string" } }, "cpu": { "type": "number" }, "ram_mb": { "type": "integer" }, "disk_mb": { "type": "integer" },
+            "used_cpu": { "type": "number" }, "used_ram_mb": { "type": "integer" }, "used_disk_mb": { "type": "integer" }, "tasks": { "type": "integer" }, "last_seen_ms": { "type": "integer" },
+            "isolation": { "type": "string", "enum": ["cgroup-v2", "cgroup-v1", "rlimits", "none"] } } },
+        "HostsRequest": { "type": "object", "required": ["hosts"], "properties": { "hosts": { "type": "array", "items": { "type": "string" } } } },
+        "MaintenanceView": { "type": "object", "properties": { "host": { "type": "string" }, "mode": { "type": "string", "enum": ["NONE", "DRAINING", "DRAINED"] } } },
+        "DrainResponse": { "type": "object", "properties": { "hosts": { "type": "array", "items": { "$ref": "#/components/schemas/MaintenanceView" } }, "task_ids": { "type": "array", "items": { "type": "string" } } } },
         "RoleSummary": { "type": "object", "properties": { "role": { "type": "string" }, "jobs": { "type": "integer" }, "active": { "type": "integer" }, "pending": { "type": "integer" }, "failed": { "type": "integer" } } },
         "InstancePage": { "type": "object", "properties": { "total": { "type": "integer" }, "offset": { "type": "integer" }, "limit": { "type": "integer" }, "instances": { "type": "array", "items": { "$ref": "#/components/schemas/TaskView" } } } },
         "ProcessRecord": { "type": "object", "properties": { "name": { "type": "string" }, "state": { "type": "string", "enum": ["WAITING", "RUNNING", "SUCCESS", "FAILED", "KILLED"] }, "runs": { "type": "integer" },
