@@ -244,11 +244,17 @@ async fn session(
         running: tasks.running(),
         isolation: config.confine.isolation_name().to_owned(),
     };
-    http.post(format!("{}/agent/v1/register", config.scheduler))
+    let registered: aurora_api::RegisterResponse = http
+        .post(format!("{}/agent/v1/register", config.scheduler))
         .json(&register)
         .send()
         .await?
-        .error_for_status()?;
+        .error_for_status()?
+        .json()
+        .await
+        .unwrap_or_default();
+    // Four heartbeats missed: the stream (or the network under it) is dead.
+    let silence = Duration::from_millis(registered.heartbeat_ms.max(250) * 4);
     let resp = http
         .get(format!(
             "{}/agent/v1/{}/commands",
@@ -260,8 +266,8 @@ async fn session(
     let mut body = resp.bytes_stream();
     let mut buf: Vec<u8> = Vec::new();
     loop {
-        // A silent stream (no heartbeat for three periods) is a dead one.
-        let chunk = tokio::time::timeout(Duration::from_secs(20), body.next())
+        // A silent stream is a dead one.
+        let chunk = tokio::time::timeout(silence, body.next())
             .await
             .context("command stream went silent")?;
         let Some(chunk) = chunk else {

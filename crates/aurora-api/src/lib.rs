@@ -267,6 +267,20 @@ pub struct RegisterRequest {
     pub isolation: String,
 }
 
+/// The answer to a registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    /// How often the command stream carries a heartbeat: a stream silent for several of these
+    /// is dead, and the agent reconnects.
+    pub heartbeat_ms: u64,
+}
+
+impl Default for RegisterResponse {
+    fn default() -> Self {
+        RegisterResponse { heartbeat_ms: 5000 }
+    }
+}
+
 /// A command for an agent, sent over its command stream (`GET /agent/v1/AGENT/commands`, one JSON
 /// object a line).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -37,10 +37,13 @@ struct Agent {
     host: String,
     ip: String,
     work: PathBuf,
+    /// The network namespace it runs in, and the scheduler's address seen from there.
+    netns: Option<(String, String)>,
 }
 
 struct Cluster {
     scheduler: Option<Child>,
+    listen_ip: String,
     port: u16,
     data: tempfile::TempDir,
     home: tempfile::TempDir,
@@ -62,6 +65,15 @@ impl Cluster {
     }
 
     fn start() -> Cluster {
+        let mut c = Cluster::new("127.0.0.1");
+        for i in 0..3 {
+            c.add_agent(format!("host{i}"), format!("127.0.0.{}", i + 2), None);
+        }
+        c
+    }
+
+    /// A scheduler listening on `listen_ip`, no agents yet.
+    fn new(listen_ip: &str) -> Cluster {
         let port = free_port();
         let home = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(home.path().join(".aurora")).unwrap();
@@ -79,6 +91,7 @@ impl Cluster {
         .unwrap();
         let mut c = Cluster {
             scheduler: None,
+            listen_ip: String::new(),
             port,
             data,
             home,
@@ -86,25 +99,31 @@ impl Cluster {
             client: Client::new(&format!("http://127.0.0.1:{port}")),
         };
         std::fs::write(c.secret_file(), SECRET).unwrap();
+        c.listen_ip = listen_ip.to_owned();
         c.start_scheduler();
-        for i in 0..3 {
-            let work = c.data.path().join(format!("agent{i}"));
-            c.agents.push(Agent {
-                child: None,
-                host: format!("host{i}"),
-                ip: format!("127.0.0.{}", i + 2),
-                work,
-            });
-            c.start_agent(i);
-        }
         c
+    }
+
+    /// Starts one more agent, its file server on `ip`, in network namespace `netns` (with the
+    /// scheduler's address as seen from there) if given.
+    fn add_agent(&mut self, host: String, ip: String, netns: Option<(String, String)>) -> usize {
+        let i = self.agents.len();
+        self.agents.push(Agent {
+            child: None,
+            host,
+            ip,
+            work: self.data.path().join(format!("agent{i}")),
+            netns,
+        });
+        self.start_agent(i);
+        i
     }
 
     fn start_scheduler(&mut self) {
         let child = Command::new(sibling_bin("aurora-scheduler"))
             .args([
                 "--listen",
-                &format!("127.0.0.1:{}", self.port),
+                &format!("{}:{}", self.listen_ip, self.port),
                 "--data-dir",
             ])
             .arg(self.data.path().join("scheduler"))
@@ -122,8 +141,20 @@ impl Cluster {
         let secret = self.secret_file();
         let a = &mut self.agents[i];
         let base = 31000 + 100 * i as u16;
-        let child = Command::new(sibling_bin("aurora-agent"))
-            .args(["--scheduler", &format!("http://127.0.0.1:{}", self.port)])
+        let (mut cmd, scheduler) = match &a.netns {
+            Some((ns, scheduler_ip)) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns])
+                    .arg(sibling_bin("aurora-agent"));
+                (cmd, scheduler_ip.clone())
+            }
+            None => (
+                Command::new(sibling_bin("aurora-agent")),
+                "127.0.0.1".to_owned(),
+            ),
+        };
+        let child = cmd
+            .args(["--scheduler", &format!("http://{scheduler}:{}", self.port)])
             .args(["--hostname", &a.host])
             .args(["--listen", &format!("{}:0", a.ip)])
             .args(["--attribute", &format!("rack=r{i}")])
@@ -134,7 +165,7 @@ impl Cluster {
             .arg("--cluster-secret-file")
             .arg(&secret)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(self.data.path().join(format!("agent{i}.log"))).unwrap())
             .spawn()
             .unwrap();
         a.child = Some(child);
@@ -200,10 +231,16 @@ impl Cluster {
             if hosts.iter().filter(|h| h.state == state).count() == n {
                 return;
             }
-            assert!(
-                start.elapsed() < LIMIT,
-                "never {n} hosts {state}: {hosts:#?}"
-            );
+            if start.elapsed() > LIMIT {
+                for i in 0..self.agents.len() {
+                    let log = self.data.path().join(format!("agent{i}.log"));
+                    eprintln!(
+                        "agent {i}: {}",
+                        std::fs::read_to_string(log).unwrap_or_default()
+                    );
+                }
+                panic!("never {n} hosts {state}: {hosts:#?}");
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -504,4 +541,169 @@ async fn three_agents_constraints_loss_partition_drain_and_restart() {
     before.sort();
     after.sort();
     assert_eq!(after, before, "the same tasks, still running");
+}
+
+/// A network namespace with a veth pair to the host: `host_ip` on the host's side, `ns_ip`
+/// inside. Deleted (with its link) on drop.
+struct Netns {
+    name: String,
+    host_link: String,
+    host_ip: String,
+    ns_ip: String,
+}
+
+fn ip(args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl Netns {
+    /// `None` where namespaces cannot be made (not root, no iproute2).
+    fn create() -> Option<Netns> {
+        let id = std::process::id();
+        let n = Netns {
+            name: format!("aurora-{id}"),
+            host_link: format!("avh{}", id % 100_000),
+            host_ip: format!("10.{}.{}.1", 200 + id % 50, id % 250),
+            ns_ip: format!("10.{}.{}.2", 200 + id % 50, id % 250),
+        };
+        let ns_link = format!("avn{}", id % 100_000);
+        let ok = ip(&["netns", "add", &n.name])
+            && ip(&[
+                "link",
+                "add",
+                &n.host_link,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &ns_link,
+            ])
+            && ip(&["link", "set", &ns_link, "netns", &n.name])
+            && ip(&[
+                "addr",
+                "add",
+                &format!("{}/24", n.host_ip),
+                "dev",
+                &n.host_link,
+            ])
+            && ip(&["link", "set", &n.host_link, "up"])
+            && ip(&[
+                "netns",
+                "exec",
+                &n.name,
+                "ip",
+                "addr",
+                "add",
+                &format!("{}/24", n.ns_ip),
+                "dev",
+                &ns_link,
+            ])
+            && ip(&[
+                "netns", "exec", &n.name, "ip", "link", "set", &ns_link, "up",
+            ])
+            && ip(&["netns", "exec", &n.name, "ip", "link", "set", "lo", "up"]);
+        ok.then_some(n)
+    }
+
+    /// Cuts (`false`) or restores (`true`) the link between the namespace and the host.
+    fn link(&self, up: bool) {
+        assert!(ip(&[
+            "link",
+            "set",
+            &self.host_link,
+            if up { "up" } else { "down" }
+        ]));
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        ip(&["link", "del", &self.host_link]);
+        ip(&["netns", "del", &self.name]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_cut_off_by_the_network_is_replaced_and_its_copy_killed_when_it_returns() {
+    let Some(net) = Netns::create() else {
+        assert!(
+            !nix::unistd::geteuid().is_root() || std::env::var_os("AURORA_REQUIRE_NETNS").is_none(),
+            "cannot create a network namespace as root: is iproute2 installed?"
+        );
+        eprintln!("SKIPPED: network namespaces need root and iproute2");
+        return;
+    };
+    // The scheduler listens on every address; agents authenticate with the cluster secret.
+    let mut c = Cluster::new("0.0.0.0");
+    let local = c.add_agent("local0".into(), "127.0.0.2".into(), None);
+    let far = c.add_agent(
+        "far".into(),
+        net.ns_ip.clone(),
+        Some((net.name.clone(), net.host_ip.clone())),
+    );
+    c.hosts_in("ACTIVE", 2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pair = JobKey::new("www-data", "prod", "pair").unwrap();
+    let out = c.aurora(&[
+        "job",
+        "create",
+        "devcluster/www-data/prod/pair",
+        write_job(dir.path(), "pair", 2).to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tasks = c.until(&pair, "2 RUNNING", |t| running(t).len() == 2).await;
+    let stranded = running(&tasks)
+        .into_iter()
+        .find(|t| t.host.as_deref() == Some("far"))
+        .expect("an instance on the far host")
+        .clone();
+    // Its output crosses the veth: the scheduler fetches it from the far agent.
+    let logs = c.aurora(&[
+        "task",
+        "logs",
+        "--tail",
+        "1",
+        &format!("devcluster/www-data/prod/pair/{}", stranded.instance),
+    ]);
+    assert_eq!(text(&logs.stdout), "hello\n", "{}", text(&logs.stderr));
+    // A host with room for the instance joins.
+    c.add_agent("local1".into(), "127.0.0.3".into(), None);
+    c.hosts_in("ACTIVE", 3).await;
+    let groups = c.groups(far, &stranded.task_id);
+    assert!(!groups.is_empty());
+
+    net.link(false);
+    c.until(&pair, "the cut-off instance replaced", |t| {
+        instance(t, stranded.instance)
+            .is_some_and(|x| x.status == "RUNNING" && x.host.as_deref() == Some("local1"))
+    })
+    .await;
+    assert!(
+        groups.iter().any(|g| alive(*g)),
+        "the far copy runs on, cut off"
+    );
+
+    net.link(true);
+    let start = Instant::now();
+    while groups.iter().any(|g| alive(*g)) {
+        assert!(
+            start.elapsed() < LIMIT,
+            "the far copy still runs after the network came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.hosts_in("ACTIVE", 3).await;
+    let tasks = c.client.job(&pair).await.unwrap().tasks;
+    assert_eq!(running(&tasks).len(), 2, "{tasks:#?}");
+    assert!(
+        running(&tasks)
+            .iter()
+            .all(|t| t.host.as_deref() != Some("far"))
+    );
+    let _ = local;
 }

@@ -5,7 +5,7 @@
 use super::error::ApiError;
 use crate::core::{AgentLink, Core};
 use aurora_agent::cluster_secret;
-use aurora_api::{AgentCommand, RegisterRequest, StatusBatch};
+use aurora_api::{AgentCommand, RegisterRequest, RegisterResponse, StatusBatch};
 use aurora_model::task::ScheduleStatus;
 use aurora_sched::placement::AgentView;
 use axum::Json;
@@ -38,7 +38,7 @@ pub async fn register(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Json<RegisterRequest>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<RegisterResponse>, ApiError> {
     authorize(&core, peer, &headers)?;
     let Json(req) = body?;
     if !aurora_model::job_key::is_good_identifier(&req.agent_id) {
@@ -84,7 +84,9 @@ pub async fn register(
         Ok(())
     })
     .await?;
-    Ok(Json(serde_json::json!({})))
+    Ok(Json(RegisterResponse {
+        heartbeat_ms: core.heartbeat.as_millis() as u64,
+    }))
 }
 
 /// Marks the agent disconnected when its stream ends, unless a newer stream has replaced it.
