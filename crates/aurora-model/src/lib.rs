@@ -4,6 +4,7 @@
 //! This crate owns plain data and its validation rules. It does no IO, knows nothing of Starlark,
 //! HTTP or SQLite, and holds no async code: every other crate may depend on it.
 
+pub mod auth;
 pub mod config;
 pub mod cron;
 pub mod instances;
