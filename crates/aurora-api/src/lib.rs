@@ -237,6 +237,47 @@ pub struct DrainResponse {
     pub task_ids: Vec<String>,
 }
 
+// --- tokens ---------------------------------------------------------------------------------------
+
+/// `POST /api/v1/tokens`: a token for the caller (`aurora auth login`), or, for administrators,
+/// for any user (`aurora_admin token issue`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueTokenRequest {
+    /// Whom the token identifies; the caller when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Lifetime in seconds (one day when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u64>,
+    /// The client address it is accepted from: the caller's when absent, `*` for any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_ip: Option<String>,
+}
+
+/// A token just issued: shown once, never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenIssued {
+    pub token: String,
+    pub id: String,
+    pub user: String,
+    pub expires_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_ip: Option<String>,
+}
+
+/// A token as `aurora_admin token list` shows it (`GET /api/v1/tokens`): never the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: String,
+    pub user: String,
+    pub issued_ms: i64,
+    pub expires_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_ms: Option<i64>,
+}
+
 // --- agent protocol -------------------------------------------------------------------------------
 
 /// Resources an agent offers.

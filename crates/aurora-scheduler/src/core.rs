@@ -42,6 +42,24 @@ pub struct Core {
     /// How often agents' command streams carry a heartbeat, which agents answer: often enough that
     /// a live agent is never taken for lost.
     pub heartbeat: std::time::Duration,
+    /// Who may do what (`http::auth`).
+    pub auth: crate::http::auth::AuthOptions,
+    /// The store's file, for tokens issued by another process since the start.
+    pub db: std::path::PathBuf,
+    /// Every mutation, one JSON line each: time, user, source, action, target, outcome.
+    audit: Option<Mutex<std::fs::File>>,
+}
+
+/// How a [`Core`] is set up, beyond its state and store.
+pub struct CoreOptions {
+    pub cluster: String,
+    pub clock: Arc<dyn Clock>,
+    pub cluster_secret: Option<String>,
+    pub heartbeat: std::time::Duration,
+    pub auth: crate::http::auth::AuthOptions,
+    pub db: std::path::PathBuf,
+    /// Where the audit log is appended; `None`: no audit log.
+    pub audit_log: Option<std::path::PathBuf>,
 }
 
 /// Milliseconds since the Unix epoch, by the system clock.
@@ -98,25 +116,54 @@ pub fn new_id() -> String {
 impl Core {
     /// A core over a restored state. `cluster_secret` is required from agents and presented to
     /// their file servers.
-    pub fn new(
-        state: State,
-        store: Store,
-        cluster: String,
-        clock: Arc<dyn Clock>,
-        cluster_secret: Option<String>,
-        heartbeat: std::time::Duration,
-    ) -> Arc<Self> {
+    pub fn new(state: State, store: Store, o: CoreOptions) -> Arc<Self> {
+        let audit = o.audit_log.and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+                .map_err(|e| tracing::error!("cannot open the audit log {}: {e}", p.display()))
+                .ok()
+                .map(Mutex::new)
+        });
         Arc::new(Core {
-            clock,
+            clock: o.clock,
             state: Mutex::new(state),
             store,
             links: Mutex::new(HashMap::new()),
             wake: Notify::new(),
-            cluster,
-            http: agent_client(cluster_secret.as_deref()),
-            cluster_secret,
-            heartbeat,
+            cluster: o.cluster,
+            http: agent_client(o.cluster_secret.as_deref()),
+            cluster_secret: o.cluster_secret,
+            heartbeat: o.heartbeat,
+            auth: o.auth,
+            db: o.db,
+            audit,
         })
+    }
+
+    /// Appends one mutation to the audit log.
+    pub fn audit(
+        &self,
+        user: &str,
+        from: std::net::IpAddr,
+        action: &str,
+        target: &str,
+        outcome: &str,
+    ) {
+        let Some(f) = &self.audit else {
+            return;
+        };
+        let line = serde_json::json!({
+            "time": format!("{}Z", aurora_model::time::utc_timestamp(self.now_ms()).replace(' ', "T")),
+            "user": user,
+            "source": from.to_string(),
+            "action": action,
+            "target": target,
+            "outcome": outcome,
+        });
+        let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = std::io::Write::write_all(&mut *f, format!("{line}\n").as_bytes());
     }
 
     /// The time now, by the injected clock.
@@ -232,6 +279,13 @@ fn ops_for(state: &State, dirty: &Dirty) -> Vec<StoreOp> {
     }
     for key in &dirty.removed_crons {
         ops.push(StoreOp::RemoveCron { key: key.clone() });
+    }
+    for hash in &dirty.tokens {
+        if let Some(record) = state.tokens.get(hash) {
+            ops.push(StoreOp::SaveToken {
+                record: record.clone(),
+            });
+        }
     }
     for host in &dirty.hosts {
         ops.push(StoreOp::SetMaintenance {

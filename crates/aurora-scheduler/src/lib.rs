@@ -40,6 +40,8 @@ pub struct Config {
     pub cluster_secret: Option<String>,
     /// An agent silent for longer than this is lost: its tasks are LOST and replaced elsewhere.
     pub agent_lost_timeout: Duration,
+    /// Who may do what.
+    pub auth: http::auth::AuthOptions,
 }
 
 /// A running scheduler.
@@ -77,17 +79,27 @@ pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
     state.cron_timezone = config.cron_timezone;
     state.restore_crons(snapshot.crons, config.clock.now_ms());
     state.maintenance = snapshot.maintenance.into_iter().collect();
+    state.tokens = snapshot
+        .tokens
+        .into_iter()
+        .map(|t| (t.hash.clone(), t))
+        .collect();
     tracing::info!(jobs, tasks, crons, store = %db.display(), "state restored");
     Ok(core::Core::new(
         state,
         store,
-        config.cluster.clone(),
-        config.clock.clone(),
-        config.cluster_secret.clone(),
-        // Three heartbeats fit in the lost timeout.
-        (config.agent_lost_timeout / 3)
-            .min(http::agent::HEARTBEAT)
-            .max(Duration::from_millis(50)),
+        core::CoreOptions {
+            cluster: config.cluster.clone(),
+            clock: config.clock.clone(),
+            cluster_secret: config.cluster_secret.clone(),
+            // Three heartbeats fit in the lost timeout.
+            heartbeat: (config.agent_lost_timeout / 3)
+                .min(http::agent::HEARTBEAT)
+                .max(Duration::from_millis(50)),
+            auth: config.auth.clone(),
+            db,
+            audit_log: Some(config.data_dir.join("audit.log")),
+        },
     ))
 }
 

@@ -11,6 +11,58 @@ use std::path::PathBuf;
     version,
     about = "The Aurora-compatible scheduler"
 )]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: Args,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Tokens, on the scheduler's own machine (to bootstrap the first administrator).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(clap::Subcommand)]
+enum TokenCommand {
+    /// Issue a token for USER and print it (only its hash is stored).
+    Issue {
+        /// The scheduler's data directory.
+        #[arg(long, default_value = "./aurora-data")]
+        data_dir: PathBuf,
+        user: String,
+        /// Lifetime: 30m, 24h, 7d.
+        #[arg(long, default_value = "24h", value_parser = parse_ttl)]
+        ttl: std::time::Duration,
+        /// Accept the token only from this client address.
+        #[arg(long)]
+        bind_ip: Option<std::net::IpAddr>,
+    },
+}
+
+/// `30s`, `30m`, `24h`, `7d`.
+fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration such as 24h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" | "" => n * 3600,
+        "d" => n * 86_400,
+        u => return Err(format!("unknown unit '{u}' in '{s}' (s, m, h or d)")),
+    };
+    if secs == 0 {
+        return Err("a token's lifetime must be positive".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+#[derive(clap::Args)]
 struct Args {
     /// The cluster's name, as in clients' clusters.json.
     #[arg(long, default_value = "devcluster")]
@@ -40,6 +92,88 @@ struct Args {
     /// An agent silent for this long is lost: its tasks are LOST and replaced elsewhere.
     #[arg(long, default_value_t = 60_000)]
     agent_lost_timeout_ms: u64,
+    /// How callers are identified: any of token, proxy (comma-separated), or none (anyone may do
+    /// anything: the single-machine default, refused on a non-loopback address).
+    #[arg(long, default_value = "none", value_delimiter = ',')]
+    auth: Vec<String>,
+    /// The authorization file (TOML: admins, groups, roles).
+    #[arg(long)]
+    authz: Option<PathBuf>,
+    /// With --auth proxy: the header carrying the user the proxy authenticated.
+    #[arg(long, default_value = "X-Forwarded-User")]
+    proxy_user_header: String,
+    /// With --auth proxy: an address the proxy connects from (repeatable).
+    #[arg(long = "trusted-proxy")]
+    trusted_proxies: Vec<std::net::IpAddr>,
+    /// Allow --auth none on an address other than loopback.
+    #[arg(long)]
+    insecure_allow_anonymous: bool,
+}
+
+fn auth_options(args: &Args) -> anyhow::Result<aurora_scheduler::http::auth::AuthOptions> {
+    use anyhow::bail;
+    let mut o = aurora_scheduler::http::auth::AuthOptions {
+        tokens: false,
+        proxy: None,
+        anonymous: false,
+        authz: match &args.authz {
+            Some(p) => aurora_auth::Authz::load(p)?,
+            None => aurora_auth::Authz::open(),
+        },
+    };
+    for m in &args.auth {
+        match m.trim() {
+            "token" => o.tokens = true,
+            "proxy" => {
+                if args.trusted_proxies.is_empty() {
+                    bail!("--auth proxy needs the proxy's address: --trusted-proxy IP");
+                }
+                o.proxy = Some(aurora_scheduler::http::auth::Proxy {
+                    header: args.proxy_user_header.to_ascii_lowercase(),
+                    from: args.trusted_proxies.clone(),
+                });
+            }
+            "none" => {
+                if !args.listen.ip().is_loopback() && !args.insecure_allow_anonymous {
+                    bail!(
+                        "--auth none lets anyone who reaches {} do anything: use --auth token (or proxy), or add --insecure-allow-anonymous",
+                        args.listen
+                    );
+                }
+                o.anonymous = true;
+                // Tokens still identify users (the UI shows who is logged in), when given.
+                o.tokens = true;
+            }
+            "kerberos" => bail!("--auth kerberos is not available in this build yet"),
+            other => bail!("unknown --auth method '{other}' (token, proxy, none)"),
+        }
+    }
+    Ok(o)
+}
+
+/// `aurora-scheduler token issue`: writes the token's record to the store and prints the token.
+fn issue_token(
+    data_dir: &std::path::Path,
+    user: &str,
+    ttl: std::time::Duration,
+    bind_ip: Option<std::net::IpAddr>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let (store, _) = aurora_store::Store::open(&data_dir.join("scheduler.db"))?;
+    let now = aurora_scheduler::core::now_ms();
+    let (token, record) = aurora_auth::mint(user, now, ttl.as_millis() as i64, bind_ip)
+        .map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
+    eprintln!(
+        "Token {} for {user}, valid until {} UTC{}",
+        record.id,
+        aurora_model::time::utc_timestamp(record.expires_ms),
+        bind_ip.map_or(String::new(), |ip| format!(", from {ip} only"))
+    );
+    store.apply(vec![aurora_store::StoreOp::SaveToken { record }])?;
+    println!("{token}");
+    Ok(())
 }
 
 fn parse_tz(s: &str) -> Result<chrono_tz::Tz, String> {
@@ -56,7 +190,30 @@ async fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
+    let cli = Cli::parse();
+    if let Some(Command::Token(TokenCommand::Issue {
+        data_dir,
+        user,
+        ttl,
+        bind_ip,
+    })) = &cli.command
+    {
+        return match issue_token(data_dir, user, *ttl, *bind_ip) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let args = cli.serve;
+    let auth = match auth_options(&args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let cluster_secret = match args
         .cluster_secret_file
         .as_deref()
@@ -83,6 +240,7 @@ async fn main() -> std::process::ExitCode {
         clock: std::sync::Arc::new(aurora_scheduler::core::SystemClock),
         cluster_secret,
         agent_lost_timeout: std::time::Duration::from_millis(args.agent_lost_timeout_ms),
+        auth,
     };
     match aurora_scheduler::start(config).await {
         Ok(running) => {

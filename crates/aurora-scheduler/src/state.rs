@@ -62,6 +62,8 @@ pub struct Dirty {
     pub removed_crons: BTreeSet<JobKey>,
     /// Hosts whose maintenance mode changed.
     pub hosts: BTreeSet<String>,
+    /// Tokens issued or revoked, by hash.
+    pub tokens: BTreeSet<String>,
     /// Commands to send to agents once the change is durable.
     pub commands: Vec<(String, AgentCommand)>,
 }
@@ -112,6 +114,8 @@ pub struct State {
     pub cron_timezone: chrono_tz::Tz,
     /// Hosts in maintenance (draining, or drained once nothing runs there), by hostname.
     pub maintenance: BTreeSet<String>,
+    /// Issued tokens, by hash.
+    pub tokens: HashMap<String, aurora_model::auth::TokenRecord>,
 }
 
 /// A job's constraints, parsed (and checked: a bad one refuses the job with the reason).

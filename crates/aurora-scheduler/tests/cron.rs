@@ -25,6 +25,7 @@ fn config(dir: &Path, clock: Arc<ManualClock>) -> Config {
         clock,
         cluster_secret: None,
         agent_lost_timeout: std::time::Duration::from_secs(60),
+        auth: Default::default(),
     }
 }
 

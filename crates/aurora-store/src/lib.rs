@@ -7,6 +7,7 @@
 
 mod schema;
 
+use aurora_model::auth::TokenRecord;
 use aurora_model::cron::CronState;
 use aurora_model::task::ScheduledTask;
 use aurora_model::{Job, JobKey};
@@ -34,6 +35,8 @@ pub enum StoreOp {
     RemoveCron { key: JobKey },
     /// Put a host in maintenance (`aurora_admin host_drain`) or take it out (`host_activate`).
     SetMaintenance { host: String, draining: bool },
+    /// Insert or replace a token's record (issued, or revoked).
+    SaveToken { record: TokenRecord },
 }
 
 /// Everything stored, as loaded at start.
@@ -45,6 +48,8 @@ pub struct Snapshot {
     pub crons: Vec<(JobKey, CronState)>,
     /// Hosts in maintenance.
     pub maintenance: Vec<String>,
+    /// Every token issued (revoked and expired ones too, until pruned).
+    pub tokens: Vec<TokenRecord>,
 }
 
 /// Why the store failed.
@@ -180,7 +185,39 @@ fn load(conn: &Connection) -> Result<Snapshot, StoreError> {
     for row in rows {
         snapshot.maintenance.push(row.map_err(StoreError::read)?);
     }
+    let mut stmt = conn
+        .prepare("SELECT record FROM tokens")
+        .map_err(StoreError::read)?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(StoreError::read)?;
+    for row in rows {
+        let text = row.map_err(StoreError::read)?;
+        snapshot
+            .tokens
+            .push(serde_json::from_str(&text).map_err(StoreError::read)?);
+    }
     Ok(snapshot)
+}
+
+/// Looks a token up by hash in the store at `path`, read-only: how a running scheduler finds a
+/// token issued by another process (`aurora-scheduler token issue`) since it started.
+pub fn find_token(path: &Path, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(StoreError::read)?;
+    let text: Option<String> = conn
+        .query_row(
+            "SELECT record FROM tokens WHERE hash = ?1",
+            params![hash],
+            |r| r.get(0),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(StoreError::read(e)),
+        })?;
+    text.map(|t| serde_json::from_str(&t).map_err(StoreError::read))
+        .transpose()
 }
 
 fn apply_op(tx: &Connection, op: &StoreOp) -> Result<(), StoreError> {
@@ -230,6 +267,14 @@ fn apply_op(tx: &Connection, op: &StoreOp) -> Result<(), StoreError> {
                 "DELETE FROM maintenance WHERE host = ?1"
             };
             tx.execute(sql, params![host]).map_err(StoreError::write)?;
+        }
+        StoreOp::SaveToken { record } => {
+            let text = serde_json::to_string(record).map_err(StoreError::write)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO tokens (hash, record) VALUES (?1, ?2)",
+                params![record.hash, text],
+            )
+            .map_err(StoreError::write)?;
         }
     }
     Ok(())

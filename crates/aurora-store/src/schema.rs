@@ -13,6 +13,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE cron (key TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL);",
     // 3: hosts in maintenance (drained or draining).
     "CREATE TABLE maintenance (host TEXT PRIMARY KEY NOT NULL);",
+    // 4: issued tokens, by hash (the tokens themselves are never stored).
+    "CREATE TABLE tokens (hash TEXT PRIMARY KEY NOT NULL, record TEXT NOT NULL);",
 ];
 
 /// WAL so readers never block the writer; `synchronous = FULL` so a commit is on disk (and

@@ -150,7 +150,7 @@ fn migrations_are_idempotent() {
     let v: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 3);
+    assert_eq!(v, 4);
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();
@@ -301,4 +301,37 @@ fn a_version_1_file_is_migrated() {
             state: aurora_model::cron::CronState::scheduled_at(5),
         }])
         .unwrap();
+}
+
+#[test]
+fn tokens_are_kept_by_hash_and_found_by_another_process() {
+    use aurora_model::auth::TokenRecord;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut record = TokenRecord {
+        id: "abc".into(),
+        hash: "abcdef".into(),
+        user: "alice".into(),
+        issued_ms: 1,
+        expires_ms: 2,
+        bind_ip: Some("10.0.0.1".into()),
+        revoked_ms: None,
+    };
+    let (store, _) = Store::open(&path).unwrap();
+    store
+        .apply(vec![StoreOp::SaveToken {
+            record: record.clone(),
+        }])
+        .unwrap();
+    assert_eq!(find_token(&path, "abcdef").unwrap(), Some(record.clone()));
+    assert_eq!(find_token(&path, "nope").unwrap(), None);
+    record.revoked_ms = Some(3);
+    store
+        .apply(vec![StoreOp::SaveToken {
+            record: record.clone(),
+        }])
+        .unwrap();
+    drop(store);
+    let (_, snap) = Store::open(&path).unwrap();
+    assert_eq!(snap.tokens, vec![record]);
 }

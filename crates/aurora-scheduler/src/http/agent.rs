@@ -204,10 +204,15 @@ mod tests {
         let core = Core::new(
             State::default(),
             store,
-            "c".into(),
-            Arc::new(crate::core::SystemClock),
-            None,
-            HEARTBEAT,
+            crate::core::CoreOptions {
+                cluster: "c".into(),
+                clock: Arc::new(crate::core::SystemClock),
+                cluster_secret: None,
+                heartbeat: HEARTBEAT,
+                auth: Default::default(),
+                db: dir.path().join("s.db"),
+                audit_log: None,
+            },
         );
         let view = AgentView {
             id: "a1".into(),

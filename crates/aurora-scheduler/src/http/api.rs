@@ -3,13 +3,16 @@
 //! ran the task (`http::sandbox`), so that a browser or the CLI only ever needs to reach the
 //! scheduler. The web UI (`http::ui`) shows the same views.
 
+use super::auth::Caller;
 use super::error::ApiError;
 use super::sandbox;
 use crate::core::Core;
 use crate::state::Refusal;
 use crate::views::{self, job_summary, task_view};
 use aurora_api::*;
+use aurora_auth::Action;
 use aurora_model::JobKey;
+use axum::Extension;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State as AxState};
@@ -46,6 +49,7 @@ fn check_cluster(core: &Core, job: &aurora_model::Job) -> Result<(), ApiError> {
 
 pub async fn create_job(
     AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<CreateJobRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CreateJobResponse>), ApiError> {
     let Json(req) = body?;
@@ -56,13 +60,173 @@ pub async fn create_job(
         .map_err(|e| ApiError::bad_request(e.to_string()))?
         .key
         .to_string();
-    let task_ids = core
-        .mutate(move |s, now, ids, dirty| s.create_job(req.config, now, ids, dirty))
-        .await?;
+    let audit = caller.begin(&core, Action::Create, Some(&req.config.role), &job)?;
+    let task_ids = audit.done(
+        core.mutate(move |s, now, ids, dirty| s.create_job(req.config, now, ids, dirty))
+            .await
+            .map_err(ApiError::from),
+    )?;
     Ok((
         StatusCode::CREATED,
         Json(CreateJobResponse { job, task_ids }),
     ))
+}
+
+/// A day, the default lifetime of a token.
+const TOKEN_TTL_SECS: u64 = 86_400;
+
+/// `aurora auth login` (a token for the caller) and `aurora_admin token issue` (for anyone).
+pub async fn issue_token(
+    AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<IssueTokenRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<TokenIssued>), ApiError> {
+    let Json(req) = body?;
+    let me = caller.user(&core)?;
+    let user = req.user.clone().unwrap_or_else(|| me.clone());
+    if caller.user.is_none() && req.user.is_none() {
+        return Err(super::auth::denied(aurora_auth::Denied::NotLoggedIn));
+    }
+    if !aurora_model::job_key::is_good_identifier(&user) {
+        return Err(ApiError::bad_request(format!(
+            "'{user}' is not a valid user name"
+        )));
+    }
+    // Anyone may have a token for themselves; for others, administrators only.
+    let target = format!("token for {user}");
+    let audit = if user == me {
+        None
+    } else {
+        Some(caller.begin(&core, Action::ManageTokens, None, &target)?)
+    };
+    let bind_ip = match req.bind_ip.as_deref() {
+        None => Some(caller.addr),
+        Some("*") => None,
+        Some(ip) => Some(ip.parse().map_err(|_| {
+            ApiError::bad_request(format!(
+                "bind_ip '{ip}' is not an IP address (or * for any)"
+            ))
+        })?),
+    };
+    let ttl = req
+        .ttl_secs
+        .unwrap_or(TOKEN_TTL_SECS)
+        .clamp(60, 366 * 86_400);
+    let (token, record) = aurora_auth::mint(&user, core.now_ms(), (ttl * 1000) as i64, bind_ip)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("no randomness: {e}"),
+            )
+        })?;
+    let issued = TokenIssued {
+        token,
+        id: record.id.clone(),
+        user: user.clone(),
+        expires_ms: record.expires_ms,
+        bind_ip: record.bind_ip.clone(),
+    };
+    let r = core
+        .mutate(move |s, _, _, dirty| {
+            dirty.tokens.insert(record.hash.clone());
+            s.tokens.insert(record.hash.clone(), record);
+            Ok(())
+        })
+        .await
+        .map_err(ApiError::from);
+    match audit {
+        Some(a) => a.done(r)?,
+        None => {
+            let outcome = if r.is_ok() { "ok" } else { "failed" };
+            core.audit(
+                &me,
+                caller.addr,
+                Action::ManageTokens.name(),
+                &target,
+                outcome,
+            );
+            r?
+        }
+    }
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+fn token_view(r: &aurora_model::auth::TokenRecord) -> TokenView {
+    TokenView {
+        id: r.id.clone(),
+        user: r.user.clone(),
+        issued_ms: r.issued_ms,
+        expires_ms: r.expires_ms,
+        bind_ip: r.bind_ip.clone(),
+        revoked_ms: r.revoked_ms,
+    }
+}
+
+/// `aurora_admin token list`: every token (administrators), or the caller's own.
+pub async fn list_tokens(
+    AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    let me = caller.user(&core)?;
+    let all = caller.may(&core, Action::ManageTokens, None).is_ok();
+    let state = core.read();
+    let mut out: Vec<TokenView> = state
+        .tokens
+        .values()
+        .filter(|t| all || t.user == me)
+        .map(token_view)
+        .collect();
+    out.sort_by(|a, b| a.issued_ms.cmp(&b.issued_ms).then_with(|| a.id.cmp(&b.id)));
+    Ok(Json(out))
+}
+
+/// `aurora_admin token revoke ID`: administrators, or the token's owner.
+pub async fn revoke_token(
+    AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<TokenView>, ApiError> {
+    let me = caller.user(&core)?;
+    let owner = core
+        .read()
+        .tokens
+        .values()
+        .find(|t| t.id == id)
+        .map(|t| t.user.clone())
+        .ok_or_else(|| ApiError::not_found(format!("no token {id}")))?;
+    let target = format!("revoke token {id} of {owner}");
+    let audit = if owner == me && caller.user.is_some() {
+        None
+    } else {
+        Some(caller.begin(&core, Action::ManageTokens, None, &target)?)
+    };
+    let r = core
+        .mutate(move |s, now, _, dirty| {
+            let t = s
+                .tokens
+                .values_mut()
+                .find(|t| t.id == id)
+                .ok_or_else(|| Refusal::Invalid(format!("no token {id}")))?;
+            t.revoked_ms.get_or_insert(now);
+            dirty.tokens.insert(t.hash.clone());
+            Ok(token_view(t))
+        })
+        .await
+        .map_err(ApiError::from);
+    let view = match audit {
+        Some(a) => a.done(r)?,
+        None => {
+            core.audit(
+                &me,
+                caller.addr,
+                Action::ManageTokens.name(),
+                &target,
+                if r.is_ok() { "ok" } else { "failed" },
+            );
+            r?
+        }
+    };
+    Ok(Json(view))
 }
 
 /// `aurora_admin hosts`.
@@ -100,14 +264,23 @@ pub async fn maintenance_status(
 /// `aurora_admin host_drain`.
 pub async fn drain_hosts(
     AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<HostsRequest>, JsonRejection>,
 ) -> Result<Json<DrainResponse>, ApiError> {
     let Json(req) = body?;
     let hosts = host_list(req.hosts)?;
+    let audit = caller.begin(
+        &core,
+        Action::Drain,
+        None,
+        format!("drain {}", hosts.join(",")),
+    )?;
     let list = hosts.clone();
-    let task_ids = core
-        .mutate(move |s, now, _, dirty| Ok(s.drain_hosts(&list, now, dirty)))
-        .await?;
+    let task_ids = audit.done(
+        core.mutate(move |s, now, _, dirty| Ok(s.drain_hosts(&list, now, dirty)))
+            .await
+            .map_err(ApiError::from),
+    )?;
     Ok(Json(DrainResponse {
         hosts: views::maintenance(&core.read(), &hosts),
         task_ids,
@@ -117,22 +290,33 @@ pub async fn drain_hosts(
 /// `aurora_admin host_activate`.
 pub async fn activate_hosts(
     AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<HostsRequest>, JsonRejection>,
 ) -> Result<Json<Vec<MaintenanceView>>, ApiError> {
     let Json(req) = body?;
     let hosts = host_list(req.hosts)?;
+    let audit = caller.begin(
+        &core,
+        Action::Drain,
+        None,
+        format!("activate {}", hosts.join(",")),
+    )?;
     let list = hosts.clone();
-    core.mutate(move |s, _, _, dirty| {
-        s.activate_hosts(&list, dirty);
-        Ok(())
-    })
-    .await?;
+    audit.done(
+        core.mutate(move |s, _, _, dirty| {
+            s.activate_hosts(&list, dirty);
+            Ok(())
+        })
+        .await
+        .map_err(ApiError::from),
+    )?;
     Ok(Json(views::maintenance(&core.read(), &hosts)))
 }
 
 /// `aurora cron schedule`: creates or replaces a cron job.
 pub async fn schedule_cron(
     AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<CreateJobRequest>, JsonRejection>,
 ) -> Result<Json<CronScheduled>, ApiError> {
     let Json(req) = body?;
@@ -143,22 +327,29 @@ pub async fn schedule_cron(
         .map_err(|e| ApiError::bad_request(e.to_string()))?
         .key
         .to_string();
-    let replaced = core
-        .mutate(move |s, now, _, dirty| s.schedule_cron(req.config, now, dirty))
-        .await?;
+    let audit = caller.begin(&core, Action::ScheduleCron, Some(&req.config.role), &job)?;
+    let replaced = audit.done(
+        core.mutate(move |s, now, _, dirty| s.schedule_cron(req.config, now, dirty))
+            .await
+            .map_err(ApiError::from),
+    )?;
     Ok(Json(CronScheduled { job, replaced }))
 }
 
 /// `aurora cron deschedule`.
 pub async fn deschedule_cron(
     AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
     Path((role, env, name)): Path<(String, String, String)>,
 ) -> Result<Json<CronDescheduled>, ApiError> {
     let k = key(&role, &env, &name)?;
     let job = k.to_string();
-    let descheduled = core
-        .mutate(move |s, _, _, dirty| Ok(s.deschedule_cron(&k, dirty)))
-        .await?;
+    let audit = caller.begin(&core, Action::DescheduleCron, Some(&role), &job)?;
+    let descheduled = audit.done(
+        core.mutate(move |s, _, _, dirty| Ok(s.deschedule_cron(&k, dirty)))
+            .await
+            .map_err(ApiError::from),
+    )?;
     let message = if descheduled {
         format!("Cron job {job} descheduled")
     } else {
@@ -174,14 +365,18 @@ pub async fn deschedule_cron(
 /// `aurora cron start`: runs the job now, following its collision policy.
 pub async fn start_cron(
     AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
     Path((role, env, name)): Path<(String, String, String)>,
 ) -> Result<Json<CronStarted>, ApiError> {
     use crate::state::CronOutcome;
     let k = key(&role, &env, &name)?;
     let job = k.to_string();
-    let outcome = core
-        .mutate(move |s, now, ids, dirty| s.start_cron(&k, now, ids, dirty))
-        .await?;
+    let audit = caller.begin(&core, Action::StartCron, Some(&role), &job)?;
+    let outcome = audit.done(
+        core.mutate(move |s, now, ids, dirty| s.start_cron(&k, now, ids, dirty))
+            .await
+            .map_err(ApiError::from),
+    )?;
     let (outcome, task_ids) = match outcome {
         CronOutcome::Started(ids) => ("STARTED", ids),
         CronOutcome::KillingPrevious(ids) => ("KILLING_PREVIOUS", ids),
@@ -267,17 +462,23 @@ pub async fn get_job(
 
 pub async fn kill_job(
     AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
     Path((role, env, name)): Path<(String, String, String)>,
     body: Result<Json<KillRequest>, JsonRejection>,
 ) -> Result<Json<TasksAffected>, ApiError> {
     let Json(req) = body?;
     let k = key(&role, &env, &name)?;
+    let audit = caller.begin(&core, Action::Kill, Some(&role), k.to_string())?;
     let message = req
         .message
-        .unwrap_or_else(|| "Killed by user request".into());
-    let killed = core
-        .mutate(move |s, now, _, dirty| s.kill(&k, req.instances.as_deref(), &message, now, dirty))
-        .await?;
+        .unwrap_or_else(|| format!("Killed by {}", audit.user));
+    let killed = audit.done(
+        core.mutate(move |s, now, _, dirty| {
+            s.kill(&k, req.instances.as_deref(), &message, now, dirty)
+        })
+        .await
+        .map_err(ApiError::from),
+    )?;
     Ok(Json(affected(killed)))
 }
 
@@ -291,29 +492,37 @@ fn affected(list: Vec<(u32, String)>) -> TasksAffected {
 
 pub async fn add_instances(
     AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
     Path((role, env, name)): Path<(String, String, String)>,
     body: Result<Json<AddInstancesRequest>, JsonRejection>,
 ) -> Result<Json<TasksAffected>, ApiError> {
     let Json(req) = body?;
     let k = key(&role, &env, &name)?;
-    let added = core
-        .mutate(move |s, now, ids, dirty| {
+    let audit = caller.begin(&core, Action::AddInstances, Some(&role), k.to_string())?;
+    let added = audit.done(
+        core.mutate(move |s, now, ids, dirty| {
             s.add_instances(&k, req.from_instance, req.count, now, ids, dirty)
         })
-        .await?;
+        .await
+        .map_err(ApiError::from),
+    )?;
     Ok(Json(affected(added)))
 }
 
 pub async fn restart_job(
     AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
     Path((role, env, name)): Path<(String, String, String)>,
     body: Result<Json<RestartRequest>, JsonRejection>,
 ) -> Result<Json<TasksAffected>, ApiError> {
     let Json(req) = body?;
     let k = key(&role, &env, &name)?;
-    let restarted = core
-        .mutate(move |s, now, _, dirty| s.restart(&k, req.instances.as_deref(), now, dirty))
-        .await?;
+    let audit = caller.begin(&core, Action::Restart, Some(&role), k.to_string())?;
+    let restarted = audit.done(
+        core.mutate(move |s, now, _, dirty| s.restart(&k, req.instances.as_deref(), now, dirty))
+            .await
+            .map_err(ApiError::from),
+    )?;
     Ok(Json(affected(restarted)))
 }
 

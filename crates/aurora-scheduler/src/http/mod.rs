@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod openapi;
 pub mod sandbox;
@@ -34,6 +35,9 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/api/v1/maintenance", "get"),
     ("/api/v1/maintenance/drain", "post"),
     ("/api/v1/maintenance/activate", "post"),
+    ("/api/v1/tokens", "get"),
+    ("/api/v1/tokens", "post"),
+    ("/api/v1/tokens/{id}", "delete"),
     ("/api/v1/tasks/{task_id}", "get"),
     ("/api/v1/tasks/{task_id}/logs", "get"),
     ("/api/v1/tasks/{task_id}/processes", "get"),
@@ -86,6 +90,14 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/api/v1/maintenance", get(api::maintenance_status))
         .route("/api/v1/maintenance/drain", post(api::drain_hosts))
         .route("/api/v1/maintenance/activate", post(api::activate_hosts))
+        .route(
+            "/api/v1/tokens",
+            get(api::list_tokens).post(api::issue_token),
+        )
+        .route(
+            "/api/v1/tokens/{id}",
+            axum::routing::delete(api::revoke_token),
+        )
         .route("/api/v1/tasks/{task_id}", get(api::get_task))
         .route("/api/v1/tasks/{task_id}/logs", get(api::task_logs))
         .route(
@@ -101,6 +113,10 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/agent/v1/{agent_id}/commands", get(agent::commands))
         .route("/agent/v1/{agent_id}/status", post(agent::status))
         .fallback(|| async { error::ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn_with_state(
+            core.clone(),
+            auth::identify,
+        ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             4 * 1024 * 1024,
         ))

@@ -116,6 +116,17 @@ fn paths() -> Value {
             "post": { "summary": "End maintenance of hosts (`aurora_admin host_activate`)", "requestBody": body("HostsRequest"),
                       "responses": { "200": { "description": "Modes", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/MaintenanceView" } } } } }, "400": errors() } }
         },
+        "/api/v1/tokens": {
+            "get": { "summary": "Tokens: every one for administrators, the caller's own otherwise (never the tokens themselves)",
+                     "responses": { "200": { "description": "Tokens", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/TokenView" } } } } }, "401": errors() } },
+            "post": { "summary": "Issue a token: for the caller (`aurora auth login`), or for any user (administrators)", "requestBody": body("IssueTokenRequest"),
+                      "responses": { "201": answer("The token, shown once", Some("TokenIssued")), "400": errors(), "401": errors(), "403": errors() } }
+        },
+        "/api/v1/tokens/{id}": {
+            "delete": { "summary": "Revoke a token (administrators, or its owner)",
+                        "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                        "responses": { "200": answer("The revoked token", Some("TokenView")), "401": errors(), "403": errors(), "404": errors() } }
+        },
         "/api/v1/tasks/{task_id}": {
             "get": { "summary": "A task with its events", "parameters": [{ "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } }],
                      "responses": { "200": answer("The task", Some("TaskView")), "404": errors() } }
@@ -177,6 +188,9 @@ fn schemas() -> Value {
         "HostsRequest": { "type": "object", "required": ["hosts"], "properties": { "hosts": { "type": "array", "items": { "type": "string" } } } },
         "MaintenanceView": { "type": "object", "properties": { "host": { "type": "string" }, "mode": { "type": "string", "enum": ["NONE", "DRAINING", "DRAINED"] } } },
         "DrainResponse": { "type": "object", "properties": { "hosts": { "type": "array", "items": { "$ref": "#/components/schemas/MaintenanceView" } }, "task_ids": { "type": "array", "items": { "type": "string" } } } },
+        "IssueTokenRequest": { "type": "object", "properties": { "user": { "type": "string" }, "ttl_secs": { "type": "integer" }, "bind_ip": { "type": "string", "description": "an IP address, or * for any; the caller's address when absent" } } },
+        "TokenIssued": { "type": "object", "properties": { "token": { "type": "string" }, "id": { "type": "string" }, "user": { "type": "string" }, "expires_ms": { "type": "integer" }, "bind_ip": { "type": "string" } } },
+        "TokenView": { "type": "object", "properties": { "id": { "type": "string" }, "user": { "type": "string" }, "issued_ms": { "type": "integer" }, "expires_ms": { "type": "integer" }, "bind_ip": { "type": "string" }, "revoked_ms": { "type": "integer" } } },
         "RoleSummary": { "type": "object", "properties": { "role": { "type": "string" }, "jobs": { "type": "integer" }, "active": { "type": "integer" }, "pending": { "type": "integer" }, "failed": { "type": "integer" } } },
         "InstancePage": { "type": "object", "properties": { "total": { "type": "integer" }, "offset": { "type": "integer" }, "limit": { "type": "integer" }, "instances": { "type": "array", "items": { "$ref": "#/components/schemas/TaskView" } } } },
         "ProcessRecord": { "type": "object", "properties": { "name": { "type": "string" }, "state": { "type": "string", "enum": ["WAITING", "RUNNING", "SUCCESS", "FAILED", "KILLED"] }, "runs": { "type": "integer" },

@@ -1,0 +1,262 @@
+//! Who is calling, and may they: the middleware that identifies every request to the API and the
+//! web UI (a token in `Authorization: Bearer`, or the UI's session cookie; or, from a trusted
+//! proxy's address only, a user header), and the check each mutation makes
+//! ([`Caller::may`]) against the authorization file (`aurora_auth::Authz`). Denials are 401 (who
+//! are you: how to log in) or 403 (you may not: who was refused what, whom to ask).
+//!
+//! The agent protocol has its own check (`aurora_agent::cluster_secret`).
+
+use super::error::ApiError;
+use crate::core::Core;
+use aurora_auth::{Action, Authz, Denied};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// The UI's session cookie (it holds a token).
+pub const SESSION_COOKIE: &str = "aurora_session";
+
+/// A trusted SSO proxy: the user is taken from `header` on connections from `from` only.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    pub header: String,
+    pub from: Vec<IpAddr>,
+}
+
+/// How callers are identified and what they may do.
+#[derive(Debug, Clone)]
+pub struct AuthOptions {
+    /// Tokens (`Bearer`, session cookie) identify users.
+    pub tokens: bool,
+    pub proxy: Option<Proxy>,
+    /// `--auth none`: callers nobody identified may do everything.
+    pub anonymous: bool,
+    pub authz: Authz,
+}
+
+impl Default for AuthOptions {
+    /// The single-machine default: anyone (on loopback) may do everything.
+    fn default() -> Self {
+        AuthOptions {
+            tokens: true,
+            proxy: None,
+            anonymous: true,
+            authz: Authz::open(),
+        }
+    }
+}
+
+/// Who made a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// `None`: nobody identified (allowed only with `--auth none`).
+    pub user: Option<String>,
+    pub addr: IpAddr,
+}
+
+impl Caller {
+    /// The user, or a 401 saying how to log in (with `--auth none`, `anonymous`).
+    pub fn user(&self, core: &Core) -> Result<String, ApiError> {
+        match &self.user {
+            Some(u) => Ok(u.clone()),
+            None if core.auth.anonymous => Ok("anonymous".into()),
+            None => Err(denied(Denied::NotLoggedIn)),
+        }
+    }
+
+    /// Starts a mutation: checks that the caller may do `action` on `target` (a job of `role`, or
+    /// an administrators' action when `None`). A refusal is written to the audit log here; the
+    /// outcome of an allowed one by [`Audited::done`].
+    pub fn begin<'c>(
+        &self,
+        core: &'c Core,
+        action: Action,
+        role: Option<&str>,
+        target: impl Into<String>,
+    ) -> Result<Audited<'c>, ApiError> {
+        let target = target.into();
+        match self.may(core, action, role) {
+            Ok(user) => Ok(Audited {
+                core,
+                user,
+                addr: self.addr,
+                action,
+                target,
+            }),
+            Err(e) => {
+                let who = self.user.as_deref().unwrap_or("-");
+                core.audit(
+                    who,
+                    self.addr,
+                    action.name(),
+                    &target,
+                    &format!("refused: {}", e.message),
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// May this caller do `action` on jobs of `role` (administrators' actions when `None`)?
+    /// Returns the user.
+    pub fn may(&self, core: &Core, action: Action, role: Option<&str>) -> Result<String, ApiError> {
+        let user = self.user(core)?;
+        if self.user.is_none() {
+            return Ok(user); // --auth none
+        }
+        let authz = &core.auth.authz;
+        match role {
+            Some(r) => authz.check_role(&user, action, r),
+            None => authz.check_admin(&user, action),
+        }
+        .map_err(denied)?;
+        Ok(user)
+    }
+}
+
+/// An allowed mutation on its way: its outcome goes to the audit log.
+pub struct Audited<'c> {
+    core: &'c Core,
+    pub user: String,
+    addr: IpAddr,
+    action: Action,
+    target: String,
+}
+
+impl Audited<'_> {
+    /// Records the outcome and passes it on.
+    pub fn done<T>(self, r: Result<T, ApiError>) -> Result<T, ApiError> {
+        let outcome = match &r {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => format!("failed: {}", e.message),
+        };
+        self.core.audit(
+            &self.user,
+            self.addr,
+            self.action.name(),
+            &self.target,
+            &outcome,
+        );
+        r
+    }
+}
+
+/// A denial as an API error.
+pub fn denied(d: Denied) -> ApiError {
+    let status = StatusCode::from_u16(d.status()).unwrap_or(StatusCode::FORBIDDEN);
+    ApiError::new(status, d.to_string())
+}
+
+/// The token a request carries: `Authorization: Bearer T`, else the session cookie.
+fn presented_token(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        let v = v.trim();
+        if let Some(t) = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+        {
+            return Some(t.trim().to_owned());
+        }
+    }
+    headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The user a token identifies, presented from `from`: looked up in memory, then in the store
+/// (for tokens another process issued since the start).
+pub fn user_of_token(core: &Core, token: &str, from: IpAddr) -> Result<String, Denied> {
+    let now = core.now_ms();
+    {
+        let state = core.read();
+        match aurora_auth::verify(token, |h| state.tokens.get(h), from, now) {
+            Ok(r) => return Ok(r.user.clone()),
+            Err(aurora_auth::TokenError::Unknown) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let hash = aurora_auth::token::parse(token)?;
+    let found = aurora_store::find_token(&core.db, &hash).ok().flatten();
+    let Some(record) = found else {
+        return Err(aurora_auth::TokenError::Unknown.into());
+    };
+    let mut state = core.read();
+    state.tokens.insert(record.hash.clone(), record);
+    aurora_auth::verify(token, |h| state.tokens.get(h), from, now)
+        .map(|r| r.user.clone())
+        .map_err(Into::into)
+}
+
+/// Routes that identify themselves or need no identity.
+fn exempt(path: &str) -> bool {
+    path == "/health"
+        || path.starts_with("/agent/")
+        || path.starts_with("/assets/")
+        || path == "/login"
+        || path == "/api/v1/openapi.json"
+}
+
+/// Identifies the caller of every request and puts a [`Caller`] in its extensions. Bad
+/// credentials are refused at once; missing ones only where a read needs a login (or later, by a
+/// mutation's check).
+pub async fn identify(
+    State(core): State<Arc<Core>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let addr = aurora_auth::token::canonical(peer.ip());
+    let path = req.uri().path().to_owned();
+    if exempt(&path) {
+        req.extensions_mut().insert(Caller { user: None, addr });
+        return next.run(req).await;
+    }
+    let auth = &core.auth;
+    let mut user = None;
+    if let Some(p) = &auth.proxy
+        && p.from.contains(&addr)
+        && let Some(u) = req
+            .headers()
+            .get(p.header.as_str())
+            .and_then(|v| v.to_str().ok())
+        && !u.trim().is_empty()
+    {
+        user = Some(u.trim().to_owned());
+    }
+    if user.is_none()
+        && auth.tokens
+        && let Some(token) = presented_token(req.headers())
+    {
+        match user_of_token(&core, &token, addr) {
+            Ok(u) => user = Some(u),
+            Err(d) => return refusal(&path, d),
+        }
+    }
+    let read = matches!(*req.method(), Method::GET | Method::HEAD);
+    if user.is_none() && read && auth.authz.read_requires_login() && !auth.anonymous {
+        return refusal(&path, Denied::NotLoggedIn);
+    }
+    req.extensions_mut().insert(Caller { user, addr });
+    next.run(req).await
+}
+
+/// A refusal: JSON for the API, a redirect to the login page for the UI.
+fn refusal(path: &str, d: Denied) -> Response {
+    if path.starts_with("/api/") || path == "/metrics" {
+        denied(d).into_response()
+    } else {
+        let to = format!(
+            "/login?reason={}",
+            form_urlencoded::byte_serialize(d.to_string().as_bytes()).collect::<String>()
+        );
+        axum::response::Redirect::to(&to).into_response()
+    }
+}
