@@ -26,6 +26,7 @@ pub struct Client {
     base: String,
     http: reqwest::Client,
     token: Option<String>,
+    cookies: Option<String>,
 }
 
 /// A piece of a log and where the next piece starts.
@@ -58,7 +59,14 @@ impl Client {
             base: base.trim_end_matches('/').to_owned(),
             http,
             token: None,
+            cookies: None,
         }
+    }
+
+    /// Sends `Cookie: ...` with every call (cookies from an SSO cookie jar).
+    pub fn with_cookies(mut self, cookies: Option<String>) -> Self {
+        self.cookies = cookies.filter(|c| !c.is_empty());
+        self
     }
 
     /// Sends `Authorization: Bearer TOKEN` with every call.
@@ -83,6 +91,10 @@ impl Client {
     ) -> Result<reqwest::Response, ClientError> {
         let req = match &self.token {
             Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let req = match &self.cookies {
+            Some(c) => req.header("cookie", c),
             None => req,
         };
         let resp = req.send().await.map_err(|source| ClientError::Transport {
@@ -161,6 +173,23 @@ impl Client {
             format!("?{}", q.join("&"))
         };
         self.get(&format!("/api/v1/jobs{query}")).await
+    }
+
+    /// `aurora auth login` (no user) and `aurora_admin token issue USER`.
+    pub async fn issue_token(&self, req: &IssueTokenRequest) -> Result<TokenIssued, ClientError> {
+        let url = self.url("/api/v1/tokens");
+        self.json(self.http.post(&url).json(req), &url).await
+    }
+
+    /// `aurora_admin token list`.
+    pub async fn tokens(&self) -> Result<Vec<TokenView>, ClientError> {
+        self.get("/api/v1/tokens").await
+    }
+
+    /// `aurora_admin token revoke ID`.
+    pub async fn revoke_token(&self, id: &str) -> Result<TokenView, ClientError> {
+        let url = self.url(&format!("/api/v1/tokens/{id}"));
+        self.json(self.http.delete(&url), &url).await
     }
 
     /// `aurora_admin hosts`.

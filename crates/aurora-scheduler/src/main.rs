@@ -152,7 +152,7 @@ fn auth_options(args: &Args) -> anyhow::Result<aurora_scheduler::http::auth::Aut
 }
 
 /// `aurora-scheduler token issue`: writes the token's record to the store and prints the token.
-fn issue_token(
+async fn issue_token(
     data_dir: &std::path::Path,
     user: &str,
     ttl: std::time::Duration,
@@ -171,7 +171,10 @@ fn issue_token(
         aurora_model::time::utc_timestamp(record.expires_ms),
         bind_ip.map_or(String::new(), |ip| format!(", from {ip} only"))
     );
-    store.apply(vec![aurora_store::StoreOp::SaveToken { record }])?;
+    store
+        .submit(vec![aurora_store::StoreOp::SaveToken { record }])
+        .wait()
+        .await?;
     println!("{token}");
     Ok(())
 }
@@ -198,7 +201,7 @@ async fn main() -> std::process::ExitCode {
         bind_ip,
     })) = &cli.command
     {
-        return match issue_token(data_dir, user, *ttl, *bind_ip) {
+        return match issue_token(data_dir, user, *ttl, *bind_ip).await {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e:#}");

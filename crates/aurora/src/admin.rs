@@ -1,6 +1,7 @@
 //! `aurora_admin`'s verbs, with Aurora's argument forms: `host_drain --hosts=H1,H2 CLUSTER`,
 //! `host_maintenance_status --hosts=... CLUSTER`, `host_activate --hosts=... CLUSTER`, and
-//! `hosts CLUSTER` listing agents, their attributes, resources used and free, and state.
+//! `hosts CLUSTER` listing agents, their attributes, resources used and free, and state; and
+//! `token issue|list|revoke` for users' tokens.
 
 use crate::clusters::Clusters;
 use crate::commands::{client_for, poll};
@@ -46,6 +47,68 @@ pub async fn host_maintenance_status(cluster: &str, hosts: &[String]) -> anyhow:
     let clusters = Clusters::load()?;
     let (client, _) = client_for(&clusters, cluster)?;
     print_modes(&client.maintenance(hosts).await?);
+    Ok(())
+}
+
+/// `aurora_admin token issue USER`: prints the token (shown once).
+pub async fn token_issue(
+    cluster: Option<&str>,
+    user: &str,
+    ttl_secs: u64,
+    bind_ip: Option<String>,
+) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let name = clusters.named_or_only(cluster)?.name.clone();
+    let (client, _) = client_for(&clusters, &name)?;
+    let issued = client
+        .issue_token(&aurora_api::IssueTokenRequest {
+            user: Some(user.to_owned()),
+            ttl_secs: Some(ttl_secs),
+            bind_ip,
+        })
+        .await?;
+    eprintln!(
+        " INFO] Token {} for {}, valid until {} UTC{}",
+        issued.id,
+        issued.user,
+        crate::format::timestamp(issued.expires_ms),
+        issued
+            .bind_ip
+            .as_deref()
+            .map_or(String::new(), |ip| format!(", from {ip} only"))
+    );
+    println!("{}", issued.token);
+    Ok(())
+}
+
+/// `aurora_admin token list`.
+pub async fn token_list(cluster: Option<&str>) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let name = clusters.named_or_only(cluster)?.name.clone();
+    let (client, _) = client_for(&clusters, &name)?;
+    for t in client.tokens().await? {
+        let state = match t.revoked_ms {
+            Some(at) => format!("revoked {}", crate::format::timestamp(at)),
+            None => format!("expires {}", crate::format::timestamp(t.expires_ms)),
+        };
+        println!(
+            "{}\t{}\tissued {}\t{state}\t{}",
+            t.id,
+            t.user,
+            crate::format::timestamp(t.issued_ms),
+            t.bind_ip.as_deref().unwrap_or("any address")
+        );
+    }
+    Ok(())
+}
+
+/// `aurora_admin token revoke ID`.
+pub async fn token_revoke(cluster: Option<&str>, id: &str) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let name = clusters.named_or_only(cluster)?.name.clone();
+    let (client, _) = client_for(&clusters, &name)?;
+    let t = client.revoke_token(id).await?;
+    println!("Token {} of {} revoked", t.id, t.user);
     Ok(())
 }
 

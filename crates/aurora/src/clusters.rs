@@ -18,6 +18,9 @@ pub struct Cluster {
     pub proxy_url: Option<String>,
     #[serde(default)]
     pub auth_mechanism: Option<String>,
+    /// With `auth_mechanism: "COOKIE"`: the Netscape cookie jar to send cookies from.
+    #[serde(default)]
+    pub cookie_jar: Option<PathBuf>,
     /// Every other key (`zk`, `slave_root`...), kept as written.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
@@ -101,6 +104,21 @@ impl Clusters {
     }
 
     /// The cluster `name`, or an error listing the known ones.
+    /// The cluster named, or, when none is, the only one configured.
+    pub fn named_or_only(&self, name: Option<&str>) -> anyhow::Result<&Cluster> {
+        if let Some(n) = name {
+            return self.get(n);
+        }
+        let mut all = self.clusters.values();
+        match (all.next(), all.next()) {
+            (Some(only), None) => Ok(only),
+            _ => anyhow::bail!(
+                "name the cluster with --cluster: clusters.json has {} clusters",
+                self.clusters.len()
+            ),
+        }
+    }
+
     pub fn get(&self, name: &str) -> anyhow::Result<&Cluster> {
         self.clusters.get(name).with_context(|| {
             let known: Vec<&str> = self.clusters.keys().map(String::as_str).collect();

@@ -19,8 +19,55 @@ const WAIT_LIMIT: Duration = Duration::from_secs(300);
 
 pub(crate) fn client_for(clusters: &Clusters, cluster: &str) -> anyhow::Result<(Client, Cluster)> {
     let c = clusters.get(cluster)?.clone();
-    let token = crate::auth_token();
-    Ok((Client::new(c.scheduler()?).with_token(token), c))
+    let base = c.scheduler()?;
+    let host = reqwest_host(base);
+    let jar = c
+        .auth_mechanism
+        .as_deref()
+        .filter(|m| m.eq_ignore_ascii_case("COOKIE"))
+        .and(c.cookie_jar.as_deref());
+    let creds = crate::credentials::load(&host, jar, &mut |w| eprintln!("WARNING: {w}"));
+    let client = Client::new(base)
+        .with_token(creds.token)
+        .with_cookies(creds.cookies);
+    Ok((client, c))
+}
+
+/// The host of a URL (`http://host:port/...` → `host`).
+fn reqwest_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host.starts_with('[') {
+        host.split(']')
+            .next()
+            .unwrap_or(host)
+            .trim_start_matches('[')
+            .to_owned()
+    } else {
+        host.split(':').next().unwrap_or(host).to_owned()
+    }
+}
+
+/// `aurora auth login CLUSTER`: a token for yourself, obtained with the credentials you have (a
+/// token to renew, or a cookie that the cluster's SSO proxy vouches for), kept in
+/// ~/.aurora/auth-token.
+pub async fn login(cluster: &str) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, _) = client_for(&clusters, cluster)?;
+    let issued = client
+        .issue_token(&aurora_api::IssueTokenRequest::default())
+        .await
+        .context("Login failed")?;
+    let path = crate::credentials::save_token(&issued.token)?;
+    println!(
+        "Logged in to {cluster} as {}: token {} valid until {} UTC, saved in {}",
+        issued.user,
+        issued.id,
+        format::timestamp(issued.expires_ms),
+        path.display()
+    );
+    Ok(())
 }
 
 fn is_terminal(status: &str) -> bool {

@@ -39,6 +39,15 @@ enum Noun {
     /// Work with cron jobs.
     #[command(subcommand)]
     Cron(CronVerb),
+    /// Log in to a cluster.
+    #[command(subcommand)]
+    Auth(AuthVerb),
+}
+
+#[derive(Subcommand)]
+enum AuthVerb {
+    /// Obtain a token for yourself (one day) and keep it in ~/.aurora/auth-token.
+    Login { cluster: String },
 }
 
 #[derive(Subcommand)]
@@ -233,6 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Noun::Cron(CronVerb::Deschedule { key }) => commands::cron_deschedule(&key).await?,
         Noun::Cron(CronVerb::Start { key }) => commands::cron_start(&key).await?,
         Noun::Cron(CronVerb::Show { key }) => commands::cron_show(&key).await?,
+        Noun::Auth(AuthVerb::Login { cluster }) => commands::login(&cluster).await?,
     }
     Ok(())
 }

@@ -49,6 +49,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
 pub fn router(core: Arc<Core>) -> Router {
     Router::new()
         .route("/", get(ui::index))
+        .route("/login", get(ui::login_page).post(ui::login))
         .route("/scheduler", get(ui::roles))
         .route("/scheduler/{role}", get(ui::role))
         .route("/scheduler/{role}/{env}", get(ui::environment))

@@ -864,6 +864,77 @@ pub async fn files(
     })
 }
 
+// --- login -------------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    cluster: &'a str,
+    crumbs: Vec<Crumb>,
+    reason: String,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn login_page(AxState(core): Core_, Query(q): Query<LoginQuery>) -> Response {
+    render(LoginPage {
+        cluster: &core.cluster,
+        crumbs: Vec::new(),
+        reason: q.reason,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+}
+
+/// A pasted token becomes the session cookie (HttpOnly, SameSite=Strict: no other site can make
+/// the browser use it), after the scheduler checked it.
+pub async fn login(
+    AxState(core): Core_,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    axum::Form(form): axum::Form<LoginForm>,
+) -> Response {
+    let token = form.token.trim().to_owned();
+    let from = aurora_auth::token::canonical(peer.ip());
+    match super::auth::user_of_token(&core, &token, from) {
+        Ok(_) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, "/scheduler".to_owned()),
+                (
+                    header::SET_COOKIE,
+                    format!(
+                        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=86400",
+                        super::auth::SESSION_COOKIE
+                    ),
+                ),
+            ],
+        )
+            .into_response(),
+        Err(d) => {
+            let page = LoginPage {
+                cluster: &core.cluster,
+                crumbs: Vec::new(),
+                reason: d.to_string(),
+            };
+            match page.render() {
+                Ok(html) => (StatusCode::UNAUTHORIZED, Html(html)).into_response(),
+                Err(e) => error_page(
+                    &core.cluster,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    e.to_string(),
+                ),
+            }
+        }
+    }
+}
+
 // --- assets ------------------------------------------------------------------------------------
 
 pub async fn css() -> impl IntoResponse {

@@ -50,6 +50,52 @@ enum Verb {
     },
     /// List the agents: attributes, resources used and free, state.
     Hosts { cluster: String },
+    /// Users' tokens.
+    #[command(subcommand)]
+    Token(TokenVerb),
+}
+
+#[derive(Subcommand)]
+enum TokenVerb {
+    /// Issue a token for USER and print it (it is shown once).
+    Issue {
+        user: String,
+        /// Lifetime in hours.
+        #[arg(long, default_value = "24h", value_parser = parse_hours)]
+        ttl: u64,
+        /// Accept it only from this address (`*`: from any); the requester's address by default.
+        #[arg(long)]
+        bind_ip: Option<String>,
+        /// The cluster (the only one in clusters.json by default).
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+    /// List tokens (never the tokens themselves).
+    List {
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+    /// Revoke a token by its id.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+}
+
+/// `24h`, `90m`, `7d`, `3600s` → seconds.
+fn parse_hours(s: &str) -> Result<u64, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration such as 24h"))?;
+    Ok(match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" | "" => n * 3600,
+        "d" => n * 86_400,
+        u => return Err(format!("unknown unit '{u}' (s, m, h or d)")),
+    })
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -64,6 +110,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             aurora::admin::host_activate(&hosts.cluster, &hosts.hosts).await
         }
         Verb::Hosts { cluster } => aurora::admin::hosts(&cluster).await,
+        Verb::Token(TokenVerb::Issue {
+            user,
+            ttl,
+            bind_ip,
+            cluster,
+        }) => aurora::admin::token_issue(cluster.as_deref(), &user, ttl, bind_ip).await,
+        Verb::Token(TokenVerb::List { cluster }) => {
+            aurora::admin::token_list(cluster.as_deref()).await
+        }
+        Verb::Token(TokenVerb::Revoke { id, cluster }) => {
+            aurora::admin::token_revoke(cluster.as_deref(), &id).await
+        }
     }
 }
 
