@@ -34,6 +34,8 @@ pub struct Config {
     pub listen: std::net::SocketAddr,
     /// The cluster secret (`cluster_secret`): sent to the scheduler, required from it.
     pub cluster_secret: Option<String>,
+    /// Certificates (PEM) to trust for an `https://` scheduler, besides the system's.
+    pub scheduler_ca: Option<PathBuf>,
     /// Who tasks run as, and what limits them.
     pub confine: Confine,
 }
@@ -129,6 +131,7 @@ impl Config {
             agent_id,
             listen: ([127, 0, 0, 1], 0).into(),
             cluster_secret: None,
+            scheduler_ca: None,
         }
     }
 }
@@ -191,10 +194,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 .context("the cluster secret is not a valid header value")?,
         );
     }
-    let http = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
-        .default_headers(headers)
-        .build()?;
+        .default_headers(headers);
+    if let Some(ca) = &config.scheduler_ca {
+        let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("{} holds no PEM certificate", ca.display()))?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    let http = builder.build()?;
     let reporter = report::Reporter::start(
         http.clone(),
         config.scheduler.clone(),

@@ -45,6 +45,9 @@ struct Args {
     /// A file holding the cluster secret (the scheduler's --cluster-secret-file).
     #[arg(long)]
     cluster_secret_file: Option<PathBuf>,
+    /// Certificates (PEM) to trust for an https:// scheduler, besides the system's.
+    #[arg(long)]
+    scheduler_ca: Option<PathBuf>,
     /// Run every task as this user. By default an agent running as root runs each task as the
     /// user named by its role (and refuses a task whose role has no user here); any other agent
     /// runs tasks as itself.
@@ -140,6 +143,7 @@ fn config(args: Args) -> anyhow::Result<Config> {
     config.resources.port_range = args.port_range;
     config.attributes = args.attributes.into_iter().collect::<BTreeMap<_, _>>();
     config.listen = args.listen;
+    config.scheduler_ca = args.scheduler_ca;
     config.confine = aurora_agent::Confine::detect(&config.agent_id);
     config.confine.task_user = match args.task_user {
         Some(u) => {

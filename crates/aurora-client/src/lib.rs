@@ -50,11 +50,27 @@ pub struct LogQuery {
 impl Client {
     /// A client for the scheduler at `base` (`http://host:port`).
     pub fn new(base: &str) -> Self {
-        let http = reqwest::Client::builder()
+        Self::with_ca(base, None).unwrap_or_else(|_| Self::with_http(base, reqwest::Client::new()))
+    }
+
+    /// A client for the scheduler at `base`, trusting the PEM certificates `ca` (besides the
+    /// system's) for `https://`.
+    pub fn with_ca(base: &str, ca: Option<&[u8]>) -> Result<Self, ClientError> {
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
+            .timeout(Duration::from_secs(60));
+        if let Some(pem) = ca {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| ClientError::Decode(format!("the CA certificate: {e}")))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder
             .build()
-            .unwrap_or_default();
+            .map_err(|e| ClientError::Decode(format!("building the HTTP client: {e}")))?;
+        Ok(Self::with_http(base, http))
+    }
+
+    fn with_http(base: &str, http: reqwest::Client) -> Self {
         Client {
             base: base.trim_end_matches('/').to_owned(),
             http,

@@ -42,6 +42,9 @@ pub struct Config {
     pub agent_lost_timeout: Duration,
     /// Who may do what.
     pub auth: http::auth::AuthOptions,
+    /// Serve HTTPS with this certificate chain and key (PEM). The chain should include its CA:
+    /// the embedded agent trusts it.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// A running scheduler.
@@ -111,16 +114,44 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let app = http::router(core.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("HTTP server failed: {e}");
+    let server = match &config.tls {
+        None => tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("HTTP server failed: {e}");
+            }
+        }),
+        Some((cert, key)) => {
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "loading the TLS certificate {} and key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+            let std_listener = listener.into_std()?;
+            let server = axum_server::from_tcp_rustls(std_listener, tls)?;
+            tokio::spawn(async move {
+                if let Err(e) = server.serve(app).await {
+                    tracing::error!("HTTPS server failed: {e}");
+                }
+            })
         }
-    });
+    };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     tokio::spawn(schedule_loop(core.clone(), config.agent_lost_timeout));
     if config.local_agent {
-        let mut agent =
-            aurora_agent::Config::local(format!("http://{addr}"), config.data_dir.join("agent"));
+        let mut agent = aurora_agent::Config::local(
+            format!("{scheme}://{}", local_address(addr)),
+            config.data_dir.join("agent"),
+        );
         agent.cluster_secret = config.cluster_secret.clone();
+        agent.scheduler_ca = config.tls.as_ref().map(|(cert, _)| cert.clone());
         tokio::spawn(async move {
             if let Err(e) = aurora_agent::run(agent).await {
                 tracing::error!("the local agent stopped: {e:#}");
@@ -129,6 +160,16 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     }
     tracing::info!(%addr, cluster = %config.cluster, "scheduler serving");
     Ok(Running { addr, core, server })
+}
+
+/// The address the embedded agent reaches the scheduler at: loopback when it listens everywhere
+/// (`localhost` under TLS, the name certificates are made for).
+fn local_address(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() || addr.ip().is_loopback() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
 }
 
 /// Declares silent agents lost, fires cron jobs on time, places tasks whenever something may have

@@ -108,6 +108,12 @@ struct Args {
     /// Allow --auth none on an address other than loopback.
     #[arg(long)]
     insecure_allow_anonymous: bool,
+    /// Serve HTTPS with this certificate chain (PEM; include the CA for the embedded agent).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 fn auth_options(args: &Args) -> anyhow::Result<aurora_scheduler::http::auth::AuthOptions> {
@@ -116,6 +122,7 @@ fn auth_options(args: &Args) -> anyhow::Result<aurora_scheduler::http::auth::Aut
         tokens: false,
         proxy: None,
         anonymous: false,
+        secure_cookies: args.tls_cert.is_some(),
         authz: match &args.authz {
             Some(p) => aurora_auth::Authz::load(p)?,
             None => aurora_auth::Authz::open(),
@@ -244,6 +251,7 @@ async fn main() -> std::process::ExitCode {
         cluster_secret,
         agent_lost_timeout: std::time::Duration::from_millis(args.agent_lost_timeout_ms),
         auth,
+        tls: args.tls_cert.zip(args.tls_key),
     };
     match aurora_scheduler::start(config).await {
         Ok(running) => {

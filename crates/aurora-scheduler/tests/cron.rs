@@ -26,6 +26,7 @@ fn config(dir: &Path, clock: Arc<ManualClock>) -> Config {
         cluster_secret: None,
         agent_lost_timeout: std::time::Duration::from_secs(60),
         auth: Default::default(),
+        tls: None,
     }
 }
 

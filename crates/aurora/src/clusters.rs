@@ -21,6 +21,9 @@ pub struct Cluster {
     /// With `auth_mechanism: "COOKIE"`: the Netscape cookie jar to send cookies from.
     #[serde(default)]
     pub cookie_jar: Option<PathBuf>,
+    /// Certificates (PEM) to trust for an `https://` scheduler, besides the system's.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
     /// Every other key (`zk`, `slave_root`...), kept as written.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,

@@ -27,7 +27,15 @@ pub(crate) fn client_for(clusters: &Clusters, cluster: &str) -> anyhow::Result<(
         .filter(|m| m.eq_ignore_ascii_case("COOKIE"))
         .and(c.cookie_jar.as_deref());
     let creds = crate::credentials::load(&host, jar, &mut |w| eprintln!("WARNING: {w}"));
-    let client = Client::new(base)
+    let ca =
+        match &c.ca_cert {
+            Some(p) => Some(std::fs::read(p).with_context(|| {
+                format!("reading ca_cert {} of cluster {}", p.display(), c.name)
+            })?),
+            None => None,
+        };
+    let client = Client::with_ca(base, ca.as_deref())
+        .with_context(|| format!("cluster {}'s ca_cert", c.name))?
         .with_token(creds.token)
         .with_cookies(creds.cookies);
     Ok((client, c))

@@ -130,6 +130,8 @@ impl Cluster {
             .arg("--cluster-secret-file")
             .arg(self.secret_file())
             .args(["--agent-lost-timeout-ms", &LOST_AFTER_MS.to_string()])
+            // Users' authentication is not what these tests are about (see tests/auth.rs).
+            .arg("--insecure-allow-anonymous")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

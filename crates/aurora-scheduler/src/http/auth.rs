@@ -35,6 +35,8 @@ pub struct AuthOptions {
     /// `--auth none`: callers nobody identified may do everything.
     pub anonymous: bool,
     pub authz: Authz,
+    /// Session cookies carry `Secure` (the scheduler serves HTTPS).
+    pub secure_cookies: bool,
 }
 
 impl Default for AuthOptions {
@@ -45,6 +47,7 @@ impl Default for AuthOptions {
             proxy: None,
             anonymous: true,
             authz: Authz::open(),
+            secure_cookies: false,
         }
     }
 }

@@ -910,8 +910,13 @@ pub async fn login(
                 (
                     header::SET_COOKIE,
                     format!(
-                        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=86400",
-                        super::auth::SESSION_COOKIE
+                        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=86400{}",
+                        super::auth::SESSION_COOKIE,
+                        if core.auth.secure_cookies {
+                            "; Secure"
+                        } else {
+                            ""
+                        }
                     ),
                 ),
             ],
