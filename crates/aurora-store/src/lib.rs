@@ -138,66 +138,40 @@ impl Store {
     }
 }
 
+/// Every value of the first column of `sql`'s rows (JSON text or bytes), deserialised.
+fn column<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare(sql).map_err(StoreError::read)?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, rusqlite::types::Value>(0))
+        .map_err(StoreError::read)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let value = match row.map_err(StoreError::read)? {
+            rusqlite::types::Value::Text(t) => serde_json::from_str(&t),
+            rusqlite::types::Value::Blob(b) => serde_json::from_slice(&b),
+            other => {
+                return Err(StoreError::Read(format!(
+                    "unexpected value {other:?} in {sql}"
+                )));
+            }
+        };
+        out.push(value.map_err(StoreError::read)?);
+    }
+    Ok(out)
+}
+
 fn load(conn: &Connection) -> Result<Snapshot, StoreError> {
-    let mut snapshot = Snapshot::default();
-    let mut stmt = conn
-        .prepare("SELECT config FROM jobs")
-        .map_err(StoreError::read)?;
-    let rows = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(StoreError::read)?;
-    for row in rows {
-        let text = row.map_err(StoreError::read)?;
-        snapshot
-            .jobs
-            .push(serde_json::from_str(&text).map_err(StoreError::read)?);
-    }
-    let mut stmt = conn
-        .prepare("SELECT body FROM tasks")
-        .map_err(StoreError::read)?;
-    let rows = stmt
-        .query_map([], |r| r.get::<_, Vec<u8>>(0))
-        .map_err(StoreError::read)?;
-    for row in rows {
-        let bytes = row.map_err(StoreError::read)?;
-        snapshot
-            .tasks
-            .push(serde_json::from_slice(&bytes).map_err(StoreError::read)?);
-    }
-    let mut stmt = conn
-        .prepare("SELECT state FROM cron")
-        .map_err(StoreError::read)?;
-    let rows = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(StoreError::read)?;
-    for row in rows {
-        let text = row.map_err(StoreError::read)?;
-        snapshot
-            .crons
-            .push(serde_json::from_str(&text).map_err(StoreError::read)?);
-    }
-    let mut stmt = conn
-        .prepare("SELECT host FROM maintenance")
-        .map_err(StoreError::read)?;
-    let rows = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(StoreError::read)?;
-    for row in rows {
-        snapshot.maintenance.push(row.map_err(StoreError::read)?);
-    }
-    let mut stmt = conn
-        .prepare("SELECT record FROM tokens")
-        .map_err(StoreError::read)?;
-    let rows = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(StoreError::read)?;
-    for row in rows {
-        let text = row.map_err(StoreError::read)?;
-        snapshot
-            .tokens
-            .push(serde_json::from_str(&text).map_err(StoreError::read)?);
-    }
-    Ok(snapshot)
+    Ok(Snapshot {
+        jobs: column(conn, "SELECT config FROM jobs")?,
+        tasks: column(conn, "SELECT body FROM tasks")?,
+        crons: column(conn, "SELECT state FROM cron")?,
+        // Host names are stored as text; as JSON strings they read back the same.
+        maintenance: column(conn, "SELECT json_quote(host) FROM maintenance")?,
+        tokens: column(conn, "SELECT record FROM tokens")?,
+    })
 }
 
 /// Looks a token up by hash in the store at `path`, read-only: how a running scheduler finds a

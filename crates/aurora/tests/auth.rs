@@ -4,27 +4,15 @@
 //! creates a job, an outsider is refused with 403; expired, revoked, wrong-address, tampered and
 //! missing tokens; a cookie jar; a trusted proxy's header; the audit log.
 
+mod common;
+
+use common::{kill_tasks_under, sibling_bin, text};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn sibling_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test --workspace`",
-        bin.display()
-    );
-    bin
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 const AUTHZ: &str = r#"
 read_requires_login = true
@@ -51,25 +39,7 @@ impl Drop for Scheduler {
         let _ = self.child.kill();
         let _ = self.child.wait();
         // The local agent's tasks.
-        for e in std::fs::read_dir(self.data.path().join("agent/sandboxes"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let cp = std::fs::read(e.path().join(".executor/checkpoint.json")).unwrap_or_default();
-            let v: serde_json::Value = serde_json::from_slice(&cp).unwrap_or_default();
-            for g in v["groups"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|g| g.as_i64())
-            {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(g as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
+        kill_tasks_under(&self.data.path().join("agent/sandboxes"));
     }
 }
 

@@ -6,9 +6,12 @@
 //! A partition is made by stopping an agent (SIGSTOP: it neither reports nor reads, its
 //! connections stay open, as behind a cut cable) and resuming it.
 
+mod common;
+
 use aurora_api::TaskView;
 use aurora_client::Client;
 use aurora_model::JobKey;
+use common::{checkpoint_groups, kill_tasks_under, sibling_bin, text};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use std::io::{Read, Write};
@@ -19,18 +22,6 @@ use std::time::{Duration, Instant};
 const LIMIT: Duration = Duration::from_secs(40);
 const SECRET: &str = "a-cluster-secret-of-some-length";
 const LOST_AFTER_MS: u64 = 1500;
-
-fn sibling_bin(name: &str) -> PathBuf {
-    // target/debug/deps/machines-… → target/debug/NAME
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test --workspace`, which builds it",
-        bin.display()
-    );
-    bin
-}
 
 struct Agent {
     child: Option<Child>,
@@ -249,20 +240,7 @@ impl Cluster {
 
     /// Process groups the checkpoint of a task on agent `i` names.
     fn groups(&self, i: usize, task_id: &str) -> Vec<i32> {
-        let cp = self.agents[i]
-            .work
-            .join("sandboxes")
-            .join(task_id)
-            .join(".executor/checkpoint.json");
-        let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(cp).unwrap_or_default()).unwrap_or_default();
-        v["groups"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|g| g.as_i64())
-            .map(|g| g as i32)
-            .collect()
+        checkpoint_groups(&self.agents[i].work.join("sandboxes").join(task_id))
     }
 
     fn agent_of(&self, t: &TaskView) -> usize {
@@ -284,22 +262,13 @@ impl Drop for Cluster {
                 let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGCONT);
             }
             self.kill9_agent(i);
-            let sandboxes = self.agents[i].work.join("sandboxes");
-            for e in std::fs::read_dir(sandboxes).into_iter().flatten().flatten() {
-                for g in self.groups(i, &e.file_name().to_string_lossy()) {
-                    let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
-                }
-            }
+            kill_tasks_under(&self.agents[i].work.join("sandboxes"));
         }
     }
 }
 
 fn alive(g: i32) -> bool {
     killpg(Pid::from_raw(g), None).is_ok()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn running(tasks: &[TaskView]) -> Vec<&TaskView> {

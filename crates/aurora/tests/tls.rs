@@ -2,24 +2,12 @@
 //! client with the CA in clusters.json (`ca_cert`) creates a job that the embedded agent (which
 //! trusts the certificate's chain) runs; a client without it refuses the untrusted certificate.
 
+mod common;
+
+use common::{kill_tasks_under, sibling_bin, text};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn sibling_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test --workspace`",
-        bin.display()
-    );
-    bin
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// A CA, and a certificate for localhost and 127.0.0.1 it signed: (ca.pem, chain.pem, key.pem).
 fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
@@ -53,25 +41,7 @@ impl Drop for Scheduler {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-        for e in std::fs::read_dir(self.1.path().join("agent/sandboxes"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let cp = std::fs::read(e.path().join(".executor/checkpoint.json")).unwrap_or_default();
-            let v: serde_json::Value = serde_json::from_slice(&cp).unwrap_or_default();
-            for g in v["groups"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|g| g.as_i64())
-            {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(g as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
+        kill_tasks_under(&self.1.path().join("agent/sandboxes"));
     }
 }
 

@@ -2,27 +2,14 @@
 //! (`aurora-scheduler --local-agent`), a clusters.json naming it, and the `aurora` client creating,
 //! inspecting, reading and killing a job.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{checkpoint_groups, kill_tasks_under, sibling_bin, text};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn scheduler_bin() -> PathBuf {
-    // target/debug/deps/workflow-… → target/debug/aurora-scheduler
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("aurora-scheduler");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test --workspace`, which builds it",
-        bin.display()
-    );
-    bin
-}
 
 struct Env {
     home: tempfile::TempDir,
@@ -46,7 +33,7 @@ impl Env {
             format!(r#"[{{"name": "devcluster", "scheduler_uri": "http://127.0.0.1:{port}", "auth_mechanism": "UNAUTHENTICATED"}}]"#),
         )
         .unwrap();
-        let scheduler = Command::new(scheduler_bin())
+        let scheduler = Command::new(sibling_bin("aurora-scheduler"))
             .args([
                 "--local-agent",
                 "--listen",
@@ -89,24 +76,12 @@ impl Env {
     }
 
     fn checkpoint_groups(&self) -> Vec<i32> {
-        let mut out = Vec::new();
-        for e in std::fs::read_dir(self.data.path().join("agent/sandboxes"))
+        std::fs::read_dir(self.data.path().join("agent/sandboxes"))
             .into_iter()
             .flatten()
             .flatten()
-        {
-            let cp = std::fs::read(e.path().join(".executor/checkpoint.json")).unwrap_or_default();
-            let v: serde_json::Value = serde_json::from_slice(&cp).unwrap_or_default();
-            out.extend(
-                v["groups"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|g| g.as_i64())
-                    .map(|g| g as i32),
-            );
-        }
-        out
+            .flat_map(|e| checkpoint_groups(&e.path()))
+            .collect()
     }
 }
 
@@ -114,12 +89,7 @@ impl Drop for Env {
     fn drop(&mut self) {
         let _ = self.scheduler.kill();
         let _ = self.scheduler.wait();
-        for g in self.checkpoint_groups() {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(g),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+        kill_tasks_under(&self.data.path().join("agent/sandboxes"));
     }
 }
 
@@ -139,10 +109,6 @@ fn live_members(pgid: i32) -> usize {
             f.first() != Some(&"Z") && f.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
         })
         .count()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
