@@ -749,6 +749,8 @@ impl State {
         let mut views: Vec<AgentView> =
             agents.iter().map(|a| self.agents[a].view.clone()).collect();
         let mut assigned = 0;
+        // Each job's constraints, parsed once per round.
+        let mut constraints: HashMap<JobKey, Arc<[placement::Constraint]>> = HashMap::new();
         for (mut queued_at, id) in due {
             if self
                 .tasks
@@ -787,7 +789,15 @@ impl State {
                 ports: port_names,
                 // Checked when the job was submitted; a stored job that no longer parses places
                 // without its constraints rather than never.
-                constraints: job_constraints(&job.config).unwrap_or_default().into(),
+                constraints: match constraints.get(&t.job) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c: Arc<[placement::Constraint]> =
+                            job_constraints(&job.config).unwrap_or_default().into();
+                        constraints.insert(t.job.clone(), c.clone());
+                        c
+                    }
+                },
             };
             let job_key = t.job.clone();
             let spread = |i: usize| {
