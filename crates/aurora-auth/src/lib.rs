@@ -7,6 +7,7 @@
 //! answers.
 
 pub mod authz;
+pub mod kerberos;
 pub mod token;
 
 pub use authz::{Authz, AuthzError};
@@ -72,6 +73,9 @@ pub enum Denied {
     /// The credentials presented are not good (HTTP 401).
     #[error("{0}")]
     BadCredentials(#[from] TokenError),
+    /// A Kerberos (Negotiate) token was refused (HTTP 401).
+    #[error("{0}; run kinit, or check the cluster's auth_mechanism")]
+    Kerberos(String),
     /// Logged in, but not allowed (HTTP 403).
     #[error("user '{user}' may not {action} of role '{role}'{ask}")]
     Forbidden {
@@ -94,7 +98,7 @@ impl Denied {
     /// 401 for who-are-you, 403 for you-may-not.
     pub fn status(&self) -> u16 {
         match self {
-            Denied::NotLoggedIn | Denied::BadCredentials(_) => 401,
+            Denied::NotLoggedIn | Denied::BadCredentials(_) | Denied::Kerberos(_) => 401,
             Denied::Forbidden { .. } | Denied::AdminOnly { .. } => 403,
         }
     }

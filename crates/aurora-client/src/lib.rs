@@ -12,6 +12,9 @@ pub enum ClientError {
     /// The scheduler answered with an error.
     #[error("{message}")]
     Http { status: u16, message: String },
+    /// The client could not make its credentials (no Kerberos ticket...).
+    #[error("{0}")]
+    Auth(String),
     /// The scheduler could not be reached.
     #[error("cannot reach the scheduler at {url}: {source}")]
     Transport { url: String, source: reqwest::Error },
@@ -27,6 +30,8 @@ pub struct Client {
     http: reqwest::Client,
     token: Option<String>,
     cookies: Option<String>,
+    /// Kerberos: the host whose HTTP service tokens are made for.
+    negotiate: Option<String>,
 }
 
 /// A piece of a log and where the next piece starts.
@@ -76,7 +81,14 @@ impl Client {
             http,
             token: None,
             cookies: None,
+            negotiate: None,
         }
+    }
+
+    /// Authenticates every call with Kerberos (`Negotiate`), for the HTTP service on `host`.
+    pub fn with_negotiate(mut self, host: Option<String>) -> Self {
+        self.negotiate = host;
+        self
     }
 
     /// Sends `Cookie: ...` with every call (cookies from an SSO cookie jar).
@@ -111,6 +123,15 @@ impl Client {
         };
         let req = match &self.cookies {
             Some(c) => req.header("cookie", c),
+            None => req,
+        };
+        // A fresh SPNEGO token per request (they are not meant to be replayed).
+        let req = match &self.negotiate {
+            Some(host) => {
+                let token = aurora_auth::kerberos::initiate(host)
+                    .map_err(|e| ClientError::Auth(format!("{e} (run kinit?)")))?;
+                req.header("authorization", format!("Negotiate {token}"))
+            }
             None => req,
         };
         let resp = req.send().await.map_err(|source| ClientError::Transport {

@@ -92,7 +92,7 @@ struct Args {
     /// An agent silent for this long is lost: its tasks are LOST and replaced elsewhere.
     #[arg(long, default_value_t = 60_000)]
     agent_lost_timeout_ms: u64,
-    /// How callers are identified: any of token, proxy (comma-separated), or none (anyone may do
+    /// How callers are identified: any of token, kerberos, proxy (comma-separated), or none (anyone may do
     /// anything: the single-machine default, refused on a non-loopback address).
     #[arg(long, default_value = "none", value_delimiter = ',')]
     auth: Vec<String>,
@@ -108,6 +108,9 @@ struct Args {
     /// Allow --auth none on an address other than loopback.
     #[arg(long)]
     insecure_allow_anonymous: bool,
+    /// With --auth kerberos: the keytab holding the keys of HTTP/HOST@REALM.
+    #[arg(long)]
+    keytab: Option<PathBuf>,
     /// Serve HTTPS with this certificate chain (PEM; include the CA for the embedded agent).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -120,6 +123,7 @@ fn auth_options(args: &Args) -> anyhow::Result<aurora_scheduler::http::auth::Aut
     use anyhow::bail;
     let mut o = aurora_scheduler::http::auth::AuthOptions {
         tokens: false,
+        kerberos: false,
         proxy: None,
         anonymous: false,
         secure_cookies: args.tls_cert.is_some(),
@@ -151,8 +155,13 @@ fn auth_options(args: &Args) -> anyhow::Result<aurora_scheduler::http::auth::Aut
                 // Tokens still identify users (the UI shows who is logged in), when given.
                 o.tokens = true;
             }
-            "kerberos" => bail!("--auth kerberos is not available in this build yet"),
-            other => bail!("unknown --auth method '{other}' (token, proxy, none)"),
+            "kerberos" => {
+                if args.keytab.is_none() && std::env::var_os("KRB5_KTNAME").is_none() {
+                    bail!("--auth kerberos needs the service's keys: --keytab FILE");
+                }
+                o.kerberos = true;
+            }
+            other => bail!("unknown --auth method '{other}' (token, kerberos, proxy, none)"),
         }
     }
     Ok(o)
@@ -192,15 +201,33 @@ fn parse_tz(s: &str) -> Result<chrono_tz::Tz, String> {
     })
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // GSSAPI reads the keytab's location from the environment; set it while the process has one
+    // thread, before the runtime starts.
+    if let Some(keytab) = &cli.serve.keytab {
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::set_var("KRB5_KTNAME", keytab) };
+    }
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(serve(cli)),
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cli: Cli) -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     if let Some(Command::Token(TokenCommand::Issue {
         data_dir,
         user,

@@ -37,7 +37,13 @@ pub(crate) fn client_for(clusters: &Clusters, cluster: &str) -> anyhow::Result<(
     let client = Client::with_ca(base, ca.as_deref())
         .with_context(|| format!("cluster {}'s ca_cert", c.name))?
         .with_token(creds.token)
-        .with_cookies(creds.cookies);
+        .with_cookies(creds.cookies)
+        .with_negotiate(
+            c.auth_mechanism
+                .as_deref()
+                .filter(|m| m.eq_ignore_ascii_case("KERBEROS"))
+                .map(|_| host.clone()),
+        );
     Ok((client, c))
 }
 

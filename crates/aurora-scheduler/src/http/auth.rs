@@ -31,6 +31,8 @@ pub struct Proxy {
 pub struct AuthOptions {
     /// Tokens (`Bearer`, session cookie) identify users.
     pub tokens: bool,
+    /// Kerberos (`Negotiate`, SPNEGO) identifies users, with the keytab's keys.
+    pub kerberos: bool,
     pub proxy: Option<Proxy>,
     /// `--auth none`: callers nobody identified may do everything.
     pub anonymous: bool,
@@ -44,6 +46,7 @@ impl Default for AuthOptions {
     fn default() -> Self {
         AuthOptions {
             tokens: true,
+            kerberos: false,
             proxy: None,
             anonymous: true,
             authz: Authz::open(),
@@ -235,6 +238,33 @@ pub async fn identify(
         user = Some(u.trim().to_owned());
     }
     if user.is_none()
+        && auth.kerberos
+        && let Some(negotiate) = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().strip_prefix("Negotiate "))
+    {
+        let token = negotiate.to_owned();
+        let accepted = tokio::task::spawn_blocking(move || aurora_auth::kerberos::accept(&token))
+            .await
+            .map_err(|e| aurora_auth::kerberos::KerberosError::Gss(e.to_string()))
+            .and_then(|r| r);
+        match accepted {
+            Ok((principal, _)) => {
+                user = Some(aurora_auth::kerberos::user_of(&principal).to_owned())
+            }
+            Err(e) => {
+                let mut r = denied(Denied::Kerberos(e.to_string())).into_response();
+                r.headers_mut().insert(
+                    "www-authenticate",
+                    axum::http::HeaderValue::from_static("Negotiate"),
+                );
+                return r;
+            }
+        }
+    }
+    if user.is_none()
         && auth.tokens
         && let Some(token) = presented_token(req.headers())
     {
@@ -245,7 +275,14 @@ pub async fn identify(
     }
     let read = matches!(*req.method(), Method::GET | Method::HEAD);
     if user.is_none() && read && auth.authz.read_requires_login() && !auth.anonymous {
-        return refusal(&path, Denied::NotLoggedIn);
+        let mut r = refusal(&path, Denied::NotLoggedIn);
+        if auth.kerberos {
+            r.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Negotiate"),
+            );
+        }
+        return r;
     }
     req.extensions_mut().insert(Caller { user, addr });
     next.run(req).await
