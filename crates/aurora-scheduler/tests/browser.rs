@@ -340,3 +340,80 @@ async fn links_lead_from_the_roles_down_to_the_log_and_the_sandbox_stays_closed(
     assert!(api["error"].as_str().unwrap().contains("leaves"), "{api}");
     let _ = b.client.clone().close().await;
 }
+
+#[tokio::test]
+async fn a_browser_logs_in_with_a_pasted_token_and_gets_a_strict_session_cookie() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let authz = dir.path().join("authz.toml");
+    std::fs::write(&authz, "read_requires_login = true\nadmins = [\"ops\"]\n").unwrap();
+    let data = dir.path().join("data");
+    // The first administrator's token, issued on the scheduler's machine.
+    let out = Command::new(env!("CARGO_BIN_EXE_aurora-scheduler"))
+        .args(["token", "issue", "--data-dir"])
+        .arg(&data)
+        .args(["--bind-ip", "127.0.0.1", "ops"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let c = Cluster::start_with(
+        &data,
+        &["--auth", "token", "--authz", authz.to_str().unwrap()],
+    )
+    .await;
+
+    // Not logged in: the page sends the browser to the login form, saying why.
+    b.client.goto(&c.url("/scheduler")).await.unwrap();
+    let why = b.text_until("#error", |t| !t.is_empty()).await;
+    assert!(why.starts_with("authentication required"), "{why}");
+    // A wrong token is refused on the form.
+    b.client
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys("aurora_nonsense")
+        .await
+        .unwrap();
+    b.click(Locator::Css("#login button")).await;
+    let why = b
+        .text_until("#error", |t| t.contains("not an Aurora token"))
+        .await;
+    assert!(why.contains("not an Aurora token"), "{why}");
+    // The right one logs in: the roles page, and a session cookie scripts cannot read.
+    b.client
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(&token)
+        .await
+        .unwrap();
+    b.click(Locator::Css("#login button")).await;
+    b.text_until("h1", |t| t == "Roles").await;
+    let visible = b
+        .client
+        .execute("return document.cookie;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(visible, json!(""), "the session cookie is HttpOnly");
+    let cookie = b.client.get_named_cookie("aurora_session").await.unwrap();
+    assert_eq!(
+        cookie.same_site().map(|s| s.to_string()).as_deref(),
+        Some("Strict")
+    );
+    assert_eq!(cookie.http_only(), Some(true));
+    // A login form posted from another site is refused.
+    let r = c
+        .http
+        .post(c.url("/login"))
+        .header("origin", "http://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let _ = b.client.clone().close().await;
+}

@@ -898,8 +898,24 @@ pub struct LoginForm {
 pub async fn login(
     AxState(core): Core_,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Response {
+    // A form posted from another site (login CSRF) is refused: its Origin is not this host.
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+        if origin != "null" && origin_host != host {
+            return error_page(
+                &core.cluster,
+                StatusCode::FORBIDDEN,
+                format!("a login form from {origin} is refused: log in from this site"),
+            );
+        }
+    }
     let token = form.token.trim().to_owned();
     let from = aurora_auth::token::canonical(peer.ip());
     match super::auth::user_of_token(&core, &token, from) {

@@ -16,6 +16,8 @@ pub struct Cluster {
     pub port: u16,
     pub data: PathBuf,
     pub http: reqwest::Client,
+    /// More flags for the scheduler.
+    pub extra: Vec<String>,
 }
 
 pub fn free_port() -> u16 {
@@ -28,11 +30,17 @@ pub fn free_port() -> u16 {
 
 impl Cluster {
     pub async fn start(data: &Path) -> Cluster {
+        Self::start_with(data, &[]).await
+    }
+
+    /// A cluster whose scheduler gets `extra` flags too.
+    pub async fn start_with(data: &Path, extra: &[&str]) -> Cluster {
         let mut c = Cluster {
             child: None,
             port: free_port(),
             data: data.to_owned(),
             http: reqwest::Client::new(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         c.spawn().await;
         c
@@ -53,6 +61,7 @@ impl Cluster {
                 "--max-flapping-task-delay-ms",
                 "400",
             ])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
