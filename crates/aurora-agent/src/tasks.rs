@@ -130,6 +130,7 @@ impl Tasks {
                 isolation: me.confine.isolation.clone(),
                 run_as,
                 disk_check: me.confine.disk_check,
+                health: l.health,
             };
             let handle = match TaskRunner::start(launch).await {
                 Ok(h) => Arc::new(h),

@@ -346,6 +346,9 @@ pub struct LaunchTask {
     pub user: String,
     pub task: aurora_model::config::Task,
     pub ports: std::collections::BTreeMap<String, u16>,
+    /// The job's health checking (the executor checks; the task is RUNNING once healthy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<aurora_model::config::HealthCheckConfig>,
 }
 
 /// A task's state as the agent reports it. Retried until acknowledged; applying one twice changes

@@ -7,6 +7,7 @@
 //! watches the [`TaskStatus`] it publishes.
 
 pub mod checkpoint;
+pub mod health;
 pub mod isolation;
 pub mod planner;
 pub mod process;

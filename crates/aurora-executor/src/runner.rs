@@ -30,6 +30,8 @@ pub struct TaskLaunch {
     pub run_as: Option<crate::isolation::RunAs>,
     /// How often the sandbox's size is checked against the task's `disk`.
     pub disk_check: Duration,
+    /// The job's health checking (`health`); `None`: healthy once it runs.
+    pub health: Option<aurora_model::config::HealthCheckConfig>,
 }
 
 /// A task's overall state.
@@ -231,6 +233,23 @@ async fn drive(
         instance: launch.instance,
         hostname: &launch.hostname,
     };
+    let health = launch.health.as_ref().and_then(|cfg| {
+        let shell = cfg
+            .health_checker
+            .shell
+            .as_ref()
+            .map(|s| bind_runtime(&s.shell_command, &ctx).into_owned());
+        crate::health::HealthPlan::new(cfg, &launch.ports, shell)
+    });
+    let mut tracker = health.as_ref().map(crate::health::Tracker::new);
+    let mut health_tick = tokio::time::interval(
+        health
+            .as_ref()
+            .map_or(Duration::from_secs(3600), |h| h.interval),
+    );
+    health_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let checker = reqwest::Client::new();
+    let healthchecked = health.is_some();
     let cmdlines: Vec<String> = launch
         .task
         .processes
@@ -314,7 +333,8 @@ async fn drive(
                         ps.pid = Some(pid);
                         ps.started_at = Some(now);
                         crate::report::run_started(&mut ps.history, run, now);
-                        if s.state == TaskState::Starting {
+                        // With health checks, RUNNING waits for the task to be healthy.
+                        if s.state == TaskState::Starting && !healthchecked {
                             s.state = TaskState::Running;
                         }
                     });
@@ -367,6 +387,25 @@ async fn drive(
                     ps.ended_at = Some(now);
                     crate::report::run_ended(&mut ps.history, code, now);
                 });
+            }
+            _ = health_tick.tick(), if health.is_some() && exceeded.is_none() && !plan.killed && !pgids.is_empty() => {
+                let (Some(h), Some(t)) = (&health, tracker.as_mut()) else { continue };
+                if let Some(result) = crate::health::check_once(h, &launch.sandbox, &checker).await {
+                    match t.record(result) {
+                        crate::health::Verdict::Pending => {}
+                        crate::health::Verdict::Healthy => publish(&mut |s| {
+                            if s.state == TaskState::Starting {
+                                s.state = TaskState::Running;
+                            }
+                        }),
+                        crate::health::Verdict::Unhealthy(reason) => {
+                            exceeded = Some(reason);
+                            let running = plan.kill();
+                            kill_groups(running.iter().filter_map(|i| pgids.get(i).copied()).collect(), kill_grace);
+                            finalization_deadline = None;
+                        }
+                    }
+                }
             }
             _ = disk_tick.tick(), if disk_allowance > 0 && exceeded.is_none() && !plan.killed => {
                 let sandbox = launch.sandbox.clone();

@@ -75,6 +75,7 @@ fn launch(dir: &Path, id: &str, task: Task, isolation: Option<Arc<Isolation>>) -
         isolation,
         run_as: None,
         disk_check: Duration::from_millis(100),
+        health: None,
     }
 }
 

@@ -57,6 +57,7 @@ fn launch(dir: &Path, task: Task) -> TaskLaunch {
         isolation: None,
         run_as: None,
         disk_check: std::time::Duration::from_secs(5),
+        health: None,
     }
 }
 

@@ -716,6 +716,7 @@ impl State {
             user: job.config.role.clone(),
             task: job.config.task.clone(),
             ports: t.ports.iter().cloned().collect(),
+            health: Some(job.config.health_check_config.clone()),
         })))
     }
 
