@@ -131,6 +131,7 @@ impl Tasks {
                 run_as,
                 disk_check: me.confine.disk_check,
                 health: l.health,
+                lifecycle: l.lifecycle,
             };
             let handle = match TaskRunner::start(launch).await {
                 Ok(h) => Arc::new(h),

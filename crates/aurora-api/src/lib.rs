@@ -349,6 +349,9 @@ pub struct LaunchTask {
     /// The job's health checking (the executor checks; the task is RUNNING once healthy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<aurora_model::config::HealthCheckConfig>,
+    /// The job's graceful shutdown endpoints, called before signals on a kill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<aurora_model::config::LifecycleConfig>,
 }
 
 /// A task's state as the agent reports it. Retried until acknowledged; applying one twice changes

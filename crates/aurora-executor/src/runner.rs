@@ -32,6 +32,8 @@ pub struct TaskLaunch {
     pub disk_check: Duration,
     /// The job's health checking (`health`); `None`: healthy once it runs.
     pub health: Option<aurora_model::config::HealthCheckConfig>,
+    /// The job's graceful shutdown: HTTP endpoints called before signals on a kill.
+    pub lifecycle: Option<aurora_model::config::LifecycleConfig>,
 }
 
 /// A task's overall state.
@@ -196,6 +198,74 @@ fn kill_groups(pgids: Vec<i32>, grace: Duration) {
     });
 }
 
+/// The HTTP graceful shutdown of a task (`lifecycle`): where to POST, and how long to wait after
+/// each request for the processes to end.
+#[derive(Debug, Clone)]
+struct GracefulShutdown {
+    graceful_url: String,
+    shutdown_url: String,
+    graceful_wait: Duration,
+    shutdown_wait: Duration,
+}
+
+impl GracefulShutdown {
+    /// Only when the task has the lifecycle's port, as Thermos does.
+    fn new(cfg: &aurora_model::config::LifecycleConfig, ports: &[(String, u16)]) -> Option<Self> {
+        let http = cfg.http.as_ref()?;
+        let port = ports.iter().find(|(n, _)| *n == http.port)?.1;
+        let url = |endpoint: &str| {
+            format!(
+                "http://127.0.0.1:{port}/{}",
+                endpoint.trim_start_matches('/')
+            )
+        };
+        Some(GracefulShutdown {
+            graceful_url: url(&http.graceful_shutdown_endpoint),
+            shutdown_url: url(&http.shutdown_endpoint),
+            graceful_wait: Duration::from_secs(http.graceful_shutdown_wait_secs.max(0) as u64),
+            shutdown_wait: Duration::from_secs(http.shutdown_wait_secs.max(0) as u64),
+        })
+    }
+}
+
+/// Waits up to `limit` for every group to be gone; whether they are.
+async fn until_gone(pgids: &[i32], limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if !pgids.iter().any(|g| process::group_alive(*g)) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A user's kill: the graceful shutdown endpoints first (when the task has them), then SIGTERM,
+/// then SIGKILL after `grace`.
+fn kill_gracefully(pgids: Vec<i32>, grace: Duration, graceful: Option<GracefulShutdown>) {
+    let Some(g) = graceful else {
+        kill_groups(pgids, grace);
+        return;
+    };
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        for (url, wait) in [
+            (&g.graceful_url, g.graceful_wait),
+            (&g.shutdown_url, g.shutdown_wait),
+        ] {
+            if let Err(e) = http.post(url).timeout(Duration::from_secs(5)).send().await {
+                tracing::debug!("graceful shutdown {url}: {e}");
+            }
+            if until_gone(&pgids, wait).await {
+                return;
+            }
+        }
+        kill_groups(pgids, grace);
+    });
+}
+
 /// Publishes a status change, and writes it to the sandbox's process report for the UI.
 fn publish(
     status: &watch::Sender<TaskStatus>,
@@ -279,9 +349,11 @@ async fn drive(
     };
     let publish = |change: &mut dyn FnMut(&mut TaskStatus)| publish(&status, &launch, change);
     let mut saved_groups: Vec<i32> = vec![-1]; // forces the first save
+    // A kill going through the graceful shutdown endpoints signals the processes itself, later.
+    let mut graceful_kill = false;
     loop {
         let now = Instant::now();
-        if plan.stage != Stage::Active {
+        if plan.stage != Stage::Active && !graceful_kill {
             let leftovers = plan.leftovers();
             if !leftovers.is_empty() {
                 kill_groups(
@@ -353,7 +425,9 @@ async fn drive(
             save(&pgids, false);
             saved_groups = groups;
         }
-        if plan.stage == Stage::Done && plan.running().is_empty() {
+        // Done once every process group has exited too: a killed process gets its grace period
+        // (and its graceful shutdown) before the groups are swept below.
+        if plan.stage == Stage::Done && plan.running().is_empty() && pgids.is_empty() {
             break;
         }
         let sleep_until = [wake, finalization_deadline].into_iter().flatten().min();
@@ -427,7 +501,12 @@ async fn drive(
                 kill_grace = grace;
                 if !plan.killed {
                     let running = plan.kill();
-                    kill_groups(running.iter().filter_map(|i| pgids.get(i).copied()).collect(), grace);
+                    let graceful = launch
+                        .lifecycle
+                        .as_ref()
+                        .and_then(|l| GracefulShutdown::new(l, &launch.ports));
+                    graceful_kill = graceful.is_some();
+                    kill_gracefully(running.iter().filter_map(|i| pgids.get(i).copied()).collect(), grace, graceful);
                     finalization_deadline = None;
                 }
             }

@@ -58,6 +58,7 @@ fn launch(dir: &Path, checker: HealthCheckerConfig, ports: Vec<(String, u16)>) -
             min_consecutive_successes: 1,
             timeout_secs: 1.0,
         }),
+        lifecycle: None,
     }
 }
 
@@ -173,4 +174,71 @@ async fn without_a_health_port_the_http_checker_does_not_run() {
     until_state(&h, TaskState::Running).await;
     let end = h.kill(Duration::from_secs(1)).await;
     assert_eq!(end.state, TaskState::Killed);
+}
+
+/// A lifecycle endpoint that records the requests it gets.
+async fn recorder(log: Arc<std::sync::Mutex<Vec<String>>>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let line = request.lines().next().unwrap_or("").to_owned();
+                log.lock().unwrap().push(line);
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_kill_calls_the_graceful_shutdown_endpoints_before_signals() {
+    use aurora_model::config::{HttpLifecycleConfig, LifecycleConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let port = recorder(log.clone()).await;
+    let mut l = launch(
+        dir.path(),
+        HealthCheckerConfig {
+            http: None,
+            shell: None,
+        },
+        vec![("health".into(), port)],
+    );
+    l.health = None;
+    // The process notes SIGTERM, which must come after both endpoints were called.
+    l.task.processes[0].cmdline =
+        "trap 'echo TERM > term; exit 0' TERM; while true; do sleep 0.05; done".into();
+    l.lifecycle = Some(LifecycleConfig {
+        http: Some(HttpLifecycleConfig {
+            port: "health".into(),
+            graceful_shutdown_endpoint: "/quitquitquit".into(),
+            shutdown_endpoint: "/abortabortabort".into(),
+            graceful_shutdown_wait_secs: 0,
+            shutdown_wait_secs: 0,
+        }),
+    });
+    let h = TaskRunner::start(l).await.unwrap();
+    until_state(&h, TaskState::Running).await;
+    let end = h.kill(Duration::from_secs(5)).await;
+    assert_eq!(end.state, TaskState::Killed);
+    assert_eq!(
+        *log.lock().unwrap(),
+        vec![
+            "POST /quitquitquit HTTP/1.1".to_owned(),
+            "POST /abortabortabort HTTP/1.1".to_owned()
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("sandbox/term")).unwrap(),
+        "TERM\n",
+        "then SIGTERM"
+    );
 }

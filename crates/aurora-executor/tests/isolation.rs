@@ -76,6 +76,7 @@ fn launch(dir: &Path, id: &str, task: Task, isolation: Option<Arc<Isolation>>) -
         run_as: None,
         disk_check: Duration::from_millis(100),
         health: None,
+        lifecycle: None,
     }
 }
 

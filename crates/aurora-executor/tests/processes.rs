@@ -58,6 +58,7 @@ fn launch(dir: &Path, task: Task) -> TaskLaunch {
         run_as: None,
         disk_check: std::time::Duration::from_secs(5),
         health: None,
+        lifecycle: None,
     }
 }
 

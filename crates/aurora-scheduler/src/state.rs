@@ -717,6 +717,7 @@ impl State {
             task: job.config.task.clone(),
             ports: t.ports.iter().cloned().collect(),
             health: Some(job.config.health_check_config.clone()),
+            lifecycle: Some(job.config.lifecycle.clone()),
         })))
     }
 
