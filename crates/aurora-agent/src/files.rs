@@ -154,15 +154,23 @@ pub struct FileQuery {
     download: bool,
 }
 
+/// The real path of a sandbox path from the URL, or the refusal to answer with.
+fn resolved(root: &std::path::Path, task_id: &str, path: &str) -> Result<PathBuf, Box<Response>> {
+    match sandbox::resolve(root, task_id, path) {
+        Err(e) => Err(Box::new(refused(e))),
+        Ok(Err(e)) => Err(Box::new(io_error(&format!("'{path}'"), e))),
+        Ok(Ok(p)) => Ok(p),
+    }
+}
+
 async fn list(
     State(root): Root,
     Path(task_id): Path<String>,
     Query(q): Query<FileQuery>,
 ) -> Response {
-    let path = match sandbox::resolve(&root, &task_id, &q.path) {
-        Err(e) => return refused(e),
-        Ok(Err(e)) => return io_error(&format!("'{}'", q.path), e),
-        Ok(Ok(p)) => p,
+    let path = match resolved(&root, &task_id, &q.path) {
+        Ok(p) => p,
+        Err(r) => return *r,
     };
     let rel = sandbox::relative(&q.path).unwrap_or_default();
     match tokio::task::spawn_blocking(move || listing(&path, rel)).await {
@@ -206,10 +214,9 @@ async fn content(
     Path(task_id): Path<String>,
     Query(q): Query<FileQuery>,
 ) -> Response {
-    let path = match sandbox::resolve(&root, &task_id, &q.path) {
-        Err(e) => return refused(e),
-        Ok(Err(e)) => return io_error(&format!("'{}'", q.path), e),
-        Ok(Ok(p)) => p,
+    let path = match resolved(&root, &task_id, &q.path) {
+        Ok(p) => p,
+        Err(r) => return *r,
     };
     if path.is_dir() {
         return error(

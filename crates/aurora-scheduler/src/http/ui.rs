@@ -726,17 +726,22 @@ pub struct PathQuery {
     path: String,
 }
 
+/// A sandbox path from the URL, checked, and the crumbs down to its task.
+fn sandbox_target(
+    core: &Core,
+    task_id: &str,
+    path: &str,
+) -> Result<(String, Vec<Crumb>), ApiError> {
+    Ok((sandbox::check_path(path)?, task_crumbs(core, task_id)?))
+}
+
 pub async fn file(
     AxState(core): Core_,
     Path(task_id): Path<String>,
     Query(q): Query<PathQuery>,
 ) -> Response {
-    let path = match sandbox::check_path(&q.path) {
-        Ok(p) => p,
-        Err(e) => return refused(&core, e),
-    };
-    let crumbs = match task_crumbs(&core, &task_id) {
-        Ok(c) => c,
+    let (path, crumbs) = match sandbox_target(&core, &task_id, &q.path) {
+        Ok(t) => t,
         Err(e) => return refused(&core, e),
     };
     let content = format!("/api/v1/tasks/{task_id}/files/content");
@@ -792,12 +797,8 @@ pub async fn files(
     Path(task_id): Path<String>,
     Query(q): Query<PathQuery>,
 ) -> Response {
-    let path = match sandbox::check_path(&q.path) {
-        Ok(p) => p,
-        Err(e) => return refused(&core, e),
-    };
-    let crumbs = match task_crumbs(&core, &task_id) {
-        Ok(c) => c,
+    let (path, crumbs) = match sandbox_target(&core, &task_id, &q.path) {
+        Ok(t) => t,
         Err(e) => return refused(&core, e),
     };
     let listing: SandboxListing =
