@@ -203,7 +203,8 @@ async fn a_task_over_its_memory_is_stopped_with_that_reason() {
 #[tokio::test]
 async fn a_task_over_its_disk_is_stopped_with_that_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let fill = "head -c 5000000 /dev/zero > big; sleep 30";
+    // Written beside the sandbox, then moved in at once: the check sees all of it or none.
+    let fill = "head -c 5000000 /dev/zero > ../big.tmp && mv ../big.tmp big; sleep 30";
     let end = TaskRunner::start(launch(
         dir.path(),
         "filler",
