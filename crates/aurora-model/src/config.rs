@@ -422,6 +422,25 @@ impl Job {
         crate::JobPath::new(&self.cluster, &self.role, &self.environment, &self.name)
     }
 
+    /// The configuration each instance runs, as JSON: the job without what concerns the job as a
+    /// whole (`instances`, `update_config`). Two instances whose views are equal run the same thing.
+    pub fn instance_config(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("instances");
+            m.remove("update_config");
+        }
+        v
+    }
+
+    /// A short digest of [`Job::instance_config`]: equal digests, equal instance configurations.
+    pub fn instance_digest(&self) -> String {
+        use sha2::Digest;
+        let text = self.instance_config().to_string();
+        let sum = sha2::Sha256::digest(text.as_bytes());
+        sum.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Is this a cron job (it has a `cron_schedule`)?
     pub fn is_cron(&self) -> bool {
         self.cron_schedule

@@ -13,6 +13,7 @@ pub mod process;
 pub mod task;
 pub mod template;
 pub mod time;
+pub mod update;
 
 pub use config::Job;
 pub use job_key::{JobKey, JobKeyError, JobPath};

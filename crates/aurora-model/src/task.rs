@@ -397,6 +397,10 @@ pub struct ScheduledTask {
     /// For a cron job's task: the run it belongs to (the scheduled instant of its firing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron_run_ms: Option<i64>,
+    /// Digest of the configuration this task runs ([`crate::Job::instance_digest`]); tasks stored
+    /// before it existed run their job's configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_digest: Option<String>,
     /// Every transition, oldest first.
     pub events: Vec<TaskEvent>,
 }

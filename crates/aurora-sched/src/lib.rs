@@ -1,6 +1,7 @@
 //! Scheduling decisions as pure functions of (cluster view, time): *where* a task runs
 //! (`placement`), *whether and when* an ended task is replaced (`reschedule`), and *when* a cron
-//! job fires and what a firing does to a run still going (`cron`).
+//! job fires and what a firing does to a run still going (`cron`), and *what a job update does
+//! next* with each instance (`update`).
 //!
 //! No IO, no async, no clock: callers pass the time in. The scheduler crate turns decisions into
 //! store operations and agent commands.
@@ -8,3 +9,4 @@
 pub mod cron;
 pub mod placement;
 pub mod reschedule;
+pub mod update;

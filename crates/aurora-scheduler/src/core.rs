@@ -252,7 +252,30 @@ fn ops_for(state: &State, dirty: &Dirty) -> Vec<StoreOp> {
             ops.push(StoreOp::SaveJob {
                 config: Box::new((*j.config).clone()),
             });
+            for (digest, config) in &j.configs {
+                ops.push(StoreOp::SaveJobConfig {
+                    key: key.clone(),
+                    digest: digest.clone(),
+                    config: Box::new((**config).clone()),
+                });
+            }
         }
+    }
+    for (key, digest) in &dirty.removed_configs {
+        ops.push(StoreOp::RemoveJobConfig {
+            key: key.clone(),
+            digest: digest.clone(),
+        });
+    }
+    for id in &dirty.updates {
+        if let Some(u) = state.updates.get(id) {
+            ops.push(StoreOp::SaveUpdate {
+                update: Box::new(u.clone()),
+            });
+        }
+    }
+    for id in &dirty.removed_updates {
+        ops.push(StoreOp::RemoveUpdate { id: id.clone() });
     }
     for key in &dirty.removed_jobs {
         ops.push(StoreOp::RemoveJob { key: key.clone() });

@@ -81,6 +81,7 @@ pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
     state.backoff = config.backoff;
     state.cron_timezone = config.cron_timezone;
     state.restore_crons(snapshot.crons, config.clock.now_ms());
+    state.restore_updates(snapshot.job_configs, snapshot.updates);
     state.maintenance = snapshot.maintenance.into_iter().collect();
     state.tokens = snapshot
         .tokens
@@ -192,6 +193,7 @@ async fn schedule_loop(core: Arc<core::Core>, agent_lost_timeout: Duration) {
             .mutate(|s, now, ids, dirty| {
                 s.check_agents(now, lost_after, ids, dirty);
                 s.cron_tick(now, ids, dirty);
+                s.update_tick(now, ids, dirty);
                 Ok(s.schedule(now, dirty))
             })
             .await;

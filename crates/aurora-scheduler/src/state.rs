@@ -29,11 +29,47 @@ pub const KILL_GRACE_MS: u64 = 5_000;
 /// A job and its configuration.
 #[derive(Debug, Clone)]
 pub struct JobEntry {
+    /// What the job is now: new instances and added ones run this.
     pub config: Arc<Job>,
+    /// `config`'s instance digest ([`Job::instance_digest`]).
+    pub digest: String,
+    /// Every configuration a task of the job runs or ran, by digest (`config` included): after a
+    /// canary or a failed update, instances of one job differ.
+    pub configs: BTreeMap<String, Arc<Job>>,
     /// Instance ids of the job (active or finished).
     pub instances: BTreeSet<u32>,
     /// Set while the job is scheduled with cron.
     pub cron: Option<cron::CronEntry>,
+}
+
+impl JobEntry {
+    /// A job entry for `config`, keeping the configurations its earlier tasks ran.
+    pub fn new(
+        config: Job,
+        instances: BTreeSet<u32>,
+        cron: Option<cron::CronEntry>,
+        earlier: BTreeMap<String, Arc<Job>>,
+    ) -> Self {
+        let config = Arc::new(config);
+        let digest = config.instance_digest();
+        let mut configs = earlier;
+        configs.insert(digest.clone(), config.clone());
+        JobEntry {
+            config,
+            digest,
+            configs,
+            instances,
+            cron,
+        }
+    }
+
+    /// Makes `config` the job's current configuration.
+    pub fn set_config(&mut self, config: Job) {
+        let config = Arc::new(config);
+        self.digest = config.instance_digest();
+        self.configs.insert(self.digest.clone(), config.clone());
+        self.config = config;
+    }
 }
 
 /// An agent the scheduler knows.
@@ -60,6 +96,11 @@ pub struct Dirty {
     pub removed_tasks: BTreeSet<String>,
     pub crons: BTreeSet<JobKey>,
     pub removed_crons: BTreeSet<JobKey>,
+    /// Configurations no task of the job runs any more.
+    pub removed_configs: BTreeSet<(JobKey, String)>,
+    /// Job updates changed or removed, by id.
+    pub updates: BTreeSet<String>,
+    pub removed_updates: BTreeSet<String>,
     /// Hosts whose maintenance mode changed.
     pub hosts: BTreeSet<String>,
     /// Tokens issued or revoked, by hash.
@@ -90,6 +131,14 @@ pub enum Refusal {
     NoSuchJob(String),
     #[error("{0}")]
     Invalid(String),
+    /// The job has an active update: the change must wait for it or abort it.
+    #[error(
+        "job {0} is locked by an active update. Run 'aurora update abort' or wait for the active update to finish."
+    )]
+    Updating(String),
+    /// No active update for the job (or no update with that id).
+    #[error("{0}")]
+    NoSuchUpdate(String),
 }
 
 #[derive(Default)]
@@ -116,6 +165,12 @@ pub struct State {
     pub maintenance: BTreeSet<String>,
     /// Issued tokens, by hash.
     pub tokens: HashMap<String, aurora_model::auth::TokenRecord>,
+    /// Job updates, active and past, by id.
+    pub updates: HashMap<String, aurora_model::update::JobUpdate>,
+    /// Each job's active update, by id.
+    pub active_updates: HashMap<JobKey, String>,
+    /// When each active update wants to be looked at again (watch periods ending, pulses due).
+    update_wake: HashMap<String, i64>,
 }
 
 /// A job's constraints, parsed (and checked: a bad one refuses the job with the reason).
@@ -138,17 +193,17 @@ impl State {
             if let Ok(path) = config.path() {
                 s.jobs.insert(
                     path.key,
-                    JobEntry {
-                        config: Arc::new(config),
-                        instances: BTreeSet::new(),
-                        cron: None,
-                    },
+                    JobEntry::new(config, BTreeSet::new(), None, BTreeMap::new()),
                 );
             }
         }
         let mut tasks = tasks;
         tasks.sort_by_key(|t| t.since_ms());
-        for t in tasks {
+        for mut t in tasks {
+            // Stored before tasks named their configuration: they run their job's.
+            if t.config_digest.is_none() {
+                t.config_digest = s.jobs.get(&t.job).map(|j| j.digest.clone());
+            }
             s.index(&t);
             s.tasks.insert(t.task_id.clone(), t);
         }
@@ -247,19 +302,13 @@ impl State {
         }
         job_constraints(&config).map_err(Refusal::Invalid)?;
         let count = config.instances as u32;
-        let earlier = self
+        let (earlier, configs) = self
             .jobs
             .remove(&key)
-            .map(|j| j.instances)
+            .map(|j| (j.instances, j.configs))
             .unwrap_or_default();
-        self.jobs.insert(
-            key.clone(),
-            JobEntry {
-                config: Arc::new(config),
-                instances: earlier,
-                cron: None,
-            },
-        );
+        self.jobs
+            .insert(key.clone(), JobEntry::new(config, earlier, None, configs));
         dirty.jobs.insert(key.clone());
         let ids = (0..count)
             .map(|i| self.new_task(&key, i, 0, None, None, now_ms, new_id, dirty))
@@ -302,6 +351,7 @@ impl State {
             ancestor_id: ancestor,
             penalty_ms: throttle.map(|d| d.as_millis() as u64),
             cron_run_ms: None,
+            config_digest: self.jobs.get(job).map(|j| j.digest.clone()),
             events: vec![TaskEvent {
                 timestamp_ms: now_ms,
                 status,
@@ -475,6 +525,7 @@ impl State {
             return false;
         }
         if status.is_terminal() {
+            self.note_update_ending(id, before, dirty);
             self.after_terminal(id, before, status, now_ms, new_id, dirty);
         }
         true
@@ -519,8 +570,13 @@ impl State {
             ran_for,
             t.penalty_ms.map(Duration::from_millis),
         );
-        let (job, instance, task_id, run) =
-            (t.job.clone(), t.instance, t.task_id.clone(), t.cron_run_ms);
+        let (job, instance, task_id, run, digest) = (
+            t.job.clone(),
+            t.instance,
+            t.task_id.clone(),
+            t.cron_run_ms,
+            t.config_digest.clone(),
+        );
         if let Decision::Replace { failures, throttle } = decision
             && !self.active.contains_key(&(job.clone(), instance))
         {
@@ -534,9 +590,10 @@ impl State {
                 new_id,
                 dirty,
             );
-            // A retried task of a cron run belongs to the same run.
+            // A retried task of a cron run belongs to the same run, and runs what its ancestor ran.
             if let Some(t) = self.tasks.get_mut(&id) {
                 t.cron_run_ms = run;
+                t.config_digest = digest;
             }
         }
     }
@@ -599,14 +656,20 @@ impl State {
         let first = entry.instances.iter().next_back().map_or(0, |m| m + 1);
         let mut config = (*entry.config).clone();
         config.instances += i64::from(count);
-        self.jobs.get_mut(job).expect("checked above").config = Arc::new(config);
+        // The new instances run what the copied one runs.
+        let digest = self
+            .active_task(job, from)
+            .and_then(|t| t.config_digest.clone());
+        let entry = self.jobs.get_mut(job).expect("checked above");
+        entry.config = Arc::new(config);
         dirty.jobs.insert(job.clone());
         Ok((first..first + count)
             .map(|i| {
-                (
-                    i,
-                    self.new_task(job, i, 0, None, None, now_ms, new_id, dirty),
-                )
+                let id = self.new_task(job, i, 0, None, None, now_ms, new_id, dirty);
+                if let Some(t) = self.tasks.get_mut(&id) {
+                    t.config_digest.clone_from(&digest);
+                }
+                (i, id)
             })
             .collect())
     }
@@ -689,8 +752,8 @@ impl State {
             let Some(t) = self.tasks.get(id) else {
                 continue;
             };
-            if let Some(j) = self.jobs.get(&t.job) {
-                let r = &j.config.task.resources;
+            if let Some(j) = self.config_of(t) {
+                let r = &j.task.resources;
                 cpu += r.cpu;
                 ram += (r.ram / (1024 * 1024)).max(0) as u64;
                 disk += (r.disk / (1024 * 1024)).max(0) as u64;
@@ -708,26 +771,37 @@ impl State {
     /// The launch command for a task placed on an agent.
     fn launch_command(&self, id: &str) -> Option<AgentCommand> {
         let t = self.tasks.get(id)?;
-        let job = self.jobs.get(&t.job)?;
+        let config = self.config_of(t)?;
         Some(AgentCommand::Launch(Box::new(LaunchTask {
             task_id: t.task_id.clone(),
             job: t.job.to_string(),
             instance: t.instance,
-            user: job.config.role.clone(),
-            task: job.config.task.clone(),
+            user: config.role.clone(),
+            task: config.task.clone(),
             ports: t.ports.iter().cloned().collect(),
-            health: Some(job.config.health_check_config.clone()),
-            lifecycle: Some(job.config.lifecycle.clone()),
+            health: Some(config.health_check_config.clone()),
+            lifecycle: Some(config.lifecycle.clone()),
         })))
+    }
+
+    /// The configuration a task runs.
+    pub fn config_of(&self, t: &ScheduledTask) -> Option<&Arc<Job>> {
+        let job = self.jobs.get(&t.job)?;
+        Some(
+            t.config_digest
+                .as_ref()
+                .and_then(|d| job.configs.get(d))
+                .unwrap_or(&job.config),
+        )
     }
 
     /// The soonest time a queued task may be placed, if any.
     pub fn next_ready_ms(&self) -> Option<i64> {
         let queued = self.queue.iter().next().map(|(t, _)| *t);
-        match (queued, self.next_cron_ms()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [queued, self.next_cron_ms(), self.next_update_ms()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Places every task whose time has come: THROTTLED ones become PENDING, PENDING ones go to an
@@ -775,9 +849,12 @@ impl State {
             let Some(job) = self.jobs.get(&t.job) else {
                 continue;
             };
-            let r = &job.config.task.resources;
+            let Some(config) = self.config_of(t) else {
+                continue;
+            };
+            let r = &config.task.resources;
             let mut port_names: Vec<String> = Vec::new();
-            for p in &job.config.task.processes {
+            for p in &config.task.processes {
                 for name in aurora_model::template::port_names(&p.cmdline) {
                     if !port_names.iter().any(|n| n == name) {
                         port_names.push(name.to_owned());
@@ -871,8 +948,10 @@ impl State {
 
 mod cron;
 mod hosts;
+mod update;
 pub use cron::{CronEntry, CronOutcome};
 pub use hosts::HostStatus;
+pub use update::{Control, Started, UpdateRequest};
 
 #[cfg(test)]
 mod tests {

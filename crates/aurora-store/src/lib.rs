@@ -10,6 +10,7 @@ mod schema;
 use aurora_model::auth::TokenRecord;
 use aurora_model::cron::CronState;
 use aurora_model::task::ScheduledTask;
+use aurora_model::update::JobUpdate;
 use aurora_model::{Job, JobKey};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,18 @@ pub enum StoreOp {
     SetMaintenance { host: String, draining: bool },
     /// Insert or replace a token's record (issued, or revoked).
     SaveToken { record: TokenRecord },
+    /// Keep a configuration some of a job's tasks run, under its digest.
+    SaveJobConfig {
+        key: JobKey,
+        digest: String,
+        config: Box<Job>,
+    },
+    /// Forget a configuration no task of the job runs any more.
+    RemoveJobConfig { key: JobKey, digest: String },
+    /// Insert or replace a job update (its state, progress and history).
+    SaveUpdate { update: Box<JobUpdate> },
+    /// Remove a job update from the history.
+    RemoveUpdate { id: String },
 }
 
 /// Everything stored, as loaded at start.
@@ -50,6 +63,10 @@ pub struct Snapshot {
     pub maintenance: Vec<String>,
     /// Every token issued (revoked and expired ones too, until pruned).
     pub tokens: Vec<TokenRecord>,
+    /// The configurations jobs' tasks run: (job, digest, configuration).
+    pub job_configs: Vec<(JobKey, String, Job)>,
+    /// Job updates, active and past.
+    pub updates: Vec<JobUpdate>,
 }
 
 /// Why the store failed.
@@ -171,6 +188,8 @@ fn load(conn: &Connection) -> Result<Snapshot, StoreError> {
         // Host names are stored as text; as JSON strings they read back the same.
         maintenance: column(conn, "SELECT json_quote(host) FROM maintenance")?,
         tokens: column(conn, "SELECT record FROM tokens")?,
+        job_configs: column(conn, "SELECT config FROM job_configs")?,
+        updates: column(conn, "SELECT body FROM job_updates")?,
     })
 }
 
@@ -249,6 +268,38 @@ fn apply_op(tx: &Connection, op: &StoreOp) -> Result<(), StoreError> {
                 params![record.hash, text],
             )
             .map_err(StoreError::write)?;
+        }
+        StoreOp::SaveJobConfig {
+            key,
+            digest,
+            config,
+        } => {
+            // The row holds (key, digest, config), so that loading needs no key parser.
+            let text = serde_json::to_string(&(key, digest, config)).map_err(StoreError::write)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO job_configs (job, digest, config) VALUES (?1, ?2, ?3)",
+                params![key.to_string(), digest, text],
+            )
+            .map_err(StoreError::write)?;
+        }
+        StoreOp::RemoveJobConfig { key, digest } => {
+            tx.execute(
+                "DELETE FROM job_configs WHERE job = ?1 AND digest = ?2",
+                params![key.to_string(), digest],
+            )
+            .map_err(StoreError::write)?;
+        }
+        StoreOp::SaveUpdate { update } => {
+            let text = serde_json::to_string(update).map_err(StoreError::write)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO job_updates (id, job, body) VALUES (?1, ?2, ?3)",
+                params![update.id, update.job.to_string(), text],
+            )
+            .map_err(StoreError::write)?;
+        }
+        StoreOp::RemoveUpdate { id } => {
+            tx.execute("DELETE FROM job_updates WHERE id = ?1", params![id])
+                .map_err(StoreError::write)?;
         }
     }
     Ok(())

@@ -15,6 +15,12 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE maintenance (host TEXT PRIMARY KEY NOT NULL);",
     // 4: issued tokens, by hash (the tokens themselves are never stored).
     "CREATE TABLE tokens (hash TEXT PRIMARY KEY NOT NULL, record TEXT NOT NULL);",
+    // 5: every configuration a job's tasks run (more than one during and after updates), by
+    // digest; job updates with their history, by id.
+    "CREATE TABLE job_configs (job TEXT NOT NULL, digest TEXT NOT NULL, config TEXT NOT NULL,
+                               PRIMARY KEY (job, digest));
+     CREATE TABLE job_updates (id TEXT PRIMARY KEY NOT NULL, job TEXT NOT NULL, body TEXT NOT NULL);
+     CREATE INDEX job_updates_by_job ON job_updates (job);",
 ];
 
 /// WAL so readers never block the writer; `synchronous = FULL` so a commit is on disk (and

@@ -25,6 +25,7 @@ fn task(id: &str, job: &str) -> ScheduledTask {
         ancestor_id: None,
         penalty_ms: None,
         cron_run_ms: None,
+        config_digest: None,
         events: vec![TaskEvent {
             timestamp_ms: 1,
             status: ScheduleStatus::Pending,

@@ -29,6 +29,8 @@ impl From<Refusal> for ApiError {
             Refusal::JobExists(_) => ApiError::conflict(r.to_string()),
             Refusal::NoSuchJob(_) => ApiError::not_found(r.to_string()),
             Refusal::Invalid(_) => ApiError::bad_request(r.to_string()),
+            Refusal::Updating(_) => ApiError::conflict(r.to_string()),
+            Refusal::NoSuchUpdate(_) => ApiError::not_found(r.to_string()),
         }
     }
 }

@@ -1012,6 +1012,7 @@ mod tests {
                 ancestor_id: None,
                 penalty_ms: None,
                 cron_run_ms: None,
+                config_digest: None,
                 events: vec![TaskEvent {
                     timestamp_ms: NOW - 90_000,
                     status: ScheduleStatus::Running,

@@ -12,7 +12,6 @@ use aurora_model::cron::CronState;
 use aurora_model::{Job, JobKey};
 use aurora_sched::cron::{CronSchedule, Firing, due, on_fire};
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 /// A scheduled cron job.
 #[derive(Debug, Clone)]
@@ -117,10 +116,10 @@ impl State {
         if existing.is_some_and(|j| j.cron.is_none()) && !self.active_tasks(&key).is_empty() {
             return Err(Refusal::JobExists(job_label(&key)));
         }
-        let (instances, previous) = self
+        let (instances, previous, configs) = self
             .jobs
             .remove(&key)
-            .map(|j| (j.instances, j.cron))
+            .map(|j| (j.instances, j.cron, j.configs))
             .unwrap_or_default();
         let replaced = previous.is_some();
         let state = CronState {
@@ -129,11 +128,12 @@ impl State {
         };
         self.jobs.insert(
             key.clone(),
-            JobEntry {
-                config: Arc::new(config),
+            JobEntry::new(
+                config,
                 instances,
-                cron: Some(CronEntry::new(schedule, state, self.cron_timezone)),
-            },
+                Some(CronEntry::new(schedule, state, self.cron_timezone)),
+                configs,
+            ),
         );
         dirty.jobs.insert(key.clone());
         dirty.crons.insert(key);
