@@ -41,6 +41,7 @@ fn state() -> (State, JobKey) {
         ancestor_id: None,
         penalty_ms: None,
         cron_run_ms: None,
+        config_digest: None,
         events: vec![
             event(
                 NOW - 60_000,

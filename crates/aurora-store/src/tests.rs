@@ -151,7 +151,7 @@ fn migrations_are_idempotent() {
     let v: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 4);
+    assert_eq!(v, 5);
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();
@@ -335,4 +335,65 @@ fn tokens_are_kept_by_hash_and_found_by_another_process() {
     drop(store);
     let (_, snap) = Store::open(&path).unwrap();
     assert_eq!(snap.tokens, vec![record]);
+}
+
+#[test]
+fn job_configurations_and_updates_survive_a_reopen_and_are_removed() {
+    use aurora_model::update::{
+        InstanceProgress, JobUpdate, UpdateKind, UpdateSettings, UpdateStatus,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let key = JobKey::new("www-data", "prod", "a").unwrap();
+    let config = job("a");
+    let digest = config.instance_digest();
+    let update = JobUpdate {
+        id: "u1".into(),
+        job: key.clone(),
+        kind: UpdateKind::Update,
+        user: "alice".into(),
+        settings: UpdateSettings::from_config(&config.update_config).unwrap(),
+        desired_config: digest.clone(),
+        desired_instances: 2,
+        initial: [(0, "old".to_owned())].into(),
+        initial_instances: 1,
+        initial_config: Some("old".into()),
+        worklist: vec![1, 0],
+        status: UpdateStatus::RollingForward,
+        progress: [(0, InstanceProgress::default())].into(),
+        groups_started: 0,
+        last_pulse_ms: None,
+        metadata: Default::default(),
+        events: Vec::new(),
+        instance_events: Vec::new(),
+    };
+    let (store, _) = Store::open(&path).unwrap();
+    store
+        .apply(vec![
+            StoreOp::SaveJobConfig {
+                key: key.clone(),
+                digest: digest.clone(),
+                config: Box::new(config.clone()),
+            },
+            StoreOp::SaveUpdate {
+                update: Box::new(update.clone()),
+            },
+        ])
+        .unwrap();
+    drop(store);
+    let (store, snap) = Store::open(&path).unwrap();
+    assert_eq!(
+        snap.job_configs,
+        vec![(key.clone(), digest.clone(), config)]
+    );
+    assert_eq!(snap.updates, vec![update]);
+    store
+        .apply(vec![
+            StoreOp::RemoveJobConfig { key, digest },
+            StoreOp::RemoveUpdate { id: "u1".into() },
+        ])
+        .unwrap();
+    drop(store);
+    let (_, snap) = Store::open(&path).unwrap();
+    assert!(snap.job_configs.is_empty() && snap.updates.is_empty());
 }
