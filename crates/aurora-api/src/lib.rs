@@ -125,11 +125,157 @@ pub struct AddInstancesRequest {
     pub count: u32,
 }
 
-/// `POST /api/v1/jobs/ROLE/ENV/NAME/restart`.
+/// `POST /api/v1/jobs/ROLE/ENV/NAME/restart`: a rolling restart, run as an update of kind
+/// `restart` (answered with [`StartUpdateResponse`]). Unset settings come from the job's
+/// `update_config`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestartRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instances: Option<Vec<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_secs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_instance_failures: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_total_failures: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+// --- updates --------------------------------------------------------------------------------------
+
+/// `POST /api/v1/jobs/ROLE/ENV/NAME/update`: `aurora update start`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartUpdateRequest {
+    pub config: Job,
+    /// Only these instances are touched (`KEY/0-1`); all when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<Vec<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// The answer to a start: the update, or why none was needed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartUpdateResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateSummary>,
+    /// `Job is unchanged by proposed update.` when nothing would change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `POST /api/v1/jobs/ROLE/ENV/NAME/diff`: what an update to `config` would change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiffRequest {
+    pub config: Job,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<Vec<u32>>,
+}
+
+/// Instances sorted by what an update would do to them, with the configurations they run now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiffResponse {
+    pub add: Vec<u32>,
+    pub update: Vec<u32>,
+    pub remove: Vec<u32>,
+    pub unchanged: Vec<u32>,
+    /// The configurations the job's active instances run now, one group per configuration.
+    pub current: Vec<ConfigGroup>,
+    /// The configuration each instance would run (`Job::instance_config` of the request).
+    pub desired: serde_json::Value,
+}
+
+/// Instances running one configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigGroup {
+    pub instances: Vec<u32>,
+    pub config: serde_json::Value,
+}
+
+/// Instance counts of an update, in its current direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateProgress {
+    /// Instances the update works on.
+    pub total: u32,
+    /// Updated (or rolled back) and watched long enough.
+    pub succeeded: u32,
+    /// Being replaced or watched now.
+    pub working: u32,
+    pub failed: u32,
+}
+
+/// One update in a listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateSummary {
+    pub id: String,
+    /// `ROLE/ENV/NAME`.
+    pub job: String,
+    /// `update` or `restart`.
+    pub kind: aurora_model::update::UpdateKind,
+    pub user: String,
+    pub status: aurora_model::update::UpdateStatus,
+    pub created_ms: i64,
+    pub last_modified_ms: i64,
+    pub progress: UpdateProgress,
+}
+
+/// `GET /api/v1/updates/ID` (and `GET /api/v1/jobs/ROLE/ENV/NAME/update`, the active one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateDetails {
+    pub summary: UpdateSummary,
+    pub settings: aurora_model::update::UpdateSettings,
+    pub events: Vec<aurora_model::update::UpdateEvent>,
+    pub instance_events: Vec<aurora_model::update::InstanceEvent>,
+    /// Each instance the update works on, in its order.
+    pub instances: Vec<InstanceUpdateView>,
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// One instance of an update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceUpdateView {
+    pub instance: u32,
+    /// `add`, `update`, `remove` or `restart`.
+    pub change: String,
+    pub phase: aurora_model::update::InstancePhase,
+    pub failures: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+}
+
+/// `GET /api/v1/updates` filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Comma-separated state names or groups (`active`, `paused`, `blocked`, `succeeded`,
+    /// `failed`, `inactive`, `all`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+/// `POST /api/v1/jobs/ROLE/ENV/NAME/update/{pause,resume,abort,rollback}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateControlRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `POST /api/v1/updates/ID/pulse`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PulseResponse {
+    pub status: aurora_model::update::UpdateStatus,
 }
 
 // --- cron -----------------------------------------------------------------------------------------

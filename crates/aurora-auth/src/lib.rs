@@ -24,6 +24,8 @@ pub enum Action {
     DescheduleCron,
     StartCron,
     Update,
+    /// Pause, resume, abort, roll back or pulse an update.
+    ControlUpdate,
     Drain,
     ManageTokens,
 }
@@ -40,6 +42,7 @@ impl Action {
             Action::DescheduleCron => "deschedule cron jobs",
             Action::StartCron => "start cron jobs",
             Action::Update => "update jobs",
+            Action::ControlUpdate => "pause, resume, abort or roll back updates",
             Action::Drain => "change host maintenance",
             Action::ManageTokens => "manage other users' tokens",
         }
@@ -56,6 +59,7 @@ impl Action {
             Action::DescheduleCron => "cron.deschedule",
             Action::StartCron => "cron.start",
             Action::Update => "update.start",
+            Action::ControlUpdate => "update.control",
             Action::Drain => "maintenance",
             Action::ManageTokens => "token",
         }

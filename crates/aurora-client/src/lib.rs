@@ -325,17 +325,83 @@ impl Client {
         .await
     }
 
+    /// `aurora job restart`: starts a rolling restart (an update of kind `restart`).
     pub async fn restart(
         &self,
         key: &JobKey,
-        instances: Option<Vec<u32>>,
-    ) -> Result<TasksAffected, ClientError> {
+        req: &RestartRequest,
+    ) -> Result<StartUpdateResponse, ClientError> {
         let url = format!("{}{}/restart", self.base, job_path(key));
+        self.json(self.http.post(&url).json(req), &url).await
+    }
+
+    /// `aurora update start`.
+    pub async fn start_update(
+        &self,
+        key: &JobKey,
+        req: &StartUpdateRequest,
+    ) -> Result<StartUpdateResponse, ClientError> {
+        let url = format!("{}{}/update", self.base, job_path(key));
+        self.json(self.http.post(&url).json(req), &url).await
+    }
+
+    /// `aurora job diff`.
+    pub async fn diff(&self, key: &JobKey, req: &DiffRequest) -> Result<DiffResponse, ClientError> {
+        let url = format!("{}{}/diff", self.base, job_path(key));
+        self.json(self.http.post(&url).json(req), &url).await
+    }
+
+    /// A job's active update (404: none).
+    pub async fn active_update(&self, key: &JobKey) -> Result<UpdateDetails, ClientError> {
+        self.get(&format!("{}/update", job_path(key))).await
+    }
+
+    /// An update by id.
+    pub async fn update(&self, id: &str) -> Result<UpdateDetails, ClientError> {
+        self.get(&format!("/api/v1/updates/{id}")).await
+    }
+
+    /// `aurora update list`.
+    pub async fn updates(&self, q: &UpdateQuery) -> Result<Vec<UpdateSummary>, ClientError> {
+        let mut url = reqwest::Url::parse(&self.url("/api/v1/updates"))
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        {
+            let mut p = url.query_pairs_mut();
+            for (k, v) in [
+                ("role", &q.role),
+                ("env", &q.env),
+                ("name", &q.name),
+                ("user", &q.user),
+                ("status", &q.status),
+            ] {
+                if let Some(v) = v {
+                    p.append_pair(k, v);
+                }
+            }
+        }
+        let text_url = url.to_string();
+        self.json(self.http.get(url), &text_url).await
+    }
+
+    /// `aurora update pause|resume|abort|rollback`: `verb` is one of those.
+    pub async fn control_update(
+        &self,
+        key: &JobKey,
+        verb: &str,
+        message: Option<String>,
+    ) -> Result<UpdateSummary, ClientError> {
+        let url = format!("{}{}/update/{verb}", self.base, job_path(key));
         self.json(
-            self.http.post(&url).json(&RestartRequest { instances }),
+            self.http.post(&url).json(&UpdateControlRequest { message }),
             &url,
         )
         .await
+    }
+
+    /// Pulses a coordinated update.
+    pub async fn pulse_update(&self, id: &str) -> Result<PulseResponse, ClientError> {
+        let url = self.url(&format!("/api/v1/updates/{id}/pulse"));
+        self.json(self.http.post(&url), &url).await
     }
 
     pub async fn task(&self, task_id: &str) -> Result<TaskView, ClientError> {

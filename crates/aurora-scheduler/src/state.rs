@@ -598,36 +598,6 @@ impl State {
         }
     }
 
-    /// Kills and replaces the given instances' active tasks (`aurora job restart`).
-    pub fn restart(
-        &mut self,
-        job: &JobKey,
-        instances: Option<&[u32]>,
-        now_ms: i64,
-        dirty: &mut Dirty,
-    ) -> Result<Vec<(u32, String)>, Refusal> {
-        let mut out = Vec::new();
-        for (i, id) in self.active_of(job, instances)? {
-            match self.tasks[&id].status {
-                ScheduleStatus::Pending | ScheduleStatus::Throttled => {}
-                _ => {
-                    if self.set_status(
-                        &id,
-                        ScheduleStatus::Restarting,
-                        Some("Restarting by user request".into()),
-                        now_ms,
-                        dirty,
-                    ) && let Some(agent) = self.tasks[&id].agent_id.clone()
-                    {
-                        dirty.kill(agent, id.clone());
-                    }
-                }
-            }
-            out.push((i, id));
-        }
-        Ok(out)
-    }
-
     /// Adds `count` instances copying the configuration of an active instance (`aurora job add`).
     pub fn add_instances(
         &mut self,

@@ -228,3 +228,71 @@ pub fn maintenance(state: &State, hosts: &[String]) -> Vec<MaintenanceView> {
         })
         .collect()
 }
+
+/// An update's summary for listings.
+pub fn update_summary(u: &aurora_model::update::JobUpdate) -> aurora_api::UpdateSummary {
+    let (succeeded, working, failed) = u.counts();
+    aurora_api::UpdateSummary {
+        id: u.id.clone(),
+        job: u.job.to_string(),
+        kind: u.kind,
+        user: u.user.clone(),
+        status: u.status,
+        created_ms: u.created_ms(),
+        last_modified_ms: u.last_modified_ms(),
+        progress: aurora_api::UpdateProgress {
+            total: u.progress.len() as u32,
+            succeeded: succeeded as u32,
+            working: working as u32,
+            failed: failed as u32,
+        },
+    }
+}
+
+/// An update with its settings, history and per-instance progress.
+pub fn update_details(u: &aurora_model::update::JobUpdate) -> aurora_api::UpdateDetails {
+    use aurora_model::update::UpdateKind;
+    let instances = u
+        .worklist
+        .iter()
+        .map(|i| {
+            let p = u.progress.get(i).cloned().unwrap_or_default();
+            let change = match (u.kind, u.initial.contains_key(i), *i < u.desired_instances) {
+                (UpdateKind::Restart, ..) => "restart",
+                (_, false, _) => "add",
+                (_, true, false) => "remove",
+                (_, true, true) => "update",
+            };
+            aurora_api::InstanceUpdateView {
+                instance: *i,
+                change: change.to_owned(),
+                phase: p.phase,
+                failures: p.failures,
+                task_id: p.task_id,
+            }
+        })
+        .collect();
+    aurora_api::UpdateDetails {
+        summary: update_summary(u),
+        settings: u.settings.clone(),
+        events: u.events.clone(),
+        instance_events: u.instance_events.clone(),
+        instances,
+        metadata: u.metadata.clone(),
+    }
+}
+
+/// Does an update's state match a `--status` filter (state names, or Aurora's groups)?
+pub fn update_status_matches(filter: &str, s: aurora_model::update::UpdateStatus) -> bool {
+    use aurora_model::update::UpdateStatus as U;
+    filter.split(',').map(str::trim).any(|f| match f {
+        "" | "all" => true,
+        "active" => s.is_active(),
+        "inactive" => s.is_terminal(),
+        "paused" => s.is_paused(),
+        "blocked" => s.is_awaiting_pulse(),
+        "succeeded" => s == U::RolledForward,
+        "failed" => matches!(s, U::RolledBack | U::Aborted | U::Error | U::Failed),
+        name => name.parse::<U>().is_ok_and(|n| n == s),
+    })
+}

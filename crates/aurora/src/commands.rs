@@ -1,4 +1,4 @@
-//! The verbs that talk to a scheduler: `job create|status|list|kill|killall|add|restart|open`,
+//! The verbs that talk to a scheduler: `job create|status|list|kill|killall|add|open`,
 //! `task logs` and `cron schedule|deschedule|start|show`. Each resolves the cluster from
 //! clusters.json, calls `aurora-client`, and prints.
 
@@ -111,7 +111,11 @@ pub(crate) async fn poll<T>(
 }
 
 /// Evaluates `file` for `key` and refuses a job with unbound template variables.
-fn resolve_job(key: &JobPath, file: &Path, binds: &[Bind]) -> anyhow::Result<aurora_model::Job> {
+pub(crate) fn resolve_job(
+    key: &JobPath,
+    file: &Path,
+    binds: &[Bind],
+) -> anyhow::Result<aurora_model::Job> {
     let config = Config::load(file)?;
     let resolved = config.resolve(key, binds)?;
     if !resolved.unbound.is_empty() {
@@ -129,7 +133,7 @@ fn resolve_job(key: &JobPath, file: &Path, binds: &[Bind]) -> anyhow::Result<aur
 }
 
 /// The web page of a job.
-fn job_url(cluster: &Cluster, key: &JobKey) -> anyhow::Result<String> {
+pub(crate) fn job_url(cluster: &Cluster, key: &JobKey) -> anyhow::Result<String> {
     Ok(format::web_url(
         cluster.web_base()?,
         &[&key.role, &key.environment, &key.name],
@@ -415,41 +419,6 @@ pub async fn add(instance: &TaskInstanceKey, count: u32) -> anyhow::Result<()> {
         .add_instances(&instance.job.key, instance.instance, count)
         .await?;
     println!("Job add succeeded: instances {:?}", added.instances);
-    Ok(())
-}
-
-/// `aurora job restart`: batches of instances, each batch RUNNING again before the next.
-pub async fn restart(spec: &InstanceSpec, batch_size: usize) -> anyhow::Result<()> {
-    let clusters = Clusters::load()?;
-    let (client, _) = client_for(&clusters, &spec.job.cluster)?;
-    let details = client.job(&spec.job.key).await?;
-    let mut instances: Vec<u32> = match &spec.instances {
-        Some(i) => i.clone(),
-        None => details
-            .tasks
-            .iter()
-            .filter(|t| !is_terminal(&t.status))
-            .map(|t| t.instance)
-            .collect(),
-    };
-    instances.sort_unstable();
-    instances.dedup();
-    for batch in instances.chunks(batch_size.max(1)) {
-        let restarted = client.restart(&spec.job.key, Some(batch.to_vec())).await?;
-        let old = restarted.task_ids.clone();
-        poll("the restarted instances to be RUNNING", async || {
-            let d = client.job(&spec.job.key).await?;
-            let ok = batch.iter().all(|i| {
-                d.tasks
-                    .iter()
-                    .any(|t| t.instance == *i && t.status == "RUNNING" && !old.contains(&t.task_id))
-            });
-            Ok(ok.then_some(()))
-        })
-        .await?;
-        eprintln!(" INFO] Restarted instances {batch:?}");
-    }
-    println!("Job {} restarted successfully", spec.job);
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 //! errors).
 
 use anyhow::Context;
-use aurora::{commands, inspect};
+use aurora::{commands, inspect, updates};
 use aurora_config::{Bind, Config};
 use aurora_model::JobPath;
 use aurora_model::instances::{InstanceSpec, TaskInstanceKey};
@@ -39,6 +39,9 @@ enum Noun {
     /// Work with cron jobs.
     #[command(subcommand)]
     Cron(CronVerb),
+    /// Roll jobs to new configurations: rolling updates, watched, rolled back on failure.
+    #[command(subcommand)]
+    Update(UpdateVerb),
     /// Log in to a cluster.
     #[command(subcommand)]
     Auth(AuthVerb),
@@ -68,6 +71,73 @@ enum CronVerb {
     Start { key: JobPath },
     /// Show a cron job's schedule, collision policy, next firings and runs.
     Show { key: JobPath },
+}
+
+#[derive(Subcommand)]
+enum UpdateVerb {
+    /// Start an update: CLUSTER/ROLE/ENV/NAME[/INSTANCES] FILE (only the listed instances, if any).
+    Start {
+        spec: InstanceSpec,
+        /// The .aurora file.
+        file: PathBuf,
+        /// Bind a template variable: --bind NAME=VALUE (repeatable).
+        #[arg(long = "bind", value_name = "NAME=VALUE")]
+        bind: Vec<Bind>,
+        /// Follow the update until it ends (exit 0 rolled forward, 4 rolled back, 20 otherwise).
+        #[arg(long)]
+        wait: bool,
+        /// A message recorded with the update's first event.
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// Pause the job's active update.
+    Pause {
+        key: JobPath,
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// Resume the job's paused update.
+    Resume {
+        key: JobPath,
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// Abort the job's active update: instances stay as they are.
+    Abort {
+        key: JobPath,
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// Roll the job's active update back to the configuration instances had before it.
+    Rollback {
+        key: JobPath,
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// Pulse the job's active coordinated update (one with pulse_interval_secs).
+    Pulse { key: JobPath },
+    /// List updates: CLUSTER[/ROLE[/ENV[/NAME]]].
+    List {
+        spec: String,
+        /// Only these states (names, or active, paused, blocked, succeeded, failed, inactive,
+        /// all); repeatable.
+        #[arg(long)]
+        status: Vec<String>,
+        /// Only updates started by this user.
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        write_json: bool,
+    },
+    /// Show an update (the job's active one when no ID is given): events, instance events.
+    Info {
+        key: JobPath,
+        id: Option<String>,
+        #[arg(long)]
+        write_json: bool,
+    },
+    /// Wait for an update (the job's active one when no ID is given) to end.
+    Wait { key: JobPath, id: Option<String> },
 }
 
 #[derive(Subcommand)]
@@ -136,11 +206,28 @@ enum JobVerb {
         instance: TaskInstanceKey,
         count: u32,
     },
-    /// Restart instances in batches, each batch RUNNING again before the next.
+    /// Rolling restart: instances replaced in batches, each watched while RUNNING before the
+    /// next; unset options come from the job's update_config.
     Restart {
         spec: InstanceSpec,
-        #[arg(long, default_value_t = 1)]
-        batch_size: usize,
+        #[arg(long)]
+        batch_size: Option<u32>,
+        /// How long each restarted instance must stay RUNNING.
+        #[arg(long)]
+        watch_secs: Option<u32>,
+        #[arg(long)]
+        max_per_instance_failures: Option<u32>,
+        #[arg(long)]
+        max_total_failures: Option<u32>,
+    },
+    /// Show what an update to FILE would change: CLUSTER/ROLE/ENV/NAME[/INSTANCES] FILE.
+    Diff {
+        spec: InstanceSpec,
+        /// The .aurora file.
+        file: PathBuf,
+        /// Bind a template variable: --bind NAME=VALUE (repeatable).
+        #[arg(long = "bind", value_name = "NAME=VALUE")]
+        bind: Vec<Bind>,
     },
     /// Print the web page of a cluster, role, environment or job.
     Open { key: String },
@@ -225,9 +312,52 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?
         }
         Noun::Job(JobVerb::Add { instance, count }) => commands::add(&instance, count).await?,
-        Noun::Job(JobVerb::Restart { spec, batch_size }) => {
-            commands::restart(&spec, batch_size).await?
+        Noun::Job(JobVerb::Restart {
+            spec,
+            batch_size,
+            watch_secs,
+            max_per_instance_failures,
+            max_total_failures,
+        }) => {
+            let o = updates::RestartOptions {
+                batch_size,
+                watch_secs,
+                max_per_instance_failures,
+                max_total_failures,
+            };
+            updates::restart(&spec, &o).await?
         }
+        Noun::Job(JobVerb::Diff { spec, file, bind }) => updates::diff(&spec, &file, &bind).await?,
+        Noun::Update(verb) => match verb {
+            UpdateVerb::Start {
+                spec,
+                file,
+                bind,
+                wait,
+                message,
+            } => updates::start(&spec, &file, &bind, wait, message).await?,
+            UpdateVerb::Pause { key, message } => updates::control(&key, "pause", message).await?,
+            UpdateVerb::Resume { key, message } => {
+                updates::control(&key, "resume", message).await?
+            }
+            UpdateVerb::Abort { key, message } => updates::control(&key, "abort", message).await?,
+            UpdateVerb::Rollback { key, message } => {
+                updates::control(&key, "rollback", message).await?
+            }
+            UpdateVerb::Pulse { key } => updates::pulse(&key).await?,
+            UpdateVerb::List {
+                spec,
+                status,
+                user,
+                write_json,
+            } => updates::list(&spec, &status, user, write_json).await?,
+            UpdateVerb::Info {
+                key,
+                id,
+                write_json,
+            } => updates::info(&key, id, write_json).await?,
+            UpdateVerb::Wait { key, id } => updates::wait(&key, id).await?,
+        },
         Noun::Job(JobVerb::Open { key }) => commands::open(&key)?,
         Noun::Task(TaskVerb::Logs {
             instance,

@@ -203,12 +203,20 @@ fn create_status_logs_and_kill_the_hello_service() {
         "restart",
         "--batch-size",
         "2",
+        "--watch-secs",
+        "0",
         "devcluster/www-data/prod/hello",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(
-        text(&out.stdout),
-        "Job devcluster/www-data/prod/hello restarted successfully\n"
+    // A rolling restart is an update: its progress, then the verdict.
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Current state ROLLED_FORWARD: 2/2 updated, 0 in progress, 0 failed\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("Job devcluster/www-data/prod/hello restarted successfully\n"),
+        "{stdout}"
     );
     let out = env.aurora(&[
         "job",

@@ -476,6 +476,7 @@ pub async fn kill_job(
         .unwrap_or_else(|| format!("Killed by {}", audit.user));
     let killed = audit.done(
         core.mutate(move |s, now, _, dirty| {
+            s.refuse_if_updating(&k)?;
             s.kill(&k, req.instances.as_deref(), &message, now, dirty)
         })
         .await
@@ -503,29 +504,13 @@ pub async fn add_instances(
     let audit = caller.begin(&core, Action::AddInstances, Some(&role), k.to_string())?;
     let added = audit.done(
         core.mutate(move |s, now, ids, dirty| {
+            s.refuse_if_updating(&k)?;
             s.add_instances(&k, req.from_instance, req.count, now, ids, dirty)
         })
         .await
         .map_err(ApiError::from),
     )?;
     Ok(Json(affected(added)))
-}
-
-pub async fn restart_job(
-    AxState(core): Core_,
-    Extension(caller): Extension<Caller>,
-    Path((role, env, name)): Path<(String, String, String)>,
-    body: Result<Json<RestartRequest>, JsonRejection>,
-) -> Result<Json<TasksAffected>, ApiError> {
-    let Json(req) = body?;
-    let k = key(&role, &env, &name)?;
-    let audit = caller.begin(&core, Action::Restart, Some(&role), k.to_string())?;
-    let restarted = audit.done(
-        core.mutate(move |s, now, _, dirty| s.restart(&k, req.instances.as_deref(), now, dirty))
-            .await
-            .map_err(ApiError::from),
-    )?;
-    Ok(Json(affected(restarted)))
 }
 
 pub async fn get_task(
@@ -668,4 +653,288 @@ pub async fn metrics(AxState(core): Core_) -> impl IntoResponse {
     let mut out = String::new();
     let _ = encode(&mut out, &registry);
     ([("content-type", "text/plain; version=0.0.4")], out)
+}
+
+// --- updates --------------------------------------------------------------------------------------
+
+/// Parses an instance list into the set an update touches.
+fn only(instances: Option<Vec<u32>>) -> Option<std::collections::BTreeSet<u32>> {
+    instances.map(|v| v.into_iter().collect())
+}
+
+fn started(state: &crate::state::State, result: crate::state::Started) -> StartUpdateResponse {
+    match result {
+        crate::state::Started::Update(id) => StartUpdateResponse {
+            update: state.updates.get(&id).map(views::update_summary),
+            message: None,
+        },
+        crate::state::Started::Unchanged => StartUpdateResponse {
+            update: None,
+            message: Some("Job is unchanged by proposed update.".into()),
+        },
+    }
+}
+
+/// `aurora update start`.
+pub async fn start_update(
+    AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
+    Path((role, env, name)): Path<(String, String, String)>,
+    body: Result<Json<StartUpdateRequest>, JsonRejection>,
+) -> Result<Json<StartUpdateResponse>, ApiError> {
+    let Json(req) = body?;
+    let k = key(&role, &env, &name)?;
+    check_cluster(&core, &req.config)?;
+    if req.config.role != k.role
+        || req.config.environment != k.environment
+        || req.config.name != k.name
+    {
+        return Err(ApiError::bad_request(format!(
+            "the configuration is for job {}/{}/{}, not {k}",
+            req.config.role, req.config.environment, req.config.name
+        )));
+    }
+    let audit = caller.begin(&core, Action::Update, Some(&role), k.to_string())?;
+    let user = audit.user.clone();
+    let result = audit.done(
+        core.mutate(move |s, now, ids, dirty| {
+            s.start_update(
+                crate::state::UpdateRequest {
+                    config: req.config,
+                    kind: aurora_model::update::UpdateKind::Update,
+                    only: only(req.instances),
+                    user,
+                    message: req.message,
+                    metadata: req.metadata,
+                    settings: None,
+                },
+                now,
+                ids,
+                dirty,
+            )
+        })
+        .await
+        .map_err(ApiError::from),
+    )?;
+    Ok(Json(started(&core.read(), result)))
+}
+
+/// `aurora job restart`: a rolling restart through the update machinery.
+pub async fn restart_job(
+    AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
+    Path((role, env, name)): Path<(String, String, String)>,
+    body: Result<Json<RestartRequest>, JsonRejection>,
+) -> Result<Json<StartUpdateResponse>, ApiError> {
+    let Json(req) = body?;
+    let k = key(&role, &env, &name)?;
+    let audit = caller.begin(&core, Action::Restart, Some(&role), k.to_string())?;
+    let user = audit.user.clone();
+    let result = audit.done(
+        core.mutate(move |s, now, ids, dirty| {
+            let config = s
+                .jobs
+                .get(&k)
+                .map(|j| (*j.config).clone())
+                .ok_or_else(|| Refusal::NoSuchJob(k.to_string()))?;
+            let mut settings =
+                aurora_model::update::UpdateSettings::from_config(&config.update_config)
+                    .map_err(|e| Refusal::Invalid(e.to_string()))?;
+            if let Some(b) = req.batch_size {
+                if b == 0 {
+                    return Err(Refusal::Invalid("--batch-size must be positive".into()));
+                }
+                settings.strategy = aurora_model::update::Strategy::Queue { size: b };
+            }
+            if let Some(w) = req.watch_secs {
+                settings.min_wait_in_running_ms = u64::from(w) * 1000;
+            }
+            if let Some(m) = req.max_per_instance_failures {
+                settings.max_per_instance_failures = m;
+            }
+            if let Some(m) = req.max_total_failures {
+                settings.max_failed_instances = m;
+            }
+            // Nothing to roll back to: a restart keeps each instance's configuration.
+            settings.rollback_on_failure = false;
+            settings.block_if_no_pulses_after_ms = None;
+            s.start_update(
+                crate::state::UpdateRequest {
+                    config,
+                    kind: aurora_model::update::UpdateKind::Restart,
+                    only: only(req.instances),
+                    user,
+                    message: req.message,
+                    metadata: Default::default(),
+                    settings: Some(settings),
+                },
+                now,
+                ids,
+                dirty,
+            )
+        })
+        .await
+        .map_err(ApiError::from),
+    )?;
+    Ok(Json(started(&core.read(), result)))
+}
+
+/// `aurora job diff`: what an update would change.
+pub async fn diff_job(
+    AxState(core): Core_,
+    Path((role, env, name)): Path<(String, String, String)>,
+    body: Result<Json<DiffRequest>, JsonRejection>,
+) -> Result<Json<DiffResponse>, ApiError> {
+    let Json(req) = body?;
+    let k = key(&role, &env, &name)?;
+    check_cluster(&core, &req.config)?;
+    let state = core.read();
+    let scope = only(req.instances);
+    let d = state.update_diff(&k, &req.config, scope.as_ref());
+    let mut groups: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+    for (i, digest) in state.instance_digests(&k) {
+        groups.entry(digest).or_default().push(i);
+    }
+    let current = groups
+        .into_iter()
+        .filter_map(|(digest, instances)| {
+            let config = state.jobs.get(&k)?.configs.get(&digest)?;
+            Some(ConfigGroup {
+                instances,
+                config: config.instance_config(),
+            })
+        })
+        .collect();
+    Ok(Json(DiffResponse {
+        add: d.add,
+        update: d.update,
+        remove: d.remove,
+        unchanged: d.unchanged,
+        current,
+        desired: req.config.instance_config(),
+    }))
+}
+
+/// `aurora update list`.
+pub async fn list_updates(
+    AxState(core): Core_,
+    Query(q): Query<UpdateQuery>,
+) -> Json<Vec<UpdateSummary>> {
+    let state = core.read();
+    let mut list: Vec<&aurora_model::update::JobUpdate> = state
+        .updates
+        .values()
+        .filter(|u| {
+            q.role
+                .as_deref()
+                .is_none_or(|r| r == "*" || r == u.job.role)
+                && q.env
+                    .as_deref()
+                    .is_none_or(|e| e == "*" || e == u.job.environment)
+                && q.name
+                    .as_deref()
+                    .is_none_or(|n| n == "*" || n == u.job.name)
+                && q.user.as_deref().is_none_or(|n| n == u.user)
+                && q.status
+                    .as_deref()
+                    .is_none_or(|s| views::update_status_matches(s, u.status))
+        })
+        .collect();
+    list.sort_by_key(|u| std::cmp::Reverse((u.created_ms(), u.id.clone())));
+    Json(list.into_iter().map(views::update_summary).collect())
+}
+
+/// `aurora update info KEY ID`.
+pub async fn get_update(
+    AxState(core): Core_,
+    Path(id): Path<String>,
+) -> Result<Json<UpdateDetails>, ApiError> {
+    let state = core.read();
+    let u = state
+        .updates
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("update {id} does not exist")))?;
+    Ok(Json(views::update_details(u)))
+}
+
+/// A job's active update (`aurora update info KEY`).
+pub async fn active_update(
+    AxState(core): Core_,
+    Path((role, env, name)): Path<(String, String, String)>,
+) -> Result<Json<UpdateDetails>, ApiError> {
+    let k = key(&role, &env, &name)?;
+    let state = core.read();
+    let u = state
+        .active_update(&k)
+        .ok_or_else(|| ApiError::not_found("No active update found for this job."))?;
+    Ok(Json(views::update_details(u)))
+}
+
+/// `aurora update pause|resume|abort|rollback KEY`.
+pub async fn control_update(
+    AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
+    Path((role, env, name, verb)): Path<(String, String, String, String)>,
+    body: Result<Json<UpdateControlRequest>, JsonRejection>,
+) -> Result<Json<UpdateSummary>, ApiError> {
+    use crate::state::Control;
+    let Json(req) = body?;
+    let k = key(&role, &env, &name)?;
+    let control = match verb.as_str() {
+        "pause" => Control::Pause,
+        "resume" => Control::Resume,
+        "abort" => Control::Abort,
+        "rollback" => Control::Rollback,
+        other => {
+            return Err(ApiError::not_found(format!(
+                "no update action '{other}' (pause, resume, abort, rollback)"
+            )));
+        }
+    };
+    let audit = caller.begin(
+        &core,
+        Action::ControlUpdate,
+        Some(&role),
+        format!("{k} {verb}"),
+    )?;
+    let user = audit.user.clone();
+    let id = audit.done(
+        core.mutate(move |s, now, ids, dirty| {
+            s.control_update(&k, control, &user, req.message, now, ids, dirty)
+        })
+        .await
+        .map_err(ApiError::from),
+    )?;
+    let state = core.read();
+    let u = state
+        .updates
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("update {id} does not exist")))?;
+    Ok(Json(views::update_summary(u)))
+}
+
+/// A coordinator's pulse.
+pub async fn pulse_update(
+    AxState(core): Core_,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<PulseResponse>, ApiError> {
+    let role = core
+        .read()
+        .updates
+        .get(&id)
+        .map(|u| u.job.role.clone())
+        .ok_or_else(|| ApiError::not_found(format!("update {id} does not exist")))?;
+    let audit = caller.begin(
+        &core,
+        Action::ControlUpdate,
+        Some(&role),
+        format!("{id} pulse"),
+    )?;
+    let status = audit.done(
+        core.mutate(move |s, now, ids, dirty| s.pulse_update(&id, now, ids, dirty))
+            .await
+            .map_err(ApiError::from),
+    )?;
+    Ok(Json(PulseResponse { status }))
 }

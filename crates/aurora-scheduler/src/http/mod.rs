@@ -27,6 +27,13 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/api/v1/jobs/{role}/{env}/{name}/instances", "post"),
     ("/api/v1/jobs/{role}/{env}/{name}/kill", "post"),
     ("/api/v1/jobs/{role}/{env}/{name}/restart", "post"),
+    ("/api/v1/jobs/{role}/{env}/{name}/update", "get"),
+    ("/api/v1/jobs/{role}/{env}/{name}/update", "post"),
+    ("/api/v1/jobs/{role}/{env}/{name}/update/{verb}", "post"),
+    ("/api/v1/jobs/{role}/{env}/{name}/diff", "post"),
+    ("/api/v1/updates", "get"),
+    ("/api/v1/updates/{id}", "get"),
+    ("/api/v1/updates/{id}/pulse", "post"),
     ("/api/v1/cron", "post"),
     ("/api/v1/cron/{role}/{env}/{name}", "get"),
     ("/api/v1/cron/{role}/{env}/{name}", "delete"),
@@ -78,6 +85,18 @@ pub fn router(core: Arc<Core>) -> Router {
             "/api/v1/jobs/{role}/{env}/{name}/restart",
             post(api::restart_job),
         )
+        .route(
+            "/api/v1/jobs/{role}/{env}/{name}/update",
+            get(api::active_update).post(api::start_update),
+        )
+        .route(
+            "/api/v1/jobs/{role}/{env}/{name}/update/{verb}",
+            post(api::control_update),
+        )
+        .route("/api/v1/jobs/{role}/{env}/{name}/diff", post(api::diff_job))
+        .route("/api/v1/updates", get(api::list_updates))
+        .route("/api/v1/updates/{id}", get(api::get_update))
+        .route("/api/v1/updates/{id}/pulse", post(api::pulse_update))
         .route("/api/v1/cron", post(api::schedule_cron))
         .route(
             "/api/v1/cron/{role}/{env}/{name}",

@@ -82,8 +82,50 @@ fn paths() -> Value {
                       "responses": { "200": answer("New tasks", Some("TasksAffected")), "400": errors(), "404": errors() } }
         },
         "/api/v1/jobs/{role}/{env}/{name}/restart": {
-            "post": { "summary": "Restart instances: each active task is killed and replaced", "parameters": job_params(), "requestBody": body("RestartRequest"),
-                      "responses": { "200": answer("Tasks restarting", Some("TasksAffected")), "404": errors() } }
+            "post": { "summary": "Rolling restart: an update that replaces each instance in scope with its own configuration, in batches, each watched", "parameters": job_params(), "requestBody": body("RestartRequest"),
+                      "responses": { "200": answer("The restart's update", Some("StartUpdateResponse")), "400": errors(), "404": errors(), "409": errors() } }
+        },
+        "/api/v1/jobs/{role}/{env}/{name}/update": {
+            "get": { "summary": "The job's active update", "parameters": job_params(),
+                     "responses": { "200": answer("The update", Some("UpdateDetails")), "404": errors() } },
+            "post": { "summary": "Start an update to a new configuration (`aurora update start`); only changed instances are replaced", "parameters": job_params(), "requestBody": body("StartUpdateRequest"),
+                      "responses": { "200": answer("The update, or that nothing changes", Some("StartUpdateResponse")), "400": errors(), "409": errors() } }
+        },
+        "/api/v1/jobs/{role}/{env}/{name}/update/{verb}": {
+            "post": { "summary": "Pause, resume, abort or roll back the job's active update",
+                      "parameters": [
+                        { "name": "role", "in": "path", "required": true, "schema": { "type": "string" } },
+                        { "name": "env", "in": "path", "required": true, "schema": { "type": "string" } },
+                        { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
+                        { "name": "verb", "in": "path", "required": true, "schema": { "type": "string", "enum": ["pause", "resume", "abort", "rollback"] } }
+                      ],
+                      "requestBody": body("UpdateControlRequest"),
+                      "responses": { "200": answer("The update", Some("UpdateSummary")), "400": errors(), "404": errors() } }
+        },
+        "/api/v1/jobs/{role}/{env}/{name}/diff": {
+            "post": { "summary": "What an update to this configuration would do to each instance (`aurora job diff`)", "parameters": job_params(), "requestBody": body("DiffRequest"),
+                      "responses": { "200": answer("The diff", Some("DiffResponse")), "400": errors() } }
+        },
+        "/api/v1/updates": {
+            "get": { "summary": "Updates, newest first (`aurora update list`)",
+                     "parameters": [
+                        { "name": "role", "in": "query", "schema": { "type": "string" } },
+                        { "name": "env", "in": "query", "schema": { "type": "string" } },
+                        { "name": "name", "in": "query", "schema": { "type": "string" } },
+                        { "name": "user", "in": "query", "schema": { "type": "string" } },
+                        { "name": "status", "in": "query", "schema": { "type": "string" }, "description": "state names or active, paused, blocked, succeeded, failed, inactive, all; comma-separated" }
+                     ],
+                     "responses": { "200": { "description": "Updates", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/UpdateSummary" } } } } } } }
+        },
+        "/api/v1/updates/{id}": {
+            "get": { "summary": "An update: settings, state history, per-instance progress and events",
+                     "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                     "responses": { "200": answer("The update", Some("UpdateDetails")), "404": errors() } }
+        },
+        "/api/v1/updates/{id}/pulse": {
+            "post": { "summary": "Pulse a coordinated update (pulse_interval_secs): it blocks unless pulsed",
+                      "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                      "responses": { "200": answer("The update's state", Some("PulseResponse")), "400": errors(), "404": errors() } }
         },
         "/api/v1/cron": {
             "post": { "summary": "Schedule a cron job, or replace one (future runs only): `aurora cron schedule`", "requestBody": body("CreateJobRequest"),
@@ -209,7 +251,27 @@ fn schemas() -> Value {
             "events": { "type": "array", "items": { "type": "object", "properties": { "timestamp_ms": { "type": "integer" }, "status": { "type": "string" }, "message": { "type": "string" } } } } } },
         "KillRequest": { "type": "object", "properties": { "instances": { "type": "array", "items": { "type": "integer" } }, "message": { "type": "string" } } },
         "AddInstancesRequest": { "type": "object", "required": ["from_instance", "count"], "properties": { "from_instance": { "type": "integer" }, "count": { "type": "integer" } } },
-        "RestartRequest": { "type": "object", "properties": { "instances": { "type": "array", "items": { "type": "integer" } } } },
+        "RestartRequest": { "type": "object", "properties": { "instances": { "type": "array", "items": { "type": "integer" } }, "batch_size": { "type": "integer" }, "watch_secs": { "type": "integer" },
+            "max_per_instance_failures": { "type": "integer" }, "max_total_failures": { "type": "integer" }, "message": { "type": "string" } } },
+        "StartUpdateRequest": { "type": "object", "required": ["config"], "properties": { "config": { "type": "object" }, "instances": { "type": "array", "items": { "type": "integer" } }, "message": { "type": "string" },
+            "metadata": { "type": "object", "additionalProperties": { "type": "string" } } } },
+        "StartUpdateResponse": { "type": "object", "properties": { "update": { "$ref": "#/components/schemas/UpdateSummary" }, "message": { "type": "string" } } },
+        "DiffRequest": { "type": "object", "required": ["config"], "properties": { "config": { "type": "object" }, "instances": { "type": "array", "items": { "type": "integer" } } } },
+        "DiffResponse": { "type": "object", "properties": { "add": { "type": "array", "items": { "type": "integer" } }, "update": { "type": "array", "items": { "type": "integer" } },
+            "remove": { "type": "array", "items": { "type": "integer" } }, "unchanged": { "type": "array", "items": { "type": "integer" } },
+            "current": { "type": "array", "items": { "type": "object", "properties": { "instances": { "type": "array", "items": { "type": "integer" } }, "config": { "type": "object" } } } },
+            "desired": { "type": "object" } } },
+        "UpdateSummary": { "type": "object", "properties": { "id": { "type": "string" }, "job": { "type": "string" }, "kind": { "type": "string", "enum": ["update", "restart"] }, "user": { "type": "string" },
+            "status": { "type": "string", "enum": ["ROLLING_FORWARD", "ROLLING_BACK", "ROLL_FORWARD_PAUSED", "ROLL_BACK_PAUSED", "ROLLED_FORWARD", "ROLLED_BACK", "ABORTED", "ERROR", "FAILED", "ROLL_FORWARD_AWAITING_PULSE", "ROLL_BACK_AWAITING_PULSE"] },
+            "created_ms": { "type": "integer" }, "last_modified_ms": { "type": "integer" },
+            "progress": { "type": "object", "properties": { "total": { "type": "integer" }, "succeeded": { "type": "integer" }, "working": { "type": "integer" }, "failed": { "type": "integer" } } } } },
+        "UpdateDetails": { "type": "object", "properties": { "summary": { "$ref": "#/components/schemas/UpdateSummary" }, "settings": { "type": "object" },
+            "events": { "type": "array", "items": { "type": "object", "properties": { "status": { "type": "string" }, "timestamp_ms": { "type": "integer" }, "user": { "type": "string" }, "message": { "type": "string" } } } },
+            "instance_events": { "type": "array", "items": { "type": "object", "properties": { "instance": { "type": "integer" }, "timestamp_ms": { "type": "integer" }, "action": { "type": "string" } } } },
+            "instances": { "type": "array", "items": { "type": "object", "properties": { "instance": { "type": "integer" }, "change": { "type": "string" }, "phase": { "type": "string" }, "failures": { "type": "integer" }, "task_id": { "type": "string" } } } },
+            "metadata": { "type": "object", "additionalProperties": { "type": "string" } } } },
+        "UpdateControlRequest": { "type": "object", "properties": { "message": { "type": "string" } } },
+        "PulseResponse": { "type": "object", "properties": { "status": { "type": "string" } } },
         "TasksAffected": { "type": "object", "properties": { "task_ids": { "type": "array", "items": { "type": "string" } }, "instances": { "type": "array", "items": { "type": "integer" } } } }
     })
 }
