@@ -315,3 +315,29 @@ async fn session(
         }
     }
 }
+
+/// A port range flag: `A-B`, with 0 < A <= B.
+pub fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("expected a port range A-B with A <= B, got '{s}'");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let (a, b): (u16, u16) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if a == 0 || a > b {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+#[cfg(test)]
+mod port_range_tests {
+    #[test]
+    fn port_ranges_parse_or_say_why() {
+        assert_eq!(
+            super::parse_port_range("31000-31010").unwrap(),
+            (31000, 31010)
+        );
+        assert!(super::parse_port_range("2-1").is_err() && super::parse_port_range("x").is_err());
+    }
+}

@@ -31,7 +31,7 @@ struct Args {
     #[arg(long)]
     resources: Option<String>,
     /// The ports handed to tasks: A-B.
-    #[arg(long, default_value = "31000-32000", value_parser = parse_port_range)]
+    #[arg(long, default_value = "31000-32000", value_parser = aurora_agent::parse_port_range)]
     port_range: (u16, u16),
     /// Where sandboxes live.
     #[arg(long, default_value = "./aurora-agent")]
@@ -62,19 +62,6 @@ fn parse_attribute(s: &str) -> Result<(String, String), String> {
         }
         _ => Err(format!("expected KEY=VALUE, got '{s}'")),
     }
-}
-
-fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
-    let bad = || format!("expected a port range A-B with A <= B, got '{s}'");
-    let (a, b) = s.split_once('-').ok_or_else(bad)?;
-    let (a, b): (u16, u16) = (
-        a.trim().parse().map_err(|_| bad())?,
-        b.trim().parse().map_err(|_| bad())?,
-    );
-    if a == 0 || a > b {
-        return Err(bad());
-    }
-    Ok((a, b))
 }
 
 /// A size in MiB: `512MB`, `16GB`, `1TB`, `2048` (MiB).
@@ -202,8 +189,6 @@ mod tests {
             ("rack".into(), "r1".into())
         );
         assert!(parse_attribute("rack").is_err() && parse_attribute("=x").is_err());
-        assert_eq!(parse_port_range("31000-31010").unwrap(), (31000, 31010));
-        assert!(parse_port_range("2-1").is_err() && parse_port_range("x").is_err());
         assert_eq!(parse_size_mb("512MB").unwrap(), 512);
         assert_eq!(parse_size_mb("16GB").unwrap(), 16 * 1024);
         assert_eq!(parse_size_mb("1.5g").unwrap(), 1536);

@@ -29,6 +29,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Run an agent inside this process.
     pub local_agent: bool,
+    /// The ports the local agent hands to tasks.
+    pub local_agent_ports: (u16, u16),
     /// The flapping backoff for replacement tasks.
     pub backoff: aurora_sched::reschedule::Backoff,
     /// The time zone cron schedules are evaluated in.
@@ -152,6 +154,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             config.data_dir.join("agent"),
         );
         agent.cluster_secret = config.cluster_secret.clone();
+        agent.resources.port_range = config.local_agent_ports;
         agent.scheduler_ca = config.tls.as_ref().map(|(cert, _)| cert.clone());
         tokio::spawn(async move {
             if let Err(e) = aurora_agent::run(agent).await {

@@ -76,6 +76,9 @@ struct Args {
     /// Run an agent inside the scheduler: a single-machine cluster.
     #[arg(long)]
     local_agent: bool,
+    /// The ports the local agent hands to tasks: A-B.
+    #[arg(long, default_value = "31000-32000", value_parser = aurora_agent::parse_port_range)]
+    local_agent_ports: (u16, u16),
     /// First delay before a flapping task (one that ended within 5 minutes) is rescheduled.
     #[arg(long, default_value_t = 30_000)]
     initial_flapping_task_delay_ms: u64,
@@ -268,6 +271,7 @@ async fn serve(cli: Cli) -> std::process::ExitCode {
         data_dir: args.data_dir,
         listen: args.listen,
         local_agent: args.local_agent,
+        local_agent_ports: args.local_agent_ports,
         backoff: aurora_sched::reschedule::Backoff {
             initial: std::time::Duration::from_millis(args.initial_flapping_task_delay_ms),
             max: std::time::Duration::from_millis(args.max_flapping_task_delay_ms),

@@ -20,6 +20,7 @@ fn config(dir: &Path, clock: Arc<ManualClock>) -> Config {
         data_dir: dir.to_owned(),
         listen: ([127, 0, 0, 1], 0).into(),
         local_agent: false,
+        local_agent_ports: (31000, 32000),
         backoff: Default::default(),
         cron_timezone: chrono_tz::Tz::UTC,
         clock,

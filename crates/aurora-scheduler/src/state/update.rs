@@ -254,6 +254,7 @@ impl State {
     }
 
     /// Pauses, resumes, aborts or rolls back a job's active update. Returns its id.
+    #[allow(clippy::too_many_arguments)] // the command, who and why, plus time, ids and the change log
     pub fn control_update(
         &mut self,
         job: &JobKey,
