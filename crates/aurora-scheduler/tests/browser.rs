@@ -417,3 +417,84 @@ async fn a_browser_logs_in_with_a_pasted_token_and_gets_a_strict_session_cookie(
     assert_eq!(r.status(), 403);
     let _ = b.client.clone().close().await;
 }
+
+#[tokio::test]
+async fn the_job_page_links_to_its_update_whose_page_shows_progress_settings_and_the_change() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(dir.path()).await;
+    running_hello(&c).await;
+    // A new version, watched long enough that the update is still in progress when looked at.
+    let mut v2 = with_cmdline(
+        example("hello_world"),
+        "hello",
+        "while true; do echo v2; sleep 1; done",
+    );
+    v2["update_config"]["batch_size"] = json!(1);
+    v2["update_config"]["watch_secs"] = json!(600);
+    let r = c
+        .http
+        .post(c.url("/api/v1/jobs/www-data/prod/hello/update"))
+        .json(&json!({ "config": v2 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let started: Value = r.json().await.unwrap();
+    let id = started["update"]["id"].as_str().unwrap().to_owned();
+
+    b.client
+        .goto(&c.url("/scheduler/www-data/prod/hello"))
+        .await
+        .unwrap();
+    b.text_until("#active-update", |t| t.contains("ROLLING_FORWARD"))
+        .await;
+    b.click(Locator::Css("#active-update a")).await;
+    assert!(
+        b.client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .ends_with(&format!("/scheduler/www-data/prod/hello/update/{id}"))
+    );
+    assert_eq!(
+        b.text_until("#update-status", |t| !t.is_empty()).await,
+        "ROLLING_FORWARD"
+    );
+    // Instance 0 runs the new version and is being watched.
+    b.text_until("#update-instances tr[data-instance='0'] .phase", |t| {
+        t == "working"
+    })
+    .await;
+    let settings = b.text_until("#update-settings", |t| !t.is_empty()).await;
+    assert!(
+        settings.contains("Queue, batch size 1") && settings.contains("600 s"),
+        "{settings}"
+    );
+    let diff = b.text_until("pre.diff", |t| !t.is_empty()).await;
+    assert!(
+        diff.contains("+") && diff.contains("echo v2"),
+        "the configuration change is shown: {diff}"
+    );
+    b.text_until("#instance-events", |t| t.contains("INSTANCE_UPDATING"))
+        .await;
+    b.screenshot("update-page.png").await;
+
+    // Paused from the API: the page, refreshing itself, says so.
+    let r = c
+        .http
+        .post(c.url("/api/v1/jobs/www-data/prod/hello/update/pause"))
+        .json(&json!({ "message": "looking at the graphs" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    b.text_until("#update-status", |t| t == "ROLL_FORWARD_PAUSED")
+        .await;
+    b.text_until("#update-events", |t| t.contains("looking at the graphs"))
+        .await;
+    let _ = b.client.clone().close().await;
+}

@@ -61,6 +61,10 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/scheduler/{role}", get(ui::role))
         .route("/scheduler/{role}/{env}", get(ui::environment))
         .route("/scheduler/{role}/{env}/{name}", get(ui::job))
+        .route(
+            "/scheduler/{role}/{env}/{name}/update/{id}",
+            get(ui::update),
+        )
         .route("/task/{task_id}", get(ui::task))
         .route("/task/{task_id}/log", get(ui::log))
         .route("/task/{task_id}/files", get(ui::files))

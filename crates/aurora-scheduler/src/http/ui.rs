@@ -23,6 +23,7 @@ use axum::extract::{Path, Query, State as AxState};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 type Core_ = AxState<Arc<Core>>;
@@ -319,6 +320,51 @@ pub struct JobPage<'a> {
     settings: Vec<(String, String)>,
     history: Vec<HistoryRow>,
     cron: Option<CronSection>,
+    /// The active update first, then recent ones.
+    updates: Vec<UpdateLink>,
+}
+
+/// An update listed on its job's page.
+pub struct UpdateLink {
+    pub id: String,
+    pub href: String,
+    pub status: String,
+    pub active: bool,
+    pub kind: String,
+    pub user: String,
+    pub started: When,
+    pub progress: String,
+}
+
+fn update_href(k: &JobKey, id: &str) -> String {
+    format!("{}/update/{id}", job_href(k))
+}
+
+fn progress_text(p: &aurora_api::UpdateProgress) -> String {
+    format!(
+        "{}/{} updated, {} in progress, {} failed",
+        p.succeeded, p.total, p.working, p.failed
+    )
+}
+
+fn update_links(state: &State, key: &JobKey, now: i64) -> Vec<UpdateLink> {
+    state
+        .updates_of(key)
+        .into_iter()
+        .map(|u| {
+            let s = views::update_summary(u);
+            UpdateLink {
+                href: update_href(key, &u.id),
+                id: u.id.clone(),
+                status: u.status.name().to_owned(),
+                active: u.status.is_active(),
+                kind: format!("{:?}", u.kind).to_lowercase(),
+                user: u.user.clone(),
+                started: When::new(s.created_ms, now),
+                progress: progress_text(&s.progress),
+            }
+        })
+        .collect()
 }
 
 /// A cron job's schedule on its page.
@@ -471,7 +517,207 @@ pub fn job_page<'a>(
             last: c.last_run_ms.map(|t| When::new(t, now)),
             pending: c.pending_run_ms.map(|t| When::new(t, now)),
         }),
+        updates: update_links(state, key, now),
     })
+}
+
+// --- /scheduler/ROLE/ENV/NAME/update/ID --------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "update.html")]
+pub struct UpdatePage<'a> {
+    cluster: &'a str,
+    crumbs: Vec<Crumb>,
+    key: String,
+    job_href: String,
+    id: String,
+    api: String,
+    status: String,
+    kind: String,
+    user: String,
+    started: When,
+    modified: When,
+    progress: String,
+    /// Share of instances done (succeeded or failed), for the bar: 0..=100.
+    percent: u32,
+    settings: Vec<(String, String)>,
+    instances: Vec<UpdateInstanceRow>,
+    events: Vec<UpdateEventRow>,
+    instance_events: Vec<UpdateEventRow>,
+    /// Unified diffs from each configuration instances ran before to the new one.
+    diffs: Vec<(String, String)>,
+}
+
+/// One instance of an update on its page.
+pub struct UpdateInstanceRow {
+    pub instance: u32,
+    pub change: String,
+    pub phase: String,
+    pub failures: u32,
+    pub task: Option<(String, String)>,
+}
+
+/// One event of an update (its state, or an instance's action).
+pub struct UpdateEventRow {
+    pub when: When,
+    pub what: String,
+    pub detail: String,
+}
+
+/// The update page's model; `None` when the job has no such update.
+pub fn update_page<'a>(
+    state: &State,
+    cluster: &'a str,
+    key: &JobKey,
+    id: &str,
+    now: i64,
+) -> Option<UpdatePage<'a>> {
+    let u = state.updates.get(id).filter(|u| u.job == *key)?;
+    let d = views::update_details(u);
+    let st = &u.settings;
+    let mut settings = vec![
+        ("Strategy".to_owned(), st.strategy.describe()),
+        (
+            "Minimum waiting time in RUNNING".into(),
+            format!("{} s", st.min_wait_in_running_ms / 1000),
+        ),
+        (
+            "Max failures per instance".into(),
+            st.max_per_instance_failures.to_string(),
+        ),
+        (
+            "Max failed instances".into(),
+            st.max_failed_instances.to_string(),
+        ),
+        (
+            "Rollback on failure".into(),
+            st.rollback_on_failure.to_string(),
+        ),
+    ];
+    if let Some(p) = st.block_if_no_pulses_after_ms {
+        settings.push(("Pulse interval".into(), format!("{} s", p / 1000)));
+    }
+    if let Some(only) = &st.update_only {
+        let list: Vec<String> = only.iter().map(u32::to_string).collect();
+        settings.push(("Only instances".into(), list.join(", ")));
+    }
+    let total = d.summary.progress.total.max(1);
+    let percent = (d.summary.progress.succeeded + d.summary.progress.failed) * 100 / total;
+    let instances = d
+        .instances
+        .iter()
+        .map(|i| UpdateInstanceRow {
+            instance: i.instance,
+            change: i.change.clone(),
+            phase: format!("{:?}", i.phase).to_lowercase(),
+            failures: i.failures,
+            task: i.task_id.clone().map(|t| (task_href(&t), t)),
+        })
+        .collect();
+    let events = u
+        .events
+        .iter()
+        .map(|e| UpdateEventRow {
+            when: When::new(e.timestamp_ms, now),
+            what: e.status.name().to_owned(),
+            detail: [e.user.clone(), e.message.clone()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": "),
+        })
+        .collect();
+    let instance_events = u
+        .instance_events
+        .iter()
+        .rev()
+        .map(|e| UpdateEventRow {
+            when: When::new(e.timestamp_ms, now),
+            what: e.action.name().to_owned(),
+            detail: format!("instance {}", e.instance),
+        })
+        .collect();
+    let entry = state.jobs.get(key)?;
+    let desired = entry
+        .configs
+        .get(&u.desired_config)
+        .map(|c| pretty_config(c));
+    let mut before: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    for (i, digest) in &u.initial {
+        if *digest != u.desired_config {
+            before.entry(digest.as_str()).or_default().push(*i);
+        }
+    }
+    let diffs = match desired {
+        Some(new) => before
+            .into_iter()
+            .filter_map(|(digest, instances)| {
+                let old = pretty_config(entry.configs.get(digest)?);
+                let list: Vec<String> = instances.iter().map(u32::to_string).collect();
+                let text = similar::TextDiff::from_lines(&old, &new)
+                    .unified_diff()
+                    .header("before", "after")
+                    .to_string();
+                Some((list.join(", "), text))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    Some(UpdatePage {
+        cluster,
+        crumbs: {
+            let mut c = job_crumbs(key);
+            c.push(Crumb {
+                href: update_href(key, id),
+                label: format!("update {}", &id[..id.len().min(8)]),
+            });
+            c
+        },
+        key: key.to_string(),
+        job_href: job_href(key),
+        id: id.to_owned(),
+        api: format!("/api/v1/updates/{id}"),
+        status: u.status.name().to_owned(),
+        kind: format!("{:?}", u.kind).to_lowercase(),
+        user: u.user.clone(),
+        started: When::new(d.summary.created_ms, now),
+        modified: When::new(d.summary.last_modified_ms, now),
+        progress: progress_text(&d.summary.progress),
+        percent,
+        settings,
+        instances,
+        events,
+        instance_events,
+        diffs,
+    })
+}
+
+fn pretty_config(c: &aurora_model::Job) -> String {
+    let mut s = serde_json::to_string_pretty(&c.instance_config()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+pub async fn update(
+    AxState(core): Core_,
+    Path((role, env, name, id)): Path<(String, String, String, String)>,
+) -> Response {
+    let key = match JobKey::new(&role, &env, &name) {
+        Ok(k) => k,
+        Err(e) => return error_page(&core.cluster, StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let page = {
+        let state = core.read();
+        update_page(&state, &core.cluster, &key, &id, core.now_ms())
+    };
+    match page {
+        Some(p) => render(p),
+        None => error_page(
+            &core.cluster,
+            StatusCode::NOT_FOUND,
+            format!("job {key} has no update {id}"),
+        ),
+    }
 }
 
 #[derive(Deserialize)]
