@@ -171,6 +171,8 @@ pub struct State {
     pub active_updates: HashMap<JobKey, String>,
     /// When each active update wants to be looked at again (watch periods ending, pulses due).
     update_wake: HashMap<String, i64>,
+    /// Jobs with an active update whose tasks changed since the updates were last driven.
+    update_touched: HashSet<JobKey>,
 }
 
 /// A job's constraints, parsed (and checked: a bad one refuses the job with the reason).
@@ -390,6 +392,9 @@ impl State {
         });
         dirty.tasks.insert(id.to_owned());
         let (job, instance, agent) = (t.job.clone(), t.instance, t.agent_id.clone());
+        if self.active_updates.contains_key(&job) {
+            self.update_touched.insert(job.clone());
+        }
         if matches!(from, ScheduleStatus::Pending | ScheduleStatus::Throttled) {
             self.queue.retain(|(_, q)| q != id);
             self.pending_reasons.remove(id);

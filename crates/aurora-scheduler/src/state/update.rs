@@ -342,14 +342,32 @@ impl State {
         Ok(status)
     }
 
-    /// Moves every active update on: blocks those whose pulse is overdue, then steps the others.
+    /// Moves active updates on: those whose job's tasks changed, whose watch period ended or
+    /// whose pulse is due (blocked when it is overdue). Others are not looked at.
     pub fn update_tick(
         &mut self,
         now_ms: i64,
         new_id: &mut dyn FnMut() -> String,
         dirty: &mut Dirty,
     ) {
-        let ids: Vec<String> = self.active_updates.values().cloned().collect();
+        if self.active_updates.is_empty() {
+            return;
+        }
+        let touched = std::mem::take(&mut self.update_touched);
+        let ids: Vec<String> = self
+            .active_updates
+            .iter()
+            .filter(|(job, id)| {
+                touched.contains(*job)
+                    || self.update_wake.get(*id).is_some_and(|w| *w <= now_ms)
+                    || self.updates.get(*id).is_some_and(|u| {
+                        u.status.is_progressing()
+                            && u.settings.block_if_no_pulses_after_ms.is_some()
+                            && pulse_expired(u, now_ms)
+                    })
+            })
+            .map(|(_, id)| id.clone())
+            .collect();
         for id in ids {
             if let Some(u) = self.updates.get_mut(&id)
                 && u.status.is_progressing()
@@ -430,6 +448,7 @@ impl State {
         for u in updates {
             if u.status.is_active() {
                 self.active_updates.insert(u.job.clone(), u.id.clone());
+                self.update_touched.insert(u.job.clone());
             }
             self.updates.insert(u.id.clone(), u);
         }
@@ -1081,6 +1100,46 @@ mod tests {
             "{before:?} {after:?}"
         );
         assert_eq!(after.len(), 2);
+    }
+
+    #[test]
+    fn scaling_down_kills_only_the_removed_instances_and_a_rollback_removes_added_ones() {
+        let (mut sim, key) = Sim::new(3);
+        let before: Vec<String> = sim
+            .s
+            .active_tasks(&key)
+            .iter()
+            .map(|t| t.task_id.clone())
+            .collect();
+        let mut smaller = job(true, 2, 1);
+        smaller.update_config.watch_secs = 0;
+        let id = id_of(sim.start(smaller, UpdateKind::Update));
+        assert_eq!(sim.update(&id).status, UpdateStatus::RolledForward);
+        assert_eq!(sim.update(&id).worklist, [2]);
+        let after: Vec<String> = sim
+            .s
+            .active_tasks(&key)
+            .iter()
+            .map(|t| t.task_id.clone())
+            .collect();
+        assert_eq!(after, before[..2], "instances 0 and 1 untouched, 2 gone");
+        assert_eq!(sim.s.jobs[&key].config.instances, 2);
+
+        // Growing to 4 with a version that fails: the added instances are removed again.
+        let mut bigger = new_version(4, 2, 0);
+        bigger.update_config.max_total_failures = 1;
+        sim.bad.insert(bigger.instance_digest());
+        let id = id_of(sim.start(bigger, UpdateKind::Update));
+        let u = sim.update(&id);
+        assert_eq!(u.status, UpdateStatus::RolledBack);
+        let active: Vec<u32> = sim
+            .s
+            .active_tasks(&key)
+            .iter()
+            .map(|t| t.instance)
+            .collect();
+        assert_eq!(active, [0, 1]);
+        assert_eq!(sim.s.jobs[&key].config.instances, 2);
     }
 
     #[test]
