@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{kill_tasks_under, sibling_bin, text};
+use common::{free_port, kill_tasks_under, sibling_bin, text};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -45,11 +45,7 @@ impl Drop for Scheduler {
 
 impl Scheduler {
     fn start() -> Scheduler {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let data = tempfile::tempdir().unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("authz.toml"), AUTHZ).unwrap();

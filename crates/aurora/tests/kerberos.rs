@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{kill_tasks_under, sibling_bin, text};
+use common::{free_port, kill_tasks_under, sibling_bin, text};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -15,14 +15,6 @@ use std::time::{Duration, Instant};
 
 const REALM: &str = "AURORA.TEST";
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn program(name: &str) -> Option<PathBuf> {
     ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]

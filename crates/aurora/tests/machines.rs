@@ -11,7 +11,7 @@ mod common;
 use aurora_api::TaskView;
 use aurora_client::Client;
 use aurora_model::JobKey;
-use common::{checkpoint_groups, kill_tasks_under, sibling_bin, text};
+use common::{checkpoint_groups, free_port, kill_tasks_under, sibling_bin, text};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use std::io::{Read, Write};
@@ -40,14 +40,6 @@ struct Cluster {
     home: tempfile::TempDir,
     agents: Vec<Agent>,
     client: Client,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Cluster {

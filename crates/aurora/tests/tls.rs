@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{kill_tasks_under, sibling_bin, text};
+use common::{free_port, kill_tasks_under, sibling_bin, text};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -73,11 +73,7 @@ fn home(port: u16, ca: Option<&Path>) -> tempfile::TempDir {
 fn https_with_a_trusted_certificate_and_refused_without_it() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, chain, key) = certificates(dir.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let data = tempfile::tempdir().unwrap();
     let child = Command::new(sibling_bin("aurora-scheduler"))
         .args([

@@ -696,22 +696,31 @@ pub async fn start_update(
     }
     let audit = caller.begin(&core, Action::Update, Some(&role), k.to_string())?;
     let user = audit.user.clone();
+    begin_update(&core, audit, move |_| {
+        Ok(crate::state::UpdateRequest {
+            config: req.config,
+            kind: aurora_model::update::UpdateKind::Update,
+            only: only(req.instances),
+            user,
+            message: req.message,
+            metadata: req.metadata,
+            settings: None,
+        })
+    })
+    .await
+}
+
+/// Starts the update `build` makes from the state (under its lock), audited, and answers with
+/// what started.
+async fn begin_update(
+    core: &Core,
+    audit: super::auth::Audited<'_>,
+    build: impl FnOnce(&crate::state::State) -> Result<crate::state::UpdateRequest, Refusal>,
+) -> Result<Json<StartUpdateResponse>, ApiError> {
     let result = audit.done(
         core.mutate(move |s, now, ids, dirty| {
-            s.start_update(
-                crate::state::UpdateRequest {
-                    config: req.config,
-                    kind: aurora_model::update::UpdateKind::Update,
-                    only: only(req.instances),
-                    user,
-                    message: req.message,
-                    metadata: req.metadata,
-                    settings: None,
-                },
-                now,
-                ids,
-                dirty,
-            )
+            let req = build(s)?;
+            s.start_update(req, now, ids, dirty)
         })
         .await
         .map_err(ApiError::from),
@@ -730,53 +739,43 @@ pub async fn restart_job(
     let k = key(&role, &env, &name)?;
     let audit = caller.begin(&core, Action::Restart, Some(&role), k.to_string())?;
     let user = audit.user.clone();
-    let result = audit.done(
-        core.mutate(move |s, now, ids, dirty| {
-            let config = s
-                .jobs
-                .get(&k)
-                .map(|j| (*j.config).clone())
-                .ok_or_else(|| Refusal::NoSuchJob(k.to_string()))?;
-            let mut settings =
-                aurora_model::update::UpdateSettings::from_config(&config.update_config)
-                    .map_err(|e| Refusal::Invalid(e.to_string()))?;
-            if let Some(b) = req.batch_size {
-                if b == 0 {
-                    return Err(Refusal::Invalid("--batch-size must be positive".into()));
-                }
-                settings.strategy = aurora_model::update::Strategy::Queue { size: b };
+    begin_update(&core, audit, move |s| {
+        let config = s
+            .jobs
+            .get(&k)
+            .map(|j| (*j.config).clone())
+            .ok_or_else(|| Refusal::NoSuchJob(k.to_string()))?;
+        let mut settings = aurora_model::update::UpdateSettings::from_config(&config.update_config)
+            .map_err(|e| Refusal::Invalid(e.to_string()))?;
+        if let Some(b) = req.batch_size {
+            if b == 0 {
+                return Err(Refusal::Invalid("--batch-size must be positive".into()));
             }
-            if let Some(w) = req.watch_secs {
-                settings.min_wait_in_running_ms = u64::from(w) * 1000;
-            }
-            if let Some(m) = req.max_per_instance_failures {
-                settings.max_per_instance_failures = m;
-            }
-            if let Some(m) = req.max_total_failures {
-                settings.max_failed_instances = m;
-            }
-            // Nothing to roll back to: a restart keeps each instance's configuration.
-            settings.rollback_on_failure = false;
-            settings.block_if_no_pulses_after_ms = None;
-            s.start_update(
-                crate::state::UpdateRequest {
-                    config,
-                    kind: aurora_model::update::UpdateKind::Restart,
-                    only: only(req.instances),
-                    user,
-                    message: req.message,
-                    metadata: Default::default(),
-                    settings: Some(settings),
-                },
-                now,
-                ids,
-                dirty,
-            )
+            settings.strategy = aurora_model::update::Strategy::Queue { size: b };
+        }
+        if let Some(w) = req.watch_secs {
+            settings.min_wait_in_running_ms = u64::from(w) * 1000;
+        }
+        if let Some(m) = req.max_per_instance_failures {
+            settings.max_per_instance_failures = m;
+        }
+        if let Some(m) = req.max_total_failures {
+            settings.max_failed_instances = m;
+        }
+        // Nothing to roll back to: a restart keeps each instance's configuration.
+        settings.rollback_on_failure = false;
+        settings.block_if_no_pulses_after_ms = None;
+        Ok(crate::state::UpdateRequest {
+            config,
+            kind: aurora_model::update::UpdateKind::Restart,
+            only: only(req.instances),
+            user,
+            message: req.message,
+            metadata: Default::default(),
+            settings: Some(settings),
         })
-        .await
-        .map_err(ApiError::from),
-    )?;
-    Ok(Json(started(&core.read(), result)))
+    })
+    .await
 }
 
 /// `aurora job diff`: what an update would change.

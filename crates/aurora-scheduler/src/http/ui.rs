@@ -702,21 +702,33 @@ pub async fn update(
     AxState(core): Core_,
     Path((role, env, name, id)): Path<(String, String, String, String)>,
 ) -> Response {
-    let key = match JobKey::new(&role, &env, &name) {
+    job_scoped_page(
+        &core,
+        (&role, &env, &name),
+        |state, key| update_page(state, &core.cluster, key, &id, core.now_ms()),
+        |key| format!("job {key} has no update {id}"),
+    )
+}
+
+/// A page about a job named in the path: 400 for a bad key, 404 (saying `missing`) when `build`
+/// finds nothing. The model is built under the state lock and rendered after it.
+fn job_scoped_page<P: Template>(
+    core: &Core,
+    (role, env, name): (&str, &str, &str),
+    build: impl FnOnce(&State, &JobKey) -> Option<P>,
+    missing: impl FnOnce(&JobKey) -> String,
+) -> Response {
+    let key = match JobKey::new(role, env, name) {
         Ok(k) => k,
         Err(e) => return error_page(&core.cluster, StatusCode::BAD_REQUEST, e.to_string()),
     };
     let page = {
         let state = core.read();
-        update_page(&state, &core.cluster, &key, &id, core.now_ms())
+        build(&state, &key)
     };
     match page {
         Some(p) => render(p),
-        None => error_page(
-            &core.cluster,
-            StatusCode::NOT_FOUND,
-            format!("job {key} has no update {id}"),
-        ),
+        None => error_page(&core.cluster, StatusCode::NOT_FOUND, missing(&key)),
     }
 }
 
@@ -731,29 +743,21 @@ pub async fn job(
     Path((role, env, name)): Path<(String, String, String)>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let key = match JobKey::new(&role, &env, &name) {
-        Ok(k) => k,
-        Err(e) => return error_page(&core.cluster, StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    let page = {
-        let state = core.read();
-        job_page(
-            &state,
-            &core.cluster,
-            &key,
-            q.page.unwrap_or(0),
-            q.per_page.unwrap_or(PAGE_SIZE),
-            core.now_ms(),
-        )
-    };
-    match page {
-        Some(p) => render(p),
-        None => error_page(
-            &core.cluster,
-            StatusCode::NOT_FOUND,
-            format!("job {key} does not exist"),
-        ),
-    }
+    job_scoped_page(
+        &core,
+        (&role, &env, &name),
+        |state, key| {
+            job_page(
+                state,
+                &core.cluster,
+                key,
+                q.page.unwrap_or(0),
+                q.per_page.unwrap_or(PAGE_SIZE),
+                core.now_ms(),
+            )
+        },
+        |key| format!("job {key} does not exist"),
+    )
 }
 
 // --- /task/TASK --------------------------------------------------------------------------------
