@@ -92,11 +92,16 @@ pub fn adopt(sandbox: &Path) -> Option<Adopted> {
         let _ = write(
             &sandbox,
             &Checkpoint {
-                task_id,
+                task_id: task_id.clone(),
                 groups: Vec::new(),
                 terminal: true,
             },
         );
+        // The executor that made the task's cgroups is gone: nobody else removes them.
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::isolation::remove_leftover_cgroups(&task_id)
+        })
+        .await;
         tx.send_modify(|s| {
             s.state = if killed {
                 crate::TaskState::Killed

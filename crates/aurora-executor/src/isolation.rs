@@ -229,6 +229,36 @@ impl TaskLimits {
     }
 }
 
+/// Removes the cgroups a task left under any agent's group (`aurora/AGENT/TASK_ID` in the v2 tree
+/// and in the v1 memory and cpu hierarchies): what is left when the executor that made them died
+/// (a re-adopted task that ended, an agent killed with its tasks). Blocking: a cgroup goes a moment
+/// after its last process is reaped, so each removal is retried for up to a second.
+pub fn remove_leftover_cgroups(task_id: &str) {
+    if task_id.is_empty() || task_id.contains('/') || task_id.starts_with('.') {
+        return;
+    }
+    let roots = [Path::new(V2), Path::new(V1_MEMORY), Path::new(V1_CPU)];
+    let dirs: Vec<PathBuf> = roots
+        .iter()
+        .flat_map(|r| {
+            std::fs::read_dir(r.join("aurora"))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|agent| agent.path().join(task_id))
+        .filter(|d| d.exists())
+        .collect();
+    for d in dirs {
+        for _ in 0..50 {
+            if std::fs::remove_dir(&d).is_ok() || !d.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
 /// What a child must do before exec: its own session, the task's cgroups or rlimits, and its
 /// user.
 #[derive(Debug, Clone, Default)]

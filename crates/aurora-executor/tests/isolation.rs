@@ -223,3 +223,41 @@ async fn a_task_over_its_disk_is_stopped_with_that_reason() {
     );
     assert!(m.contains("disk (1 MB)"), "{m}");
 }
+
+#[test]
+fn cgroups_left_by_a_dead_executor_are_removed_by_task_id() {
+    if !root() {
+        return;
+    }
+    // Under `aurora/`, where agents make their groups (`aurora/AGENT`).
+    let iso = Scoped(Arc::new(Isolation::detect(&format!(
+        "aurora/test-{}-leftover",
+        std::process::id()
+    ))));
+    let limits = iso
+        .0
+        .for_task(
+            "t-leftover",
+            &Resources {
+                cpu: 0.5,
+                ram: 64 * MB,
+                disk: 0,
+                gpu: 0,
+            },
+        )
+        .unwrap();
+    let dirs: Vec<std::path::PathBuf> = match &*iso.0 {
+        Isolation::CgroupV2 { root } => vec![root.join("t-leftover")],
+        Isolation::CgroupV1 { memory, cpu } => {
+            vec![memory.join("t-leftover"), cpu.join("t-leftover")]
+        }
+        Isolation::Rlimits => return,
+    };
+    assert!(dirs.iter().all(|d| d.exists()));
+    // The executor that made them is gone (its limits are forgotten, not removed).
+    std::mem::forget(limits);
+    aurora_executor::isolation::remove_leftover_cgroups("t-leftover");
+    assert!(dirs.iter().all(|d| !d.exists()), "{dirs:?}");
+    // Names that could leave the aurora tree are ignored.
+    aurora_executor::isolation::remove_leftover_cgroups("../x");
+}

@@ -192,6 +192,7 @@ impl Drop for Cluster {
                         nix::sys::signal::Signal::SIGKILL,
                     );
                 }
+                aurora_executor::isolation::remove_leftover_cgroups(&id);
             }
         }
     }

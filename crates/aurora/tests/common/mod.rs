@@ -43,15 +43,25 @@ pub fn checkpoint_groups(sandbox: &Path) -> Vec<i32> {
         .collect()
 }
 
-/// SIGKILLs the process groups of every task sandbox under `sandboxes`.
+/// SIGKILLs the process groups of every task sandbox under `sandboxes`, then removes the tasks'
+/// cgroups (an agent killed with its scheduler leaves them behind; they are named by task id).
 pub fn kill_tasks_under(sandboxes: &Path) {
-    for e in std::fs::read_dir(sandboxes).into_iter().flatten().flatten() {
-        for g in checkpoint_groups(&e.path()) {
+    let tasks: Vec<std::ffi::OsString> = std::fs::read_dir(sandboxes)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    for t in &tasks {
+        for g in checkpoint_groups(&sandboxes.join(t)) {
             let _ = nix::sys::signal::killpg(
                 nix::unistd::Pid::from_raw(g),
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
+    }
+    for t in &tasks {
+        aurora_executor::isolation::remove_leftover_cgroups(&t.to_string_lossy());
     }
 }
 
