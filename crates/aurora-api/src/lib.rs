@@ -206,7 +206,21 @@ pub struct UpdateProgress {
     pub succeeded: u32,
     /// Being replaced or watched now.
     pub working: u32,
+    /// Of those, running the target configuration (healthy, when health-checked) and watched.
+    #[serde(default)]
+    pub healthy: u32,
     pub failed: u32,
+}
+
+impl std::fmt::Display for UpdateProgress {
+    /// `2/4 updated, 1 in progress (1 healthy), 0 failed`: how the CLI and the UI say it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{} updated, {} in progress ({} healthy), {} failed",
+            self.succeeded, self.total, self.working, self.healthy, self.failed
+        )
+    }
 }
 
 /// One update in a listing.

@@ -230,8 +230,22 @@ pub fn maintenance(state: &State, hosts: &[String]) -> Vec<MaintenanceView> {
 }
 
 /// An update's summary for listings.
-pub fn update_summary(u: &aurora_model::update::JobUpdate) -> aurora_api::UpdateSummary {
+pub fn update_summary(
+    state: &State,
+    u: &aurora_model::update::JobUpdate,
+) -> aurora_api::UpdateSummary {
     let (succeeded, working, failed) = u.counts();
+    // Instances in flight whose task runs the target configuration: healthy, being watched.
+    let healthy = u
+        .progress
+        .iter()
+        .filter(|(_, p)| p.phase == aurora_model::update::InstancePhase::Working)
+        .filter(|(i, _)| {
+            state.active_task(&u.job, **i).is_some_and(|t| {
+                t.status == ScheduleStatus::Running && t.config_digest.as_deref() == u.target(**i)
+            })
+        })
+        .count();
     aurora_api::UpdateSummary {
         id: u.id.clone(),
         job: u.job.to_string(),
@@ -244,13 +258,17 @@ pub fn update_summary(u: &aurora_model::update::JobUpdate) -> aurora_api::Update
             total: u.progress.len() as u32,
             succeeded: succeeded as u32,
             working: working as u32,
+            healthy: healthy as u32,
             failed: failed as u32,
         },
     }
 }
 
 /// An update with its settings, history and per-instance progress.
-pub fn update_details(u: &aurora_model::update::JobUpdate) -> aurora_api::UpdateDetails {
+pub fn update_details(
+    state: &State,
+    u: &aurora_model::update::JobUpdate,
+) -> aurora_api::UpdateDetails {
     use aurora_model::update::UpdateKind;
     let instances = u
         .worklist
@@ -273,7 +291,7 @@ pub fn update_details(u: &aurora_model::update::JobUpdate) -> aurora_api::Update
         })
         .collect();
     aurora_api::UpdateDetails {
-        summary: update_summary(u),
+        summary: update_summary(state, u),
         settings: u.settings.clone(),
         events: u.events.clone(),
         instance_events: u.instance_events.clone(),

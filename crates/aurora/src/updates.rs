@@ -338,7 +338,7 @@ pub fn render_info(key: &JobPath, u: &UpdateDetails) -> String {
     );
     out.push_str(&format!(
         "Progress: {}\nSettings: {}, watch {} s, max failures per instance {}, max failed instances {}, rollback on failure {}\n",
-        progress_line(s),
+        s.progress,
         st.strategy.describe(),
         st.min_wait_in_running_ms / 1000,
         st.max_per_instance_failures,
@@ -378,13 +378,6 @@ pub fn render_info(key: &JobPath, u: &UpdateDetails) -> String {
     out
 }
 
-fn progress_line(s: &UpdateSummary) -> String {
-    format!(
-        "{}/{} updated, {} in progress, {} failed",
-        s.progress.succeeded, s.progress.total, s.progress.working, s.progress.failed
-    )
-}
-
 /// `aurora update wait KEY [ID]`.
 pub async fn wait(key: &JobPath, id: Option<String>) -> anyhow::Result<()> {
     let clusters = Clusters::load()?;
@@ -422,6 +415,27 @@ async fn wait_for(client: &Client, id: &str) -> anyhow::Result<UpdateStatus> {
     }
 }
 
+/// A 30-character bar: `#` updated, `=` healthy and being watched, `>` being replaced, `x`
+/// failed, `.` not started.
+fn bar(p: &aurora_api::UpdateProgress) -> String {
+    const WIDTH: usize = 30;
+    let total = p.total.max(1) as usize;
+    let mut left = WIDTH;
+    let mut part = |n: u32, c: &str| {
+        let w = (n as usize * WIDTH / total).min(left);
+        left -= w;
+        c.repeat(w)
+    };
+    let bar = format!(
+        "{}{}{}{}",
+        part(p.succeeded, "#"),
+        part(p.healthy, "="),
+        part(p.working.saturating_sub(p.healthy), ">"),
+        part(p.failed, "x"),
+    );
+    format!("{bar}{}", ".".repeat(left))
+}
+
 /// Progress of a waited-for update: a bar redrawn in place on a terminal (stderr), a line each
 /// time something changes otherwise (stdout).
 struct Progress {
@@ -438,23 +452,12 @@ impl Progress {
     }
 
     fn show(&mut self, s: &UpdateSummary) {
-        let line = format!("{}: {}", s.status, progress_line(s));
+        let line = format!("{}: {}", s.status, s.progress);
         if line == self.last {
             return;
         }
         if self.tty {
-            const WIDTH: usize = 30;
-            let total = s.progress.total.max(1) as usize;
-            let done = s.progress.succeeded as usize * WIDTH / total;
-            let failed = (s.progress.failed as usize * WIDTH / total).min(WIDTH - done);
-            let working = (s.progress.working as usize * WIDTH / total).min(WIDTH - done - failed);
-            let bar = format!(
-                "{}{}{}{}",
-                "#".repeat(done),
-                "x".repeat(failed),
-                ">".repeat(working),
-                ".".repeat(WIDTH - done - failed - working)
-            );
+            let bar = bar(&s.progress);
             let mut err = std::io::stderr();
             let _ = write!(err, "\r[{bar}] {line}\x1b[K");
             let _ = err.flush();
@@ -516,6 +519,29 @@ pub async fn restart(spec: &InstanceSpec, o: &RestartOptions) -> anyhow::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bar_shows_each_kind_of_instance_in_proportion() {
+        let p = aurora_api::UpdateProgress {
+            total: 6,
+            succeeded: 2,
+            working: 2,
+            healthy: 1,
+            failed: 1,
+        };
+        assert_eq!(
+            bar(&p),
+            format!(
+                "{}{}{}{}{}",
+                "#".repeat(10),
+                "=".repeat(5),
+                ">".repeat(5),
+                "x".repeat(5),
+                ".".repeat(5)
+            )
+        );
+        assert_eq!(bar(&aurora_api::UpdateProgress::default()), ".".repeat(30));
+    }
 
     #[test]
     fn instance_ranges_read_as_aurora_prints_them() {

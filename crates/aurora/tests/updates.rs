@@ -174,7 +174,9 @@ fn four_instances_update_in_batches_of_two_and_a_noop_update_replaces_nothing() 
         "{stdout}"
     );
     assert!(
-        stdout.contains("Current state ROLLED_FORWARD: 4/4 updated, 0 in progress, 0 failed"),
+        stdout.contains(
+            "Current state ROLLED_FORWARD: 4/4 updated, 0 in progress (0 healthy), 0 failed"
+        ),
         "{stdout}"
     );
 
@@ -310,9 +312,13 @@ fn pause_resume_and_abort() {
                 && running_for_ms(t) > 3_000
         })
     });
+    let u = info(&env, &id);
+    assert_eq!(instance_events(&u), [(0, "INSTANCE_UPDATING".into())]);
     assert_eq!(
-        instance_events(&info(&env, &id)),
-        [(0, "INSTANCE_UPDATING".into())]
+        u["summary"]["progress"]["healthy"],
+        1,
+        "instance 0 runs the new version, healthy, watched: {u} {:?}",
+        active(&env)
     );
 
     let out = env.aurora(&["update", "resume", JOB]);

@@ -124,7 +124,9 @@ fn create_status_logs_and_kill_the_hello_service() {
     // A rolling restart is an update: its progress, then the verdict.
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("Current state ROLLED_FORWARD: 2/2 updated, 0 in progress, 0 failed\n"),
+        stdout.contains(
+            "Current state ROLLED_FORWARD: 2/2 updated, 0 in progress (0 healthy), 0 failed\n"
+        ),
         "{stdout}"
     );
     assert!(

@@ -665,7 +665,10 @@ fn only(instances: Option<Vec<u32>>) -> Option<std::collections::BTreeSet<u32>> 
 fn started(state: &crate::state::State, result: crate::state::Started) -> StartUpdateResponse {
     match result {
         crate::state::Started::Update(id) => StartUpdateResponse {
-            update: state.updates.get(&id).map(views::update_summary),
+            update: state
+                .updates
+                .get(&id)
+                .map(|u| views::update_summary(state, u)),
             message: None,
         },
         crate::state::Started::Unchanged => StartUpdateResponse {
@@ -840,7 +843,11 @@ pub async fn list_updates(
         })
         .collect();
     list.sort_by_key(|u| std::cmp::Reverse((u.created_ms(), u.id.clone())));
-    Json(list.into_iter().map(views::update_summary).collect())
+    Json(
+        list.into_iter()
+            .map(|u| views::update_summary(&state, u))
+            .collect(),
+    )
 }
 
 /// `aurora update info KEY ID`.
@@ -853,7 +860,7 @@ pub async fn get_update(
         .updates
         .get(&id)
         .ok_or_else(|| ApiError::not_found(format!("update {id} does not exist")))?;
-    Ok(Json(views::update_details(u)))
+    Ok(Json(views::update_details(&state, u)))
 }
 
 /// A job's active update (`aurora update info KEY`).
@@ -866,7 +873,7 @@ pub async fn active_update(
     let u = state
         .active_update(&k)
         .ok_or_else(|| ApiError::not_found("No active update found for this job."))?;
-    Ok(Json(views::update_details(u)))
+    Ok(Json(views::update_details(&state, u)))
 }
 
 /// `aurora update pause|resume|abort|rollback KEY`.
@@ -909,7 +916,7 @@ pub async fn control_update(
         .updates
         .get(&id)
         .ok_or_else(|| ApiError::not_found(format!("update {id} does not exist")))?;
-    Ok(Json(views::update_summary(u)))
+    Ok(Json(views::update_summary(&state, u)))
 }
 
 /// A coordinator's pulse.

@@ -340,19 +340,12 @@ fn update_href(k: &JobKey, id: &str) -> String {
     format!("{}/update/{id}", job_href(k))
 }
 
-fn progress_text(p: &aurora_api::UpdateProgress) -> String {
-    format!(
-        "{}/{} updated, {} in progress, {} failed",
-        p.succeeded, p.total, p.working, p.failed
-    )
-}
-
 fn update_links(state: &State, key: &JobKey, now: i64) -> Vec<UpdateLink> {
     state
         .updates_of(key)
         .into_iter()
         .map(|u| {
-            let s = views::update_summary(u);
+            let s = views::update_summary(state, u);
             UpdateLink {
                 href: update_href(key, &u.id),
                 id: u.id.clone(),
@@ -361,7 +354,7 @@ fn update_links(state: &State, key: &JobKey, now: i64) -> Vec<UpdateLink> {
                 kind: format!("{:?}", u.kind).to_lowercase(),
                 user: u.user.clone(),
                 started: When::new(s.created_ms, now),
-                progress: progress_text(&s.progress),
+                progress: s.progress.to_string(),
             }
         })
         .collect()
@@ -573,7 +566,7 @@ pub fn update_page<'a>(
     now: i64,
 ) -> Option<UpdatePage<'a>> {
     let u = state.updates.get(id).filter(|u| u.job == *key)?;
-    let d = views::update_details(u);
+    let d = views::update_details(state, u);
     let st = &u.settings;
     let mut settings = vec![
         ("Strategy".to_owned(), st.strategy.describe()),
@@ -682,7 +675,7 @@ pub fn update_page<'a>(
         user: u.user.clone(),
         started: When::new(d.summary.created_ms, now),
         modified: When::new(d.summary.last_modified_ms, now),
-        progress: progress_text(&d.summary.progress),
+        progress: d.summary.progress.to_string(),
         percent,
         settings,
         instances,

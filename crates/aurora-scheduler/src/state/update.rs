@@ -1042,6 +1042,8 @@ mod tests {
         );
         sim.control(&key, Control::Pause);
         assert_eq!(sim.update(&id).status, UpdateStatus::RollForwardPaused);
+        let progress = crate::views::update_summary(&sim.s, sim.update(&id)).progress;
+        assert_eq!((progress.working, progress.healthy), (1, 1), "{progress:?}");
         sim.now += 60_000;
         sim.settle();
         assert_eq!(sim.update(&id).counts(), (0, 1, 0), "paused: nothing moves");
