@@ -1040,6 +1040,11 @@ mod tests {
             sim.s.refuse_if_updating(&key),
             Err(Refusal::Updating("www-data/prod/hello".into()))
         );
+        // One active update per job.
+        assert_eq!(
+            sim.start(new_version(3, 2, 5), UpdateKind::Update),
+            Err(Refusal::Updating("www-data/prod/hello".into()))
+        );
         sim.control(&key, Control::Pause);
         assert_eq!(sim.update(&id).status, UpdateStatus::RollForwardPaused);
         let progress = crate::views::update_summary(&sim.s, sim.update(&id)).progress;
