@@ -84,6 +84,15 @@ impl Tasks {
         };
         for entry in entries.flatten() {
             let Some(adopted) = aurora_executor::checkpoint::adopt(&entry.path()) else {
+                // Not alive by its checkpoint. A task launched just before the agent died may have
+                // processes its checkpoint never named: nothing would ever stop them (and they
+                // would hold their ports), so whatever is left in its cgroups is killed.
+                let task_id = entry.file_name().to_string_lossy().into_owned();
+                let ended =
+                    aurora_executor::checkpoint::read(&entry.path()).is_some_and(|c| c.terminal);
+                if !ended && crate::sandbox::safe_component(&task_id) {
+                    aurora_executor::isolation::remove_leftover_cgroups(&task_id);
+                }
                 continue;
             };
             let task_id = adopted.task_id.clone();

@@ -7,6 +7,7 @@
 //! async-signal-safe system calls on values prepared before the fork.
 
 use aurora_model::config::Resources;
+use nix::sys::signal::Signal;
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read};
@@ -229,10 +230,12 @@ impl TaskLimits {
     }
 }
 
-/// Removes the cgroups a task left under any agent's group (`aurora/AGENT/TASK_ID` in the v2 tree
-/// and in the v1 memory and cpu hierarchies): what is left when the executor that made them died
-/// (a re-adopted task that ended, an agent killed with its tasks). Blocking: a cgroup goes a moment
-/// after its last process is reaped, so each removal is retried for up to a second.
+/// Clears what a task left under any agent's group (`aurora/AGENT/TASK_ID` in the v2 tree and in
+/// the v1 memory and cpu hierarchies) when the executor that made its cgroups died (a re-adopted
+/// task that ended, a task launched just before its agent was killed, an agent killed with its
+/// tasks): every process still in them is SIGKILLed, then the cgroups are removed. Blocking: a
+/// cgroup goes a moment after its last process is reaped, so each removal is retried for up to a
+/// second.
 pub fn remove_leftover_cgroups(task_id: &str) {
     if task_id.is_empty() || task_id.contains('/') || task_id.starts_with('.') {
         return;
@@ -249,6 +252,12 @@ pub fn remove_leftover_cgroups(task_id: &str) {
         .map(|agent| agent.path().join(task_id))
         .filter(|d| d.exists())
         .collect();
+    for d in &dirs {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
     for d in dirs {
         for _ in 0..50 {
             if std::fs::remove_dir(&d).is_ok() || !d.exists() {

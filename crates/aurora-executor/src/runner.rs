@@ -387,6 +387,13 @@ async fn drive(
                     plan.started(i);
                     pgids.insert(i, pid);
                     used_groups.push(pid);
+                    // Checkpointed at once: an agent that dies from here on finds the group.
+                    save(&pgids, false);
+                    saved_groups = {
+                        let mut g: Vec<i32> = pgids.values().copied().collect();
+                        g.sort_unstable();
+                        g
+                    };
                     let tx = exit_tx.clone();
                     tokio::spawn(async move {
                         let code = child.wait().await.ok().and_then(|s| {

@@ -225,7 +225,7 @@ async fn a_task_over_its_disk_is_stopped_with_that_reason() {
 }
 
 #[test]
-fn cgroups_left_by_a_dead_executor_are_removed_by_task_id() {
+fn what_a_dead_executor_left_in_a_task_s_cgroups_is_killed_and_removed() {
     if !root() {
         return;
     }
@@ -254,9 +254,20 @@ fn cgroups_left_by_a_dead_executor_are_removed_by_task_id() {
         Isolation::Rlimits => return,
     };
     assert!(dirs.iter().all(|d| d.exists()));
+    // A process of the task that its checkpoint never named, left running in its cgroups.
+    let mut stray = std::process::Command::new("sleep").arg("100").spawn().unwrap();
+    for d in &dirs {
+        std::fs::write(d.join("cgroup.procs"), stray.id().to_string()).unwrap();
+    }
     // The executor that made them is gone (its limits are forgotten, not removed).
     std::mem::forget(limits);
     aurora_executor::isolation::remove_leftover_cgroups("t-leftover");
+    let status = stray.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "the stray process was killed"
+    );
     assert!(dirs.iter().all(|d| !d.exists()), "{dirs:?}");
     // Names that could leave the aurora tree are ignored.
     aurora_executor::isolation::remove_leftover_cgroups("../x");
