@@ -255,7 +255,10 @@ fn what_a_dead_executor_left_in_a_task_s_cgroups_is_killed_and_removed() {
     };
     assert!(dirs.iter().all(|d| d.exists()));
     // A process of the task that its checkpoint never named, left running in its cgroups.
-    let mut stray = std::process::Command::new("sleep").arg("100").spawn().unwrap();
+    let mut stray = std::process::Command::new("sleep")
+        .arg("100")
+        .spawn()
+        .unwrap();
     for d in &dirs {
         std::fs::write(d.join("cgroup.procs"), stray.id().to_string()).unwrap();
     }

@@ -149,7 +149,12 @@ pub async fn start(
                 config: job,
                 instances: spec.instances.clone(),
                 message,
-                metadata: [("org.apache.aurora.client.update_id".to_owned(), uuid_like())].into(),
+                // Aurora's client names each start, so that a retried start is recognised.
+                metadata: [(
+                    "org.apache.aurora.client.update_id".to_owned(),
+                    uuid::Uuid::new_v4().to_string(),
+                )]
+                .into(),
             },
         )
         .await
@@ -172,15 +177,6 @@ pub async fn start(
         return wait_outcome(end);
     }
     Ok(())
-}
-
-/// An id for the update's metadata, as Aurora's client attaches one (time and process based: it
-/// only needs to be unique per client invocation).
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{:032x}", nanos ^ (u128::from(std::process::id()) << 64))
 }
 
 /// Maps a scheduler refusal to Aurora's exit status 4, with the verb's prefix.

@@ -21,6 +21,8 @@ use std::sync::Arc;
 
 /// Terminal updates kept per job (Aurora's `-job_update_history_per_job_threshold`).
 pub const UPDATE_HISTORY_PER_JOB: usize = 10;
+/// The metadata key under which Aurora's client names an update attempt.
+pub const CLIENT_UPDATE_ID: &str = "org.apache.aurora.client.update_id";
 /// The message on tasks an update kills.
 pub const KILLED_FOR_UPDATE: &str = "Killed for job update.";
 
@@ -138,6 +140,14 @@ impl State {
             )));
         }
         job_constraints(&config).map_err(Refusal::Invalid)?;
+        // A client retrying the same start (same update id in its metadata) gets the update
+        // its first attempt made.
+        if let Some(active) = self.active_update(&key)
+            && let Some(mine) = req.metadata.get(CLIENT_UPDATE_ID)
+            && active.metadata.get(CLIENT_UPDATE_ID) == Some(mine)
+        {
+            return Ok(Started::Update(active.id.clone()));
+        }
         self.refuse_if_updating(&key)?;
         let mut settings = match req.settings {
             Some(s) => s,
@@ -1045,6 +1055,26 @@ mod tests {
             sim.start(new_version(3, 2, 5), UpdateKind::Update),
             Err(Refusal::Updating("www-data/prod/hello".into()))
         );
+        // Unless it is the same client's retry of the same start.
+        sim.s.updates.get_mut(&id).unwrap().metadata =
+            [(CLIENT_UPDATE_ID.to_owned(), "attempt-1".to_owned())].into();
+        let mut d = Dirty::default();
+        let mut ids = Ids(200);
+        let retry = sim.s.start_update(
+            UpdateRequest {
+                config: new_version(3, 1, 5),
+                kind: UpdateKind::Update,
+                only: None,
+                user: "alice".into(),
+                message: None,
+                metadata: [(CLIENT_UPDATE_ID.to_owned(), "attempt-1".to_owned())].into(),
+                settings: None,
+            },
+            sim.now,
+            &mut || ids.next(),
+            &mut d,
+        );
+        assert_eq!(retry, Ok(Started::Update(id.clone())));
         sim.control(&key, Control::Pause);
         assert_eq!(sim.update(&id).status, UpdateStatus::RollForwardPaused);
         let progress = crate::views::update_summary(&sim.s, sim.update(&id)).progress;
