@@ -151,6 +151,8 @@ pub struct State {
     history: HashMap<JobKey, std::collections::VecDeque<String>>,
     /// Agent → tasks placed on it and not yet terminal.
     by_agent: HashMap<String, HashSet<String>>,
+    /// Agent → job → how many of the job's tasks are on it (placement spreads jobs with it).
+    jobs_on_agent: HashMap<String, HashMap<JobKey, u32>>,
     /// Tasks waiting for placement or for their throttle to expire, by the time they may go.
     queue: BTreeSet<(i64, String)>,
     /// Why a PENDING task is still pending.
@@ -222,10 +224,7 @@ impl State {
             if let Some(a) = &t.agent_id
                 && t.status.is_on_agent()
             {
-                self.by_agent
-                    .entry(a.clone())
-                    .or_default()
-                    .insert(t.task_id.clone());
+                self.put_on_agent(a, &t.task_id, &t.job);
             }
             match t.status {
                 ScheduleStatus::Pending => {
@@ -408,9 +407,8 @@ impl State {
                 self.active.remove(&(job.clone(), instance));
             }
             if let Some(a) = agent
-                && let Some(set) = self.by_agent.get_mut(&a)
+                && self.take_off_agent(&a, id, &job)
             {
-                set.remove(id);
                 self.recompute_usage(&a);
             }
             self.history
@@ -721,6 +719,41 @@ impl State {
         self.recompute_usage(&id);
     }
 
+    /// Records a task as placed on an agent.
+    fn put_on_agent(&mut self, agent: &str, task_id: &str, job: &JobKey) {
+        if self
+            .by_agent
+            .entry(agent.to_owned())
+            .or_default()
+            .insert(task_id.to_owned())
+        {
+            *self
+                .jobs_on_agent
+                .entry(agent.to_owned())
+                .or_default()
+                .entry(job.clone())
+                .or_default() += 1;
+        }
+    }
+
+    /// Forgets a task's place on an agent; says whether it was there.
+    fn take_off_agent(&mut self, agent: &str, task_id: &str, job: &JobKey) -> bool {
+        let removed = self
+            .by_agent
+            .get_mut(agent)
+            .is_some_and(|set| set.remove(task_id));
+        if removed
+            && let Some(jobs) = self.jobs_on_agent.get_mut(agent)
+            && let Some(n) = jobs.get_mut(job)
+        {
+            *n -= 1;
+            if *n == 0 {
+                jobs.remove(job);
+            }
+        }
+        removed
+    }
+
     fn recompute_usage(&mut self, agent: &str) {
         let (mut cpu, mut ram, mut disk, mut ports) = (0.0, 0u64, 0u64, BTreeSet::new());
         for id in self.by_agent.get(agent).into_iter().flatten() {
@@ -855,11 +888,11 @@ impl State {
             };
             let job_key = t.job.clone();
             let spread = |i: usize| {
-                self.by_agent.get(&agents[i]).map_or(0, |s| {
-                    s.iter()
-                        .filter(|x| self.tasks.get(*x).is_some_and(|t| t.job == job_key))
-                        .count() as u32
-                })
+                self.jobs_on_agent
+                    .get(&agents[i])
+                    .and_then(|jobs| jobs.get(&job_key))
+                    .copied()
+                    .unwrap_or(0)
             };
             // Only jobs with limit constraints ask, so only they pay for the count.
             let with_value = |attribute: &str, value: &str| {
@@ -890,10 +923,7 @@ impl State {
                         t.ports = p.ports.into_iter().collect();
                     }
                     self.set_status(&id, ScheduleStatus::Assigned, Some(msg), now_ms, dirty);
-                    self.by_agent
-                        .entry(agent_id.clone())
-                        .or_default()
-                        .insert(id.clone());
+                    self.put_on_agent(&agent_id, &id, &job_key);
                     self.recompute_usage(&agent_id);
                     views[p.agent] = self.agents[&agent_id].view.clone();
                     if let Some(cmd) = self.launch_command(&id) {
@@ -1011,6 +1041,55 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_job_spreads_over_agents_and_its_count_per_agent_follows_its_tasks() {
+        let mut s = State::default();
+        let mut ids = Ids(0);
+        let mut d = Dirty::default();
+        for a in ["a1", "a2"] {
+            s.register_agent(
+                agent(a),
+                format!("http://{a}"),
+                &[],
+                0,
+                &mut || ids.next(),
+                &mut d,
+            );
+        }
+        let mut j = job(true, 4, 1);
+        j.task.resources.cpu = 0.5;
+        let key = j.path().unwrap().key;
+        let created = s.create_job(j, 0, &mut || ids.next(), &mut d).unwrap();
+        assert_eq!(s.schedule(0, &mut d), 4);
+        let on = |s: &State, a: &str| s.jobs_on_agent.get(a).and_then(|m| m.get(&key)).copied();
+        assert_eq!(
+            (on(&s, "a1"), on(&s, "a2")),
+            (Some(2), Some(2)),
+            "spread evenly"
+        );
+        let t = created
+            .iter()
+            .find(|id| s.tasks[*id].agent_id.as_deref() == Some("a1"))
+            .unwrap()
+            .clone();
+        s.kill(&key, Some(&[s.tasks[&t].instance]), "x", 1, &mut d)
+            .unwrap();
+        s.agent_status(
+            "a1",
+            &t,
+            ScheduleStatus::Killed,
+            None,
+            2,
+            &mut || ids.next(),
+            &mut d,
+        );
+        assert_eq!(on(&s, "a1"), Some(1));
+        // A restart rebuilds the counts from the tasks.
+        let jobs: Vec<Job> = s.jobs.values().map(|j| (*j.config).clone()).collect();
+        let r = State::restore(jobs, s.tasks.values().cloned().collect());
+        assert_eq!((on(&r, "a1"), on(&r, "a2")), (Some(1), Some(2)));
     }
 
     #[test]

@@ -476,10 +476,15 @@ impl State {
         let Some(mut u) = self.updates.remove(id) else {
             return;
         };
-        let before = u.clone();
+        // Every change of an update records an event, except a task created for an instance
+        // (`drive` says so): comparing these is enough to know whether to store it again, without
+        // copying a large update on every tick.
+        let fingerprint = |u: &JobUpdate| (u.status, u.events.len(), u.instance_events.len());
+        let before = fingerprint(&u);
+        let mut created = false;
         if u.status.is_progressing() {
             if self.jobs.contains_key(&u.job) {
-                self.drive(&mut u, now_ms, new_id, dirty);
+                created = self.drive(&mut u, now_ms, new_id, dirty);
             } else {
                 let _ = u.set_status(
                     UpdateStatus::Error,
@@ -489,8 +494,8 @@ impl State {
                 );
             }
         }
-        let ended = u.status.is_terminal() && !before.status.is_terminal();
-        if u != before {
+        let ended = u.status.is_terminal() && !before.0.is_terminal();
+        if created || fingerprint(&u) != before {
             dirty.updates.insert(id.to_owned());
         }
         self.updates.insert(id.to_owned(), u);
@@ -501,14 +506,15 @@ impl State {
     }
 
     /// The update loop: step the instances in flight, check the failure limits, start more, until
-    /// nothing changes.
+    /// nothing changes. Returns whether it created a task for an instance.
     fn drive(
         &mut self,
         u: &mut JobUpdate,
         now_ms: i64,
         new_id: &mut dyn FnMut() -> String,
         dirty: &mut Dirty,
-    ) {
+    ) -> bool {
+        let mut created = false;
         loop {
             let back = u.status.is_rolling_back();
             let mut wake: Option<i64> = None;
@@ -519,9 +525,12 @@ impl State {
                 .map(|(i, _)| *i)
                 .collect();
             for i in working {
-                let s = self.step_instance(u, i, now_ms, new_id, dirty);
-                if let Step::Wait { until_ms: Some(t) } = s {
-                    wake = Some(wake.map_or(t, |w: i64| w.min(t)));
+                match self.step_instance(u, i, now_ms, new_id, dirty) {
+                    Step::Wait { until_ms: Some(t) } => {
+                        wake = Some(wake.map_or(t, |w: i64| w.min(t)));
+                    }
+                    Step::Create => created = true,
+                    _ => {}
                 }
             }
             let (_, in_flight, failed) = u.counts();
@@ -541,7 +550,7 @@ impl State {
                     continue;
                 }
                 let _ = u.set_status(UpdateStatus::Failed, now_ms, None, Some(note));
-                return;
+                return created;
             }
             let order: Vec<u32> = if back {
                 u.worklist
@@ -577,7 +586,7 @@ impl State {
                             None,
                             Some("Paused after a batch (autopause_after_batch)".into()),
                         );
-                        return;
+                        return created;
                     }
                     let size = u.settings.group_size(u.groups_started as usize) as usize;
                     u.groups_started += 1;
@@ -598,12 +607,12 @@ impl State {
                         UpdateStatus::RolledForward
                     };
                     let _ = u.set_status(to, now_ms, None, None);
-                    return;
+                    return created;
                 }
                 if let Some(w) = wake {
                     self.update_wake.insert(u.id.clone(), w);
                 }
-                return;
+                return created;
             }
             let action = if back {
                 InstanceAction::InstanceRollingBack
