@@ -992,6 +992,21 @@ mod tests {
         }
     }
 
+    /// Registers agents with these ids (each `agent(id)`) at time 0.
+    pub(super) fn register(s: &mut State, ids: &mut Ids, agents: &[&str]) {
+        let mut d = Dirty::default();
+        for a in agents {
+            s.register_agent(
+                agent(a),
+                format!("http://{a}"),
+                &[],
+                0,
+                &mut || ids.next(),
+                &mut d,
+            );
+        }
+    }
+
     pub(super) struct Ids(pub(super) u32);
     impl Ids {
         pub(super) fn next(&mut self) -> String {
@@ -1048,16 +1063,7 @@ mod tests {
         let mut s = State::default();
         let mut ids = Ids(0);
         let mut d = Dirty::default();
-        for a in ["a1", "a2"] {
-            s.register_agent(
-                agent(a),
-                format!("http://{a}"),
-                &[],
-                0,
-                &mut || ids.next(),
-                &mut d,
-            );
-        }
+        register(&mut s, &mut ids, &["a1", "a2"]);
         let mut j = job(true, 4, 1);
         j.task.resources.cpu = 0.5;
         let key = j.path().unwrap().key;

@@ -162,7 +162,7 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{Ids, agent, job};
+    use super::super::tests::{Ids, agent, job, register};
     use super::*;
     use aurora_model::JobKey;
 
@@ -170,16 +170,7 @@ mod tests {
         let mut d = Dirty::default();
         s.create_job(job(true, instances, 1), 0, &mut || ids.next(), &mut d)
             .unwrap();
-        for a in ["a1", "a2"] {
-            s.register_agent(
-                agent(a),
-                format!("http://{a}"),
-                &[],
-                0,
-                &mut || ids.next(),
-                &mut d,
-            );
-        }
+        register(s, ids, &["a1", "a2"]);
         s.schedule(1, &mut d);
         let placed: Vec<(String, String)> = s
             .tasks

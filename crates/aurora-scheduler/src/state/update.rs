@@ -810,7 +810,7 @@ fn begin_rollback(u: &mut JobUpdate) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{Ids, agent, job};
+    use super::super::tests::{Ids, agent, job, register};
     use super::*;
     use aurora_model::update::InstanceAction::*;
 
@@ -828,14 +828,7 @@ mod tests {
             let mut s = State::default();
             let mut ids = Ids(0);
             let mut d = Dirty::default();
-            s.register_agent(
-                agent("a1"),
-                "http://a1".into(),
-                &[],
-                0,
-                &mut || ids.next(),
-                &mut d,
-            );
+            register(&mut s, &mut ids, &["a1"]);
             let mut big = agent("a1");
             big.cpu = 100.0;
             big.ram_mb = 1 << 20;
