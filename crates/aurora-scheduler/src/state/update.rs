@@ -698,6 +698,14 @@ impl State {
             Step::Wait { .. } => {}
             Step::Succeeded | Step::Failed => {
                 let failed = s == Step::Failed;
+                // A removed instance is no longer one of the job's (its finished tasks stay in
+                // the history).
+                if !failed
+                    && target.is_none()
+                    && let Some(entry) = self.jobs.get_mut(&u.job)
+                {
+                    entry.instances.remove(&i);
+                }
                 progress.phase = if failed {
                     InstancePhase::Failed
                 } else {
@@ -1163,6 +1171,11 @@ mod tests {
             .collect();
         assert_eq!(after, before[..2], "instances 0 and 1 untouched, 2 gone");
         assert_eq!(sim.s.jobs[&key].config.instances, 2);
+        assert_eq!(
+            crate::views::job_summary(&sim.s, &key).unwrap().instances,
+            2,
+            "the removed instance is no longer counted"
+        );
 
         // Growing to 4 with a version that fails: the added instances are removed again.
         let mut bigger = new_version(4, 2, 0);
