@@ -180,8 +180,30 @@ fn four_instances_update_in_batches_of_two_and_a_noop_update_replaces_nothing() 
         "{stdout}"
     );
 
+    // On a terminal, waiting shows a bar instead of lines (`script` gives the client a pty).
+    let id = newest_update(&env);
+    let tty = std::process::Command::new("script")
+        .args(["-qec"])
+        .arg(format!(
+            "{} update wait {JOB} {id}",
+            common::sibling_bin("aurora").display()
+        ))
+        .arg("/dev/null")
+        .env("HOME", env.home.path())
+        .output()
+        .expect("script (util-linux) runs the client on a pseudo-terminal");
+    let shown = text(&tty.stdout);
+    assert!(tty.status.success(), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "\r[{}] ROLLED_FORWARD: 4/4 updated",
+            "#".repeat(30)
+        )) && !shown.contains("Current state"),
+        "{shown:?}"
+    );
+
     // Batches in order: 0 and 1 updated before 2 and 3 start.
-    let u = info(&env, &newest_update(&env));
+    let u = info(&env, &id);
     assert_eq!(status_of(&u), "ROLLED_FORWARD");
     let events = instance_events(&u);
     let pos = |i: u64, a: &str| {
