@@ -528,7 +528,7 @@ impl State {
             return false;
         }
         if status.is_terminal() {
-            self.note_update_ending(id, before, dirty);
+            self.note_update_ending(id, before, status, dirty);
             self.after_terminal(id, before, status, now_ms, new_id, dirty);
         }
         true

@@ -407,14 +407,17 @@ impl State {
         wakes.chain(pulses).min()
     }
 
-    /// Counts a failure of an instance being updated when its new task ends on its own.
+    /// Counts a failure of an instance being updated when its new task ends on its own. A task
+    /// killed (by the update or anyone) is not a failure of the new version, nor is one LOST with
+    /// its machine or agent: it is replaced like any lost task and watched again.
     pub(super) fn note_update_ending(
         &mut self,
         task_id: &str,
         before: ScheduleStatus,
+        to: ScheduleStatus,
         dirty: &mut Dirty,
     ) {
-        if matches!(before, ScheduleStatus::Killing) {
+        if before == ScheduleStatus::Killing || to == ScheduleStatus::Lost {
             return;
         }
         let Some(t) = self.tasks.get(task_id) else {
@@ -1192,6 +1195,34 @@ mod tests {
             .collect();
         assert_eq!(active, [0, 1]);
         assert_eq!(sim.s.jobs[&key].config.instances, 2);
+    }
+
+    #[test]
+    fn a_new_task_lost_with_its_agent_is_replaced_not_counted_as_a_failure() {
+        let (mut sim, key) = Sim::new(1);
+        let id = id_of(sim.start(new_version(1, 1, 10), UpdateKind::Update));
+        let new_task = sim.s.active_tasks(&key)[0].task_id.clone();
+        let mut d = Dirty::default();
+        let mut ids = Ids(300);
+        assert!(sim.s.agent_status(
+            "a1",
+            &new_task,
+            ScheduleStatus::Lost,
+            Some("Task is gone from its agent".into()),
+            sim.now,
+            &mut || ids.next(),
+            &mut d,
+        ));
+        sim.settle();
+        let u = sim.update(&id);
+        assert_eq!(u.progress[&0].failures, 0);
+        assert_eq!(u.status, UpdateStatus::RollingForward);
+        let replacement = sim.s.active_tasks(&key)[0];
+        assert_ne!(replacement.task_id, new_task);
+        assert_eq!(replacement.status, ScheduleStatus::Running);
+        sim.now += 10_000;
+        sim.settle();
+        assert_eq!(sim.update(&id).status, UpdateStatus::RolledForward);
     }
 
     #[test]
