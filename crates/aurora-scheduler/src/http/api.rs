@@ -850,16 +850,24 @@ pub async fn list_updates(
     )
 }
 
+/// An update by id, or a 404 saying there is none.
+fn update_by_id<'a>(
+    state: &'a crate::state::State,
+    id: &str,
+) -> Result<&'a aurora_model::update::JobUpdate, ApiError> {
+    state
+        .updates
+        .get(id)
+        .ok_or_else(|| ApiError::not_found(format!("update {id} does not exist")))
+}
+
 /// `aurora update info KEY ID`.
 pub async fn get_update(
     AxState(core): Core_,
     Path(id): Path<String>,
 ) -> Result<Json<UpdateDetails>, ApiError> {
     let state = core.read();
-    let u = state
-        .updates
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("update {id} does not exist")))?;
+    let u = update_by_id(&state, &id)?;
     Ok(Json(views::update_details(&state, u)))
 }
 
@@ -912,10 +920,7 @@ pub async fn control_update(
         .map_err(ApiError::from),
     )?;
     let state = core.read();
-    let u = state
-        .updates
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("update {id} does not exist")))?;
+    let u = update_by_id(&state, &id)?;
     Ok(Json(views::update_summary(&state, u)))
 }
 
@@ -925,12 +930,7 @@ pub async fn pulse_update(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<PulseResponse>, ApiError> {
-    let role = core
-        .read()
-        .updates
-        .get(&id)
-        .map(|u| u.job.role.clone())
-        .ok_or_else(|| ApiError::not_found(format!("update {id} does not exist")))?;
+    let role = update_by_id(&core.read(), &id)?.job.role.clone();
     let audit = caller.begin(
         &core,
         Action::ControlUpdate,
