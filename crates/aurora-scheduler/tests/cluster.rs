@@ -233,8 +233,11 @@ async fn kill_9_loses_no_acknowledged_job_and_running_tasks_are_readopted() {
     let hello_id = running[0]["task_id"].as_str().unwrap().to_owned();
     let hello_groups = c.groups(&hello_id);
 
-    // A burst of creates, cut by kill -9 while requests are in flight.
+    // A burst of creates, cut by kill -9 while requests are in flight. The burst reports
+    // how many creates were acknowledged (201 received), and the kill waits for 20 of them:
+    // a job visible in the listing may still have its 201 on the wire.
     let url = c.url("/api/v1/jobs");
+    let (acks, mut acked_so_far) = tokio::sync::watch::channel(0usize);
     let burst = tokio::spawn(async move {
         let http = reqwest::Client::new();
         let mut acked = Vec::new();
@@ -247,22 +250,14 @@ async fn kill_9_loses_no_acknowledged_job_and_running_tasks_are_readopted() {
                 Ok(r) if r.status() == 201 => acked.push(format!("www-data/devel/burst{i}")),
                 _ => break,
             }
+            acks.send_replace(acked.len());
         }
         acked
     });
-    c.until(async |c| {
-        c.http
-            .get(c.url("/api/v1/jobs"))
-            .send()
-            .await
-            .unwrap()
-            .json::<Vec<Value>>()
-            .await
-            .unwrap()
-            .len()
-            > 20
-    })
-    .await;
+    acked_so_far
+        .wait_for(|n| *n >= 20)
+        .await
+        .expect("the burst stopped before 20 creates were acknowledged");
     c.kill9();
     let acked = burst.await.unwrap();
     assert!(acked.len() >= 20);
