@@ -694,10 +694,13 @@ impl State {
             }
         }
         for t in running {
-            let known = self.tasks.get(t).is_some_and(|x| {
-                !x.status.is_terminal() && x.agent_id.as_deref() == Some(id.as_str())
-            });
-            if !known {
+            let ours = self
+                .tasks
+                .get(t)
+                .filter(|x| !x.status.is_terminal() && x.agent_id.as_deref() == Some(id.as_str()));
+            // Unknown tasks are killed; so are ours being killed: the kill sent before either
+            // side restarted may never have reached the agent, or died with it mid-way.
+            if ours.is_none_or(|x| x.status == ScheduleStatus::Killing) {
                 dirty.kill(id.clone(), t.clone());
             }
         }
@@ -1234,6 +1237,65 @@ mod tests {
                 None => assert_eq!(round, 1, "stops after max_task_failures"),
             }
         }
+    }
+
+    #[test]
+    fn an_agent_registering_again_is_told_again_to_kill_what_is_killing() {
+        let mut s = State::default();
+        let mut ids = Ids(0);
+        let mut d = Dirty::default();
+        let key = JobKey::new("www-data", "prod", "hello").unwrap();
+        let created = s
+            .create_job(job(true, 2, 1), 0, &mut || ids.next(), &mut d)
+            .unwrap();
+        s.register_agent(
+            agent("a1"),
+            "http://a1".into(),
+            &[],
+            0,
+            &mut || ids.next(),
+            &mut d,
+        );
+        s.schedule(0, &mut d);
+        for t in &created {
+            s.agent_status(
+                "a1",
+                t,
+                ScheduleStatus::Running,
+                None,
+                1,
+                &mut || ids.next(),
+                &mut d,
+            );
+        }
+        s.kill(&key, Some(&[0]), "Killed for job update.", 2, &mut d)
+            .unwrap();
+        // The kill went out on a stream that died with both sides: the agent comes back
+        // still running both tasks.
+        let mut d = Dirty::default();
+        s.register_agent(
+            agent("a1"),
+            "http://a1".into(),
+            &created,
+            3,
+            &mut || ids.next(),
+            &mut d,
+        );
+        let kills: Vec<&String> = d
+            .commands
+            .iter()
+            .filter_map(|(a, c)| match c {
+                AgentCommand::Kill { task_id, .. } if a == "a1" => Some(task_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            kills,
+            [&created[0]],
+            "only the KILLING task is killed again"
+        );
+        assert_eq!(s.tasks[&created[0]].status, ScheduleStatus::Killing);
+        assert_eq!(s.tasks[&created[1]].status, ScheduleStatus::Running);
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub fn kill_tasks_under(sandboxes: &Path) {
 
 /// How long an end-to-end condition may take before a test fails.
 pub const LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long one client command may run in a test.
+pub const COMMAND_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A single-machine cluster on the real binaries (`aurora-scheduler --local-agent` on a free
 /// port, a temporary data directory) and a home directory whose clusters.json names it
@@ -215,14 +217,44 @@ impl Env {
     }
 
     /// Runs the `aurora` client from the repository's root, with this cluster's home.
+    /// Runs the client against this cluster. A command still running after [`COMMAND_LIMIT`]
+    /// (an `update wait` on an update that never ends) is killed and fails the test with the
+    /// scheduler's log, rather than hanging the suite.
     pub fn aurora(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(sibling_bin("aurora"))
+        use std::process::Stdio;
+        let child = std::process::Command::new(sibling_bin("aurora"))
             .args(args)
             .env("HOME", self.home.path())
             .env_remove("AURORA_CONFIG_ROOT")
             .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-            .output()
-            .unwrap()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            let late = matches!(
+                finished.recv_timeout(COMMAND_LIMIT),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+            );
+            if late {
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+            late
+        });
+        let out = child.wait_with_output().unwrap();
+        let _ = done.send(());
+        let late = watchdog.join().unwrap();
+        assert!(
+            !late,
+            "aurora {args:?} still running after {COMMAND_LIMIT:?}: killed\n{}{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr),
+            self.log()
+        );
+        out
     }
 
     /// `aurora ... --write-json` (or any command printing JSON), parsed.
