@@ -197,6 +197,7 @@ async fn schedule_loop(core: Arc<core::Core>, agent_lost_timeout: Duration) {
                 s.check_agents(now, lost_after, ids, dirty);
                 s.cron_tick(now, ids, dirty);
                 s.update_tick(now, ids, dirty);
+                s.retry_kills(now, dirty);
                 Ok(s.schedule(now, dirty))
             })
             .await;

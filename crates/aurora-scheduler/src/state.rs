@@ -175,6 +175,9 @@ pub struct State {
     update_wake: HashMap<String, i64>,
     /// Jobs with an active update whose tasks changed since the updates were last driven.
     update_touched: HashSet<JobKey>,
+    /// KILLING tasks by when their kill is sent again, with the wait that led there
+    /// (`kill_retry`).
+    kill_retries: BTreeMap<(i64, String), i64>,
 }
 
 /// A job's constraints, parsed (and checked: a bad one refuses the job with the reason).
@@ -233,6 +236,9 @@ impl State {
                 ScheduleStatus::Throttled => {
                     let until = t.since_ms() + t.penalty_ms.unwrap_or(0) as i64;
                     self.queue.insert((until, t.task_id.clone()));
+                }
+                ScheduleStatus::Killing if t.agent_id.is_some() => {
+                    self.arm_kill_retry(&t.task_id, t.since_ms());
                 }
                 _ => {}
             }
@@ -397,6 +403,9 @@ impl State {
         if matches!(from, ScheduleStatus::Pending | ScheduleStatus::Throttled) {
             self.queue.retain(|(_, q)| q != id);
             self.pending_reasons.remove(id);
+        }
+        if to == ScheduleStatus::Killing && agent.is_some() {
+            self.arm_kill_retry(id, now_ms);
         }
         if to.is_terminal() {
             if self
@@ -809,10 +818,15 @@ impl State {
     /// The soonest time a queued task may be placed, if any.
     pub fn next_ready_ms(&self) -> Option<i64> {
         let queued = self.queue.iter().next().map(|(t, _)| *t);
-        [queued, self.next_cron_ms(), self.next_update_ms()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            queued,
+            self.next_cron_ms(),
+            self.next_update_ms(),
+            self.next_kill_retry_ms(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Places every task whose time has come: THROTTLED ones become PENDING, PENDING ones go to an
@@ -956,6 +970,7 @@ impl State {
 
 mod cron;
 mod hosts;
+mod kill_retry;
 mod update;
 pub use cron::{CronEntry, CronOutcome};
 pub use hosts::HostStatus;
