@@ -496,6 +496,9 @@ pub async fn logs(
     };
     let mut out = std::io::stdout();
     let mut pause = Duration::from_millis(100);
+    // Set once the task is seen ended: what it wrote between the last read and its end is
+    // still read, to the end, before returning.
+    let mut ended = false;
     loop {
         let chunk = match client.logs(&task_id, &q).await {
             Ok(c) => c,
@@ -517,8 +520,12 @@ pub async fn logs(
         q.offset = Some(chunk.next_offset);
         q.tail = None;
         if !got {
-            if is_terminal(&client.task(&task_id).await?.status) {
+            if ended {
                 return Ok(());
+            }
+            if is_terminal(&client.task(&task_id).await?.status) {
+                ended = true;
+                continue;
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(1));
