@@ -496,6 +496,8 @@ impl State {
                     Some("The job no longer exists".into()),
                 );
             }
+        } else if u.status.is_paused() || u.status.is_awaiting_pulse() {
+            created = self.finish_begun_replacements(&mut u, now_ms, new_id, dirty);
         }
         let ended = u.status.is_terminal() && !before.0.is_terminal();
         if created || fingerprint(&u) != before {
@@ -506,6 +508,33 @@ impl State {
             self.update_wake.remove(id);
             self.update_ended(id, dirty);
         }
+    }
+
+    /// While an update is paused (or waits for a pulse), an instance whose old task it already
+    /// killed still gets its new task: pausing holds the rollout where it is, it does not leave
+    /// an instance without a task until resumed (Aurora does). Nothing else moves.
+    fn finish_begun_replacements(
+        &mut self,
+        u: &mut JobUpdate,
+        now_ms: i64,
+        new_id: &mut dyn FnMut() -> String,
+        dirty: &mut Dirty,
+    ) -> bool {
+        let emptied: Vec<u32> = u
+            .progress
+            .iter()
+            .filter(|(i, p)| {
+                p.phase == InstancePhase::Working
+                    && u.target(**i).is_some()
+                    && self.active_task(&u.job, **i).is_none()
+            })
+            .map(|(i, _)| *i)
+            .collect();
+        let mut created = false;
+        for i in emptied {
+            created |= self.step_instance(u, i, now_ms, new_id, dirty) == Step::Create;
+        }
+        created
     }
 
     /// The update loop: step the instances in flight, check the failure limits, start more, until
@@ -1121,6 +1150,54 @@ mod tests {
         let digests = sim.s.instance_digests(&key);
         assert_eq!(digests.len(), 3);
         assert_eq!(digests.values().filter(|d| **d == d2).count(), 2);
+    }
+
+    #[test]
+    fn a_paused_update_still_gives_an_instance_it_killed_its_new_task() {
+        let (mut sim, key) = Sim::new(2);
+        let v2 = new_version(2, 1, 5);
+        let d2 = v2.instance_digest();
+        let mut d = Dirty::default();
+        let mut ids = Ids(300);
+        let id = id_of(sim.s.start_update(
+            UpdateRequest {
+                config: v2,
+                kind: UpdateKind::Update,
+                only: None,
+                user: "alice".into(),
+                message: None,
+                metadata: BTreeMap::new(),
+                settings: None,
+            },
+            sim.now,
+            &mut || ids.next(),
+            &mut d,
+        ));
+        // The pause comes while instance 0's old task is being killed.
+        assert!(
+            sim.s
+                .tasks
+                .values()
+                .any(|t| t.status == ScheduleStatus::Killing)
+        );
+        sim.s
+            .control_update(
+                &key,
+                Control::Pause,
+                "bob",
+                None,
+                sim.now,
+                &mut || ids.next(),
+                &mut d,
+            )
+            .unwrap();
+        sim.settle();
+        let u = sim.update(&id);
+        assert_eq!(u.status, UpdateStatus::RollForwardPaused);
+        let digests = sim.s.instance_digests(&key);
+        assert_eq!(digests.len(), 2, "no instance is left without a task");
+        assert_eq!(digests.values().filter(|x| **x == d2).count(), 1);
+        assert_eq!(u.counts(), (0, 1, 0), "still working until resumed");
     }
 
     #[test]
