@@ -691,15 +691,16 @@ impl State {
             let status = self.tasks.get(t).map(|t| t.status);
             // ASSIGNED tasks may still be on their way to the agent: the launch is resent below.
             if !running.contains(t) && status != Some(ScheduleStatus::Assigned) {
-                self.agent_status(
-                    &id,
-                    t,
-                    ScheduleStatus::Lost,
-                    Some("Task is gone from its agent".into()),
-                    now_ms,
-                    new_id,
-                    dirty,
-                );
+                // Gone while being killed: the kill did what it was asked.
+                let (to, message) = if status == Some(ScheduleStatus::Killing) {
+                    (
+                        ScheduleStatus::Killed,
+                        "Task is gone from its agent: killed",
+                    )
+                } else {
+                    (ScheduleStatus::Lost, "Task is gone from its agent")
+                };
+                self.agent_status(&id, t, to, Some(message.into()), now_ms, new_id, dirty);
             }
         }
         for t in running {
@@ -1310,6 +1311,17 @@ mod tests {
             "only the KILLING task is killed again"
         );
         assert_eq!(s.tasks[&created[0]].status, ScheduleStatus::Killing);
+        assert_eq!(s.tasks[&created[1]].status, ScheduleStatus::Running);
+        // Registering again without it: the task ended with its kill, KILLED not LOST.
+        s.register_agent(
+            agent("a1"),
+            "http://a1".into(),
+            &created[1..],
+            4,
+            &mut || ids.next(),
+            &mut d,
+        );
+        assert_eq!(s.tasks[&created[0]].status, ScheduleStatus::Killed);
         assert_eq!(s.tasks[&created[1]].status, ScheduleStatus::Running);
     }
 
