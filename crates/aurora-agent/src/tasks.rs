@@ -99,7 +99,7 @@ impl Tasks {
             tracing::info!(task = %task_id, "re-adopted a task that survived the restart");
             let handle = Arc::new(adopted.into_handle());
             self.map().insert(task_id.clone(), Some(handle.clone()));
-            self.follow(task_id, handle);
+            self.follow(task_id, handle, false);
         }
     }
 
@@ -164,16 +164,22 @@ impl Tasks {
                 let h = handle.clone();
                 tokio::spawn(async move { h.kill(grace).await });
             }
-            me.follow(task_id, handle);
+            me.follow(task_id, handle, true);
         });
     }
 
-    /// Reports a task's state changes until it ends, then forgets it.
-    fn follow(self: &Arc<Self>, task_id: String, handle: Arc<TaskHandle>) {
+    /// Reports a task's state changes until it ends, then forgets it. A task just launched
+    /// is reported STARTING first, even when its executor has moved on before this looks
+    /// (the status channel keeps only the newest state).
+    fn follow(self: &Arc<Self>, task_id: String, handle: Arc<TaskHandle>, launched: bool) {
         let me = self.clone();
         tokio::spawn(async move {
             let mut statuses = handle.status();
             let mut last: Option<&'static str> = None;
+            if launched {
+                me.report(&task_id, "STARTING", None);
+                last = Some("STARTING");
+            }
             loop {
                 let (name, message, terminal) = {
                     let s = statuses.borrow_and_update();
