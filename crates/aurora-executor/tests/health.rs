@@ -89,9 +89,11 @@ async fn the_shell_checker_gates_running_and_fails_a_task_that_turns_unhealthy()
             shell_command: "touch checked; test -f ready".into(),
         }),
     };
-    let h = TaskRunner::start(launch(dir.path(), checker, vec![]))
-        .await
-        .unwrap();
+    let mut l = launch(dir.path(), checker, vec![]);
+    // A grace period long enough for a slow machine to write `ready` in time (once healthy,
+    // failures count at once: the grace only delays "Not enough successful health checks").
+    l.health.as_mut().unwrap().initial_interval_secs = 10.0;
+    let h = TaskRunner::start(l).await.unwrap();
     let sandbox = dir.path().join("sandbox");
     until_exists(&sandbox.join("checked")).await;
     assert_eq!(

@@ -113,16 +113,25 @@ impl Browser {
         }
     }
 
+    /// Clicks an element. Pages refresh their content in place every few seconds, so the
+    /// element found may be replaced before the click lands: then it is found again.
     async fn click(&self, locator: Locator<'_>) {
-        self.client
-            .wait()
-            .at_most(LIMIT)
-            .for_element(locator)
-            .await
-            .expect("element to click")
-            .click()
-            .await
-            .expect("click");
+        let start = Instant::now();
+        loop {
+            let clicked = self
+                .client
+                .wait()
+                .at_most(LIMIT)
+                .for_element(locator)
+                .await
+                .expect("element to click")
+                .click()
+                .await;
+            match clicked {
+                Ok(()) => return,
+                Err(e) => assert!(start.elapsed() < LIMIT, "click: {e}"),
+            }
+        }
     }
 
     async fn screenshot(&self, name: &str) {

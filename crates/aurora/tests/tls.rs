@@ -129,13 +129,26 @@ fn https_with_a_trusted_certificate_and_refused_without_it() {
         "{}",
         text(&out.stdout)
     );
-    // The embedded agent reached the scheduler over TLS: the task runs and its log comes back.
-    let out = aurora(
-        trusting.path(),
-        dir.path(),
-        &["task", "logs", "devcluster/www-data/prod/hello/0"],
-    );
-    assert_eq!(text(&out.stdout), "hello\n", "{}", text(&out.stderr));
+    // The embedded agent reached the scheduler over TLS: the task runs and its log comes back
+    // (RUNNING may come before the shell has run its echo: the log is read until it shows).
+    let start = Instant::now();
+    loop {
+        let out = aurora(
+            trusting.path(),
+            dir.path(),
+            &["task", "logs", "devcluster/www-data/prod/hello/0"],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        if text(&out.stdout) == "hello\n" {
+            break;
+        }
+        assert!(
+            text(&out.stdout).is_empty() && start.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            text(&out.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(50)); // polling another process's file
+    }
 
     let distrusting = home(port, None);
     let out = aurora(
