@@ -324,7 +324,31 @@ fn cron_schedule_start_show_and_deschedule() {
         text(&out.stderr)
     );
 
-    let out = env.aurora(&["cron", "schedule", key, "examples/cron_report.aurora"]);
+    // The example runs every five minutes: on the real clock it could fire during the test.
+    // The same job, every five minutes of an hour (UTC, the scheduler's default) twelve hours
+    // away, cannot.
+    let hour = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 3600
+        + 12)
+        % 24;
+    let schedule = format!("*/5 {hour} * * *");
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/cron_report.aurora"
+    ))
+    .unwrap();
+    assert!(example.contains("'*/5 * * * *'"));
+    let file = env.home.path().join("cron_report.aurora");
+    std::fs::write(
+        &file,
+        example.replace("'*/5 * * * *'", &format!("'{schedule}'")),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let out = env.aurora(&["cron", "schedule", key, file]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains(" INFO] Registering job report with cron"),
@@ -339,10 +363,7 @@ fn cron_schedule_start_show_and_deschedule() {
         )
     );
     let show = text(&env.aurora(&["cron", "show", key]).stdout);
-    assert!(
-        show.starts_with(&format!("{key}\t */5 * * * *\n")),
-        "{show}"
-    );
+    assert!(show.starts_with(&format!("{key}\t {schedule}\n")), "{show}");
     assert!(show.contains("collision policy: KILL_EXISTING"), "{show}");
     assert!(show.contains("runs: none yet"), "{show}");
     let next: Vec<&str> = show
@@ -352,8 +373,9 @@ fn cron_schedule_start_show_and_deschedule() {
         .take_while(|l| l.starts_with("    "))
         .collect();
     assert_eq!(next.len(), 5, "{show}");
-    // Every five minutes, on the minute.
+    // Every five minutes of that hour, on the minute.
     for l in &next {
+        assert_eq!(l.trim()[11..13].parse::<u64>().unwrap(), hour, "{l}");
         let minute: u32 = l.trim()[14..16].parse().unwrap();
         assert_eq!(minute % 5, 0, "{l}");
         assert!(l.trim()[17..19] == *"00", "{l}");
