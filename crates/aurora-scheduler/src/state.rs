@@ -1034,6 +1034,38 @@ mod tests {
         }
     }
 
+    /// www-data/prod/hello, a service of `instances` instances, each RUNNING on agent "a1".
+    pub(super) fn running_service(instances: i64) -> (State, Ids, JobKey, Vec<String>) {
+        let mut s = State::default();
+        let mut ids = Ids(0);
+        let mut d = Dirty::default();
+        let created = s
+            .create_job(job(true, instances, 1), 0, &mut || ids.next(), &mut d)
+            .unwrap();
+        s.register_agent(
+            agent("a1"),
+            "http://a1".into(),
+            &[],
+            0,
+            &mut || ids.next(),
+            &mut d,
+        );
+        s.schedule(0, &mut d);
+        for t in &created {
+            s.agent_status(
+                "a1",
+                t,
+                ScheduleStatus::Running,
+                None,
+                1,
+                &mut || ids.next(),
+                &mut d,
+            );
+        }
+        let key = JobKey::new("www-data", "prod", "hello").unwrap();
+        (s, ids, key, created)
+    }
+
     #[test]
     fn a_host_limit_leaves_the_extra_instance_pending_with_the_reason() {
         let mut s = State::default();
@@ -1257,33 +1289,8 @@ mod tests {
 
     #[test]
     fn an_agent_registering_again_is_told_again_to_kill_what_is_killing() {
-        let mut s = State::default();
-        let mut ids = Ids(0);
+        let (mut s, mut ids, key, created) = running_service(2);
         let mut d = Dirty::default();
-        let key = JobKey::new("www-data", "prod", "hello").unwrap();
-        let created = s
-            .create_job(job(true, 2, 1), 0, &mut || ids.next(), &mut d)
-            .unwrap();
-        s.register_agent(
-            agent("a1"),
-            "http://a1".into(),
-            &[],
-            0,
-            &mut || ids.next(),
-            &mut d,
-        );
-        s.schedule(0, &mut d);
-        for t in &created {
-            s.agent_status(
-                "a1",
-                t,
-                ScheduleStatus::Running,
-                None,
-                1,
-                &mut || ids.next(),
-                &mut d,
-            );
-        }
         s.kill(&key, Some(&[0]), "Killed for job update.", 2, &mut d)
             .unwrap();
         // The kill went out on a stream that died with both sides: the agent comes back

@@ -59,9 +59,8 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::tests::{Ids, agent, job};
+    use crate::state::tests::running_service;
     use aurora_api::AgentCommand;
-    use aurora_model::JobKey;
 
     fn kills(d: &Dirty) -> Vec<String> {
         d.commands
@@ -75,32 +74,9 @@ mod tests {
 
     #[test]
     fn an_unanswered_kill_is_sent_again_backing_off_until_the_task_ends() {
-        let mut s = State::default();
-        let mut ids = Ids(0);
+        let (mut s, mut ids, key, created) = running_service(1);
         let mut d = Dirty::default();
-        let key = JobKey::new("www-data", "prod", "hello").unwrap();
-        let created = s
-            .create_job(job(true, 1, 1), 0, &mut || ids.next(), &mut d)
-            .unwrap();
-        s.register_agent(
-            agent("a1"),
-            "http://a1".into(),
-            &[],
-            0,
-            &mut || ids.next(),
-            &mut d,
-        );
-        s.schedule(0, &mut d);
         let t = &created[0];
-        s.agent_status(
-            "a1",
-            t,
-            ScheduleStatus::Running,
-            None,
-            1,
-            &mut || ids.next(),
-            &mut d,
-        );
         s.kill(&key, None, "Killed by alice", 1_000, &mut d)
             .unwrap();
         assert_eq!(s.next_ready_ms(), Some(1_000 + KILL_RETRY_FIRST_MS));
@@ -144,31 +120,8 @@ mod tests {
 
     #[test]
     fn the_wait_between_retries_stops_growing_at_its_maximum() {
-        let mut s = State::default();
-        let mut ids = Ids(0);
+        let (mut s, _, key, _) = running_service(1);
         let mut d = Dirty::default();
-        let key = JobKey::new("www-data", "prod", "hello").unwrap();
-        let created = s
-            .create_job(job(true, 1, 1), 0, &mut || ids.next(), &mut d)
-            .unwrap();
-        s.register_agent(
-            agent("a1"),
-            "http://a1".into(),
-            &[],
-            0,
-            &mut || ids.next(),
-            &mut d,
-        );
-        s.schedule(0, &mut d);
-        s.agent_status(
-            "a1",
-            &created[0],
-            ScheduleStatus::Running,
-            None,
-            1,
-            &mut || ids.next(),
-            &mut d,
-        );
         s.kill(&key, None, "Killed by alice", 0, &mut d).unwrap();
         let mut waits = Vec::new();
         let mut now = 0;

@@ -932,6 +932,13 @@ mod tests {
         }
 
         fn start(&mut self, config: Job, kind: UpdateKind) -> Result<Started, Refusal> {
+            let r = self.begin(config, kind);
+            self.settle();
+            r
+        }
+
+        /// Starts an update without letting the cluster answer yet.
+        fn begin(&mut self, config: Job, kind: UpdateKind) -> Result<Started, Refusal> {
             let mut d = Dirty::default();
             let mut ids = std::mem::replace(&mut self.ids, Ids(0));
             let r = self.s.start_update(
@@ -949,7 +956,6 @@ mod tests {
                 &mut d,
             );
             self.ids = ids;
-            self.settle();
             r
         }
 
@@ -1157,22 +1163,7 @@ mod tests {
         let (mut sim, key) = Sim::new(2);
         let v2 = new_version(2, 1, 5);
         let d2 = v2.instance_digest();
-        let mut d = Dirty::default();
-        let mut ids = Ids(300);
-        let id = id_of(sim.s.start_update(
-            UpdateRequest {
-                config: v2,
-                kind: UpdateKind::Update,
-                only: None,
-                user: "alice".into(),
-                message: None,
-                metadata: BTreeMap::new(),
-                settings: None,
-            },
-            sim.now,
-            &mut || ids.next(),
-            &mut d,
-        ));
+        let id = id_of(sim.begin(v2, UpdateKind::Update));
         // The pause comes while instance 0's old task is being killed.
         assert!(
             sim.s
@@ -1180,18 +1171,7 @@ mod tests {
                 .values()
                 .any(|t| t.status == ScheduleStatus::Killing)
         );
-        sim.s
-            .control_update(
-                &key,
-                Control::Pause,
-                "bob",
-                None,
-                sim.now,
-                &mut || ids.next(),
-                &mut d,
-            )
-            .unwrap();
-        sim.settle();
+        sim.control(&key, Control::Pause);
         let u = sim.update(&id);
         assert_eq!(u.status, UpdateStatus::RollForwardPaused);
         let digests = sim.s.instance_digests(&key);
