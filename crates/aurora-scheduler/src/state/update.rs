@@ -973,6 +973,15 @@ mod tests {
             &self.s.updates[id]
         }
 
+        /// The ids of the job's active tasks, by instance.
+        fn active_ids(&self, key: &JobKey) -> Vec<String> {
+            self.s
+                .active_tasks(key)
+                .iter()
+                .map(|t| t.task_id.clone())
+                .collect()
+        }
+
         fn digests(&self, key: &JobKey) -> Vec<String> {
             self.s.instance_digests(key).into_values().collect()
         }
@@ -1183,12 +1192,7 @@ mod tests {
     #[test]
     fn a_restart_replaces_every_instance_with_its_own_configuration() {
         let (mut sim, key) = Sim::new(2);
-        let before: Vec<String> = sim
-            .s
-            .active_tasks(&key)
-            .iter()
-            .map(|t| t.task_id.clone())
-            .collect();
+        let before = sim.active_ids(&key);
         let config = (*sim.s.jobs[&key].config).clone();
         let id = id_of(sim.start(config, UpdateKind::Restart));
         sim.now += 45_000;
@@ -1196,12 +1200,7 @@ mod tests {
         sim.now += 45_000;
         sim.settle();
         assert_eq!(sim.update(&id).status, UpdateStatus::RolledForward);
-        let after: Vec<String> = sim
-            .s
-            .active_tasks(&key)
-            .iter()
-            .map(|t| t.task_id.clone())
-            .collect();
+        let after = sim.active_ids(&key);
         assert!(
             before.iter().all(|t| !after.contains(t)),
             "{before:?} {after:?}"
@@ -1212,23 +1211,13 @@ mod tests {
     #[test]
     fn scaling_down_kills_only_the_removed_instances_and_a_rollback_removes_added_ones() {
         let (mut sim, key) = Sim::new(3);
-        let before: Vec<String> = sim
-            .s
-            .active_tasks(&key)
-            .iter()
-            .map(|t| t.task_id.clone())
-            .collect();
+        let before = sim.active_ids(&key);
         let mut smaller = job(true, 2, 1);
         smaller.update_config.watch_secs = 0;
         let id = id_of(sim.start(smaller, UpdateKind::Update));
         assert_eq!(sim.update(&id).status, UpdateStatus::RolledForward);
         assert_eq!(sim.update(&id).worklist, [2]);
-        let after: Vec<String> = sim
-            .s
-            .active_tasks(&key)
-            .iter()
-            .map(|t| t.task_id.clone())
-            .collect();
+        let after = sim.active_ids(&key);
         assert_eq!(after, before[..2], "instances 0 and 1 untouched, 2 gone");
         assert_eq!(sim.s.jobs[&key].config.instances, 2);
         assert_eq!(
