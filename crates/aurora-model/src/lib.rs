@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod cron;
+pub mod ids;
 pub mod instances;
 pub mod job_key;
 pub mod process;
@@ -16,4 +17,5 @@ pub mod time;
 pub mod update;
 
 pub use config::Job;
+pub use ids::{AgentId, ConfigDigest};
 pub use job_key::{JobKey, JobKeyError, JobPath};
