@@ -2,8 +2,10 @@
 //! runs. Written (atomically: temp file, fsync, rename) on every change, so that after the agent
 //! restarts (or crashes) it can find the processes that are still alive and re-adopt them instead
 //! of losing or duplicating them.
+//!
+//! Not here: when the runner writes it (the checkpoint hook, `hooks::checkpoint`).
 
-use nix::sys::signal::Signal;
+use crate::status::StopReason;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -72,16 +74,7 @@ pub fn adopt(sandbox: &Path) -> Option<Adopted> {
             tokio::select! {
                 Some(grace) = kill_rx.recv() => {
                     killed = true;
-                    for g in &groups {
-                        crate::process::signal_group(*g, Signal::SIGTERM);
-                    }
-                    let deadline = tokio::time::Instant::now() + grace;
-                    while tokio::time::Instant::now() < deadline && groups.iter().any(|g| crate::process::group_alive(*g)) {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                    for g in &groups {
-                        crate::process::signal_group(*g, Signal::SIGKILL);
-                    }
+                    crate::kill::escalate(groups.clone(), grace).await;
                 }
                 _ = poll.tick() => {}
             }
@@ -102,17 +95,14 @@ pub fn adopt(sandbox: &Path) -> Option<Adopted> {
             crate::isolation::remove_leftover_cgroups(&task_id)
         })
         .await;
+        let reason = if killed {
+            StopReason::Killed
+        } else {
+            StopReason::AdoptedEnded
+        };
         tx.send_modify(|s| {
-            s.state = if killed {
-                crate::TaskState::Killed
-            } else {
-                crate::TaskState::Lost
-            };
-            s.message = Some(if killed {
-                "Task killed".into()
-            } else {
-                "The re-adopted task's processes ended".into()
-            });
+            s.state = reason.state();
+            s.message = Some(reason.to_string());
         });
     });
     Some(Adopted {

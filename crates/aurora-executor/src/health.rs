@@ -88,7 +88,18 @@ pub enum Verdict {
     /// The task just became healthy: RUNNING.
     Healthy,
     /// The task must be failed, for this reason.
-    Unhealthy(String),
+    Unhealthy(HealthFailure),
+}
+
+/// Why health checking failed a task.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HealthFailure {
+    /// It never became healthy within its budget of checks.
+    #[error("Not enough successful health checks in time.")]
+    NeverHealthy,
+    /// Once running, too many checks in a row failed; the last one for this reason.
+    #[error("Failed health check! {0}")]
+    Failing(String),
 }
 
 /// Counts results as Thermos does.
@@ -137,13 +148,13 @@ impl Tracker {
                 return Verdict::Healthy;
             }
             if self.attempts >= self.plan_grace + self.max_failures + self.min_successes {
-                return Verdict::Unhealthy("Not enough successful health checks in time.".into());
+                return Verdict::Unhealthy(HealthFailure::NeverHealthy);
             }
             return Verdict::Pending;
         }
         match reason {
             Some(r) if self.failures > self.max_failures => {
-                Verdict::Unhealthy(format!("Failed health check! {r}"))
+                Verdict::Unhealthy(HealthFailure::Failing(r))
             }
             _ => Verdict::Pending,
         }
@@ -234,9 +245,11 @@ mod tests {
         let mut t = Tracker::new(&plan(1, 1, 1));
         assert_eq!(t.record(Err("a".into())), Verdict::Pending);
         assert_eq!(t.record(Err("b".into())), Verdict::Pending);
+        let verdict = t.record(Err("c".into()));
+        assert_eq!(verdict, Verdict::Unhealthy(HealthFailure::NeverHealthy));
         assert_eq!(
-            t.record(Err("c".into())),
-            Verdict::Unhealthy("Not enough successful health checks in time.".into())
+            HealthFailure::NeverHealthy.to_string(),
+            "Not enough successful health checks in time."
         );
     }
 
@@ -255,10 +268,15 @@ mod tests {
             "a success resets the count"
         );
         assert_eq!(t.record(Err("one".into())), Verdict::Pending);
+        let verdict = t.record(Err("two".into()));
         assert_eq!(
-            t.record(Err("two".into())),
-            Verdict::Unhealthy("Failed health check! two".into())
+            verdict,
+            Verdict::Unhealthy(HealthFailure::Failing("two".into()))
         );
+        let Verdict::Unhealthy(failure) = verdict else {
+            unreachable!("asserted above")
+        };
+        assert_eq!(failure.to_string(), "Failed health check! two");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! goes through a pipe and the files rotate (`stdout.1`, `stdout.2`...); otherwise the process
 //! writes straight to its files, which keeps logging working even if the executor goes away.
 //!
-//! This is the only module (with `runner`'s kill) that makes process syscalls.
+//! This is the only module (with `isolation`) that makes process syscalls; `kill` decides when.
 
 use crate::isolation::Confinement;
 use aurora_model::config::{Logger, LoggerMode};

@@ -4,7 +4,7 @@
 //! [`ProcessRecord`], so the agent serves it as it is.
 
 use crate::planner::ProcState;
-use crate::runner::TaskStatus;
+use crate::status::TaskStatus;
 use aurora_model::process::{ProcessRecord, ProcessRun};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -86,7 +86,7 @@ pub fn run_ended(history: &mut [ProcessRun], exit_code: Option<i32>, now: System
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::{ProcessStatus, TaskState};
+    use crate::status::{ProcessStatus, TaskState};
 
     #[test]
     fn the_report_round_trips_through_the_sandbox() {

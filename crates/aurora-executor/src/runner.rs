@@ -1,13 +1,20 @@
-//! The task runner: drives a task's plan with real processes, publishes the task's status on a
-//! watch channel, and kills on request (SIGTERM to every process group, SIGKILL after the grace
-//! period, then the final processes within `finalization_wait`). When the task ends, every
-//! process group it used is killed, so nothing it started is left running.
+//! The task runner: validates a task, runs its prestart hooks, then drives its plan with real
+//! processes, publishing the task's status on a watch channel, and kills on request. Every
+//! concern besides the process graph is a hook (`hooks`, in the order written there); `drive` is
+//! only a loop that starts what the plan allows and dispatches each event (a process exit, a
+//! kill, a timer) to the plan and the hooks. When the task ends, every process group it used is
+//! killed, so nothing it started is left running.
+//!
+//! Not here: the process graph's rules (`planner`), the signal sequence (`kill`), the status
+//! types (`status`).
 
+use crate::hooks::{self, Action, Hook, Setup};
+use crate::kill;
 use crate::planner::{Plan, PlanError, ProcState, Stage};
 use crate::process;
+use crate::status::{ProcessStatus, StopReason, TaskState, TaskStatus};
 use aurora_model::config::Task;
 use aurora_model::template::{RuntimeContext, bind_runtime};
-use nix::sys::signal::Signal;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -36,47 +43,17 @@ pub struct TaskLaunch {
     pub lifecycle: Option<aurora_model::config::LifecycleConfig>,
 }
 
-/// A task's overall state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskState {
-    Starting,
-    Running,
-    Finished,
-    Failed,
-    Killed,
-    /// The task's fate is unknown (a re-adopted task whose processes ended).
-    Lost,
-}
-
-impl TaskState {
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            TaskState::Finished | TaskState::Failed | TaskState::Killed | TaskState::Lost
-        )
+impl TaskLaunch {
+    /// What the runtime templates (`{{thermos.ports[http]}}`...) are bound to.
+    pub(crate) fn runtime(&self) -> RuntimeContext<'_> {
+        RuntimeContext {
+            ports: &self.ports,
+            task_id: &self.task_id,
+            user: &self.user,
+            instance: self.instance,
+            hostname: &self.hostname,
+        }
     }
-}
-
-/// One process as the runner sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProcessStatus {
-    pub name: String,
-    pub state: ProcState,
-    pub runs: u32,
-    pub last_exit: Option<i32>,
-    pub pid: Option<i32>,
-    pub started_at: Option<SystemTime>,
-    pub ended_at: Option<SystemTime>,
-    /// Every run so far, oldest first.
-    pub history: Vec<aurora_model::process::ProcessRun>,
-}
-
-/// A snapshot of the task.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskStatus {
-    pub state: TaskState,
-    pub message: Option<String>,
-    pub processes: Vec<ProcessStatus>,
 }
 
 /// Why a task could not start.
@@ -133,428 +110,446 @@ impl TaskHandle {
 pub struct TaskRunner;
 
 impl TaskRunner {
-    /// Validates the task, prepares its sandbox and starts running it.
+    /// Validates the task, runs its prestart hooks (sandbox, isolation...) and starts running it.
     pub async fn start(launch: TaskLaunch) -> Result<TaskHandle, ExecutorError> {
         let plan = Plan::new(&launch.task)?;
-        std::fs::create_dir_all(&launch.sandbox).map_err(|source| ExecutorError::Sandbox {
-            path: launch.sandbox.clone(),
-            source,
-        })?;
-        if let Some(u) = &launch.run_as {
-            std::os::unix::fs::chown(&launch.sandbox, Some(u.uid), Some(u.gid)).map_err(
-                |source| ExecutorError::Sandbox {
-                    path: launch.sandbox.clone(),
-                    source,
-                },
-            )?;
+        let mut hooks = hooks::list(&launch);
+        let mut setup = Setup::default();
+        for h in &mut hooks {
+            h.prestart(&launch, &mut setup)?;
         }
-        let limits = match &launch.isolation {
-            Some(i) => Some(std::sync::Arc::new(
-                i.for_task(&launch.task_id, &launch.task.resources)
-                    .map_err(ExecutorError::Limits)?,
-            )),
-            None => None,
-        };
-        let processes = plan
-            .names()
-            .map(|n| ProcessStatus {
-                name: n.to_owned(),
-                state: ProcState::Waiting,
-                runs: 0,
-                last_exit: None,
-                pid: None,
-                started_at: None,
-                ended_at: None,
-                history: Vec::new(),
-            })
-            .collect();
+        let processes = plan.names().map(ProcessStatus::waiting).collect();
         let (status_tx, status_rx) = watch::channel(TaskStatus {
             state: TaskState::Starting,
             message: None,
             processes,
         });
         let (kill_tx, kill_rx) = mpsc::unbounded_channel();
-        tokio::spawn(drive(launch, plan, limits, status_tx, kill_rx));
-        Ok(TaskHandle {
-            status: status_rx,
-            kill: kill_tx,
-        })
-    }
-}
-
-/// SIGTERM now, SIGKILL after `grace`, to each group.
-fn kill_groups(pgids: Vec<i32>, grace: Duration) {
-    for &g in &pgids {
-        process::signal_group(g, Signal::SIGTERM);
-    }
-    tokio::spawn(async move {
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline && pgids.iter().any(|g| process::group_alive(*g)) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        for &g in &pgids {
-            process::signal_group(g, Signal::SIGKILL);
-        }
-    });
-}
-
-/// The HTTP graceful shutdown of a task (`lifecycle`): where to POST, and how long to wait after
-/// each request for the processes to end.
-#[derive(Debug, Clone)]
-struct GracefulShutdown {
-    graceful_url: String,
-    shutdown_url: String,
-    graceful_wait: Duration,
-    shutdown_wait: Duration,
-}
-
-impl GracefulShutdown {
-    /// Only when the task has the lifecycle's port, as Thermos does.
-    fn new(cfg: &aurora_model::config::LifecycleConfig, ports: &[(String, u16)]) -> Option<Self> {
-        let http = cfg.http.as_ref()?;
-        let port = ports.iter().find(|(n, _)| *n == http.port)?.1;
-        let url = |endpoint: &str| {
-            format!(
-                "http://127.0.0.1:{port}/{}",
-                endpoint.trim_start_matches('/')
-            )
+        let (exit_tx, exit_rx) = mpsc::unbounded_channel();
+        let run = Run {
+            state: RunState::new(launch, plan, setup, status_tx, exit_tx),
+            gates_running: hooks.iter().any(|h| h.gates_running()),
+            hooks,
         };
-        Some(GracefulShutdown {
-            graceful_url: url(&http.graceful_shutdown_endpoint),
-            shutdown_url: url(&http.shutdown_endpoint),
-            graceful_wait: Duration::from_secs(http.graceful_shutdown_wait_secs.max(0) as u64),
-            shutdown_wait: Duration::from_secs(http.shutdown_wait_secs.max(0) as u64),
-        })
+        tokio::spawn(drive(run, exit_rx, kill_rx));
+        Ok(TaskHandle::from_parts(status_rx, kill_tx))
     }
 }
 
-/// Waits up to `limit` for every group to be gone; whether they are.
-async fn until_gone(pgids: &[i32], limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if !pgids.iter().any(|g| process::group_alive(*g)) {
-            return true;
+/// A process run's end: which process, and its exit status (128 + signal when killed).
+type Exit = (usize, Option<i32>);
+
+/// What the hooks see of a running task, and what the runner changes as events come.
+pub(crate) struct RunState {
+    launch: TaskLaunch,
+    plan: Plan,
+    status: watch::Sender<TaskStatus>,
+    /// Each process's command line, its runtime templates bound.
+    cmdlines: Vec<String>,
+    setup: Setup,
+    exits: mpsc::UnboundedSender<Exit>,
+    /// The process group of each process's run in progress.
+    pgids: HashMap<usize, i32>,
+    /// Every group the task has used, swept when it ends.
+    used_groups: Vec<i32>,
+    /// The grace between SIGTERM and SIGKILL, as the last kill request set it.
+    kill_grace: Duration,
+    finalization_deadline: Option<Instant>,
+    /// Why a hook stopped the task (a limit, its health), if one did.
+    stopped: Option<StopReason>,
+    /// The first process failure, the task's reason if it fails of itself.
+    failure: Option<StopReason>,
+    /// A kill going through the graceful shutdown endpoints signals the processes itself, later.
+    graceful_kill: bool,
+}
+
+impl RunState {
+    fn new(
+        launch: TaskLaunch,
+        plan: Plan,
+        setup: Setup,
+        status: watch::Sender<TaskStatus>,
+        exits: mpsc::UnboundedSender<Exit>,
+    ) -> Self {
+        let ctx = launch.runtime();
+        let cmdlines = launch
+            .task
+            .processes
+            .iter()
+            .map(|p| bind_runtime(&p.cmdline, &ctx).into_owned())
+            .collect();
+        RunState {
+            launch,
+            plan,
+            status,
+            cmdlines,
+            setup,
+            exits,
+            pgids: HashMap::new(),
+            used_groups: Vec::new(),
+            kill_grace: Duration::from_secs(5),
+            finalization_deadline: None,
+            stopped: None,
+            failure: None,
+            graceful_kill: false,
         }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    pub(crate) fn launch(&self) -> &TaskLaunch {
+        &self.launch
+    }
+
+    pub(crate) fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Why a hook stopped the task, if one did.
+    pub(crate) fn stop_reason(&self) -> Option<&StopReason> {
+        self.stopped.as_ref()
+    }
+
+    /// Whether any process group of a run in progress exists.
+    pub(crate) fn has_groups(&self) -> bool {
+        !self.pgids.is_empty()
+    }
+
+    /// The process groups of the runs in progress.
+    pub(crate) fn groups(&self) -> Vec<i32> {
+        self.pgids.values().copied().collect()
+    }
+
+    /// The process groups of `processes`' runs in progress.
+    fn groups_of(&self, processes: &[usize]) -> Vec<i32> {
+        processes
+            .iter()
+            .filter_map(|i| self.pgids.get(i).copied())
+            .collect()
+    }
+
+    /// Kills the runs of `processes` (SIGTERM now, SIGKILL after `grace`).
+    fn escalate(&self, processes: &[usize], grace: Duration) {
+        tokio::spawn(kill::escalate(self.groups_of(processes), grace));
     }
 }
 
-/// A user's kill: the graceful shutdown endpoints first (when the task has them), then SIGTERM,
-/// then SIGKILL after `grace`.
-fn kill_gracefully(pgids: Vec<i32>, grace: Duration, graceful: Option<GracefulShutdown>) {
-    let Some(g) = graceful else {
-        kill_groups(pgids, grace);
-        return;
-    };
-    tokio::spawn(async move {
-        let http = reqwest::Client::new();
-        for (url, wait) in [
-            (&g.graceful_url, g.graceful_wait),
-            (&g.shutdown_url, g.shutdown_wait),
-        ] {
-            if let Err(e) = http.post(url).timeout(Duration::from_secs(5)).send().await {
-                tracing::debug!("graceful shutdown {url}: {e}");
-            }
-            if until_gone(&pgids, wait).await {
-                return;
-            }
-        }
-        kill_groups(pgids, grace);
-    });
-}
-
-/// Publishes a status change, and writes it to the sandbox's process report for the UI.
-fn publish(
-    status: &watch::Sender<TaskStatus>,
-    launch: &TaskLaunch,
-    change: &mut dyn FnMut(&mut TaskStatus),
-) {
-    status.send_modify(|s| change(s));
-    if let Err(e) = crate::report::write(&launch.sandbox, &status.borrow()) {
-        tracing::warn!(task = %launch.task_id, "cannot write the process report: {e}");
-    }
+/// A task being run: its state and its hooks, apart so a hook can read the state while it runs.
+struct Run {
+    state: RunState,
+    hooks: Vec<Box<dyn Hook>>,
+    /// RUNNING waits for a hook's [`Action::Healthy`].
+    gates_running: bool,
 }
 
 async fn drive(
-    launch: TaskLaunch,
-    mut plan: Plan,
-    limits: Option<std::sync::Arc<crate::isolation::TaskLimits>>,
-    status: watch::Sender<TaskStatus>,
-    mut kill_rx: mpsc::UnboundedReceiver<Duration>,
+    mut run: Run,
+    mut exits: mpsc::UnboundedReceiver<Exit>,
+    mut kills: mpsc::UnboundedReceiver<Duration>,
 ) {
-    let rlimits = matches!(
-        launch.isolation.as_deref(),
-        Some(crate::isolation::Isolation::Rlimits)
-    );
-    let confine =
-        crate::isolation::Confinement::new(limits.as_deref(), rlimits, launch.run_as.clone());
-    // Why the task was stopped for exceeding its resources, if it was.
-    let mut exceeded: Option<String> = None;
-    let disk_allowance = launch.task.resources.disk.max(0) as u64;
-    let mut disk_tick = tokio::time::interval(launch.disk_check.max(Duration::from_millis(10)));
-    disk_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let ctx = RuntimeContext {
-        ports: &launch.ports,
-        task_id: &launch.task_id,
-        user: &launch.user,
-        instance: launch.instance,
-        hostname: &launch.hostname,
-    };
-    let health = launch.health.as_ref().and_then(|cfg| {
-        let shell = cfg
-            .health_checker
-            .shell
-            .as_ref()
-            .map(|s| bind_runtime(&s.shell_command, &ctx).into_owned());
-        crate::health::HealthPlan::new(cfg, &launch.ports, shell)
-    });
-    let mut tracker = health.as_ref().map(crate::health::Tracker::new);
-    let mut health_tick = tokio::time::interval(
-        health
-            .as_ref()
-            .map_or(Duration::from_secs(3600), |h| h.interval),
-    );
-    health_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let checker = reqwest::Client::new();
-    let healthchecked = health.is_some();
-    let cmdlines: Vec<String> = launch
-        .task
-        .processes
-        .iter()
-        .map(|p| bind_runtime(&p.cmdline, &ctx).into_owned())
-        .collect();
-    let env: Vec<(&str, String)> = vec![
-        ("MESOS_SANDBOX", launch.sandbox.display().to_string()),
-        ("THERMOS_TASK_ID", launch.task_id.clone()),
-    ];
-    let (exit_tx, mut exit_rx) = mpsc::unbounded_channel::<(usize, Option<i32>)>();
-    let mut pgids: HashMap<usize, i32> = HashMap::new();
-    let mut used_groups: Vec<i32> = Vec::new();
-    let mut kill_grace = Duration::from_secs(5);
-    let mut finalization_deadline: Option<Instant> = None;
-    let mut failure: Option<String> = None;
-
-    let save = |pgids: &HashMap<usize, i32>, terminal: bool| {
-        let cp = crate::checkpoint::Checkpoint {
-            task_id: launch.task_id.clone(),
-            groups: pgids.values().copied().collect(),
-            terminal,
-        };
-        if let Err(e) = crate::checkpoint::write(&launch.sandbox, &cp) {
-            tracing::warn!(task = %launch.task_id, "cannot write the checkpoint: {e}");
-        }
-    };
-    let publish = |change: &mut dyn FnMut(&mut TaskStatus)| publish(&status, &launch, change);
-    let mut saved_groups: Vec<i32> = vec![-1]; // forces the first save
-    // A kill going through the graceful shutdown endpoints signals the processes itself, later.
-    let mut graceful_kill = false;
     loop {
         let now = Instant::now();
-        if plan.stage != Stage::Active && !graceful_kill {
-            let leftovers = plan.leftovers();
-            if !leftovers.is_empty() {
-                kill_groups(
-                    leftovers
-                        .iter()
-                        .filter_map(|i| pgids.get(i).copied())
-                        .collect(),
-                    kill_grace,
-                );
-            }
-            if finalization_deadline.is_none() {
-                finalization_deadline =
-                    Some(now + Duration::from_secs(launch.task.finalization_wait.max(0) as u64));
-            }
-        }
-        let (start, wake) = plan.startable(now);
-        for i in start {
-            let p = &launch.task.processes[i];
-            let run = plan.runs(i);
-            let logs = process::log_dir(&launch.sandbox, &p.name, run);
-            match process::spawn(
-                &cmdlines[i],
-                &launch.sandbox,
-                &logs,
-                p.logger.as_ref(),
-                &env,
-                &confine,
-            ) {
-                Ok(mut child) => {
-                    let pid = child.id().map(|p| p as i32).unwrap_or(0);
-                    plan.started(i);
-                    pgids.insert(i, pid);
-                    used_groups.push(pid);
-                    // Checkpointed at once: an agent that dies from here on finds the group.
-                    save(&pgids, false);
-                    saved_groups = {
-                        let mut g: Vec<i32> = pgids.values().copied().collect();
-                        g.sort_unstable();
-                        g
-                    };
-                    let tx = exit_tx.clone();
-                    tokio::spawn(async move {
-                        let code = child.wait().await.ok().and_then(|s| {
-                            s.code().or_else(|| {
-                                std::os::unix::process::ExitStatusExt::signal(&s)
-                                    .map(|sig| 128 + sig)
-                            })
-                        });
-                        let _ = tx.send((i, code));
-                    });
-                    publish(&mut |s| {
-                        let ps = &mut s.processes[i];
-                        let now = SystemTime::now();
-                        ps.state = ProcState::Running;
-                        ps.runs = run + 1;
-                        ps.pid = Some(pid);
-                        ps.started_at = Some(now);
-                        crate::report::run_started(&mut ps.history, run, now);
-                        // With health checks, RUNNING waits for the task to be healthy.
-                        if s.state == TaskState::Starting && !healthchecked {
-                            s.state = TaskState::Running;
-                        }
-                    });
-                }
-                Err(e) => {
-                    plan.started(i);
-                    plan.exited(i, false, now);
-                    failure
-                        .get_or_insert_with(|| format!("process {} could not start: {e}", p.name));
-                }
-            }
-        }
-        let mut groups: Vec<i32> = pgids.values().copied().collect();
-        groups.sort_unstable();
-        if groups != saved_groups {
-            save(&pgids, false);
-            saved_groups = groups;
-        }
+        run.stop_leftovers(now);
+        let wake = run.start_ready(now);
+        run.groups_changed();
         // Done once every process group has exited too: a killed process gets its grace period
-        // (and its graceful shutdown) before the groups are swept below.
-        if plan.stage == Stage::Done && plan.running().is_empty() && pgids.is_empty() {
+        // (and its graceful shutdown) before the groups are swept.
+        if run.over() {
             break;
         }
-        let sleep_until = [wake, finalization_deadline].into_iter().flatten().min();
+        let next = run.next_timer(wake);
         tokio::select! {
-            Some((i, code)) = exit_rx.recv() => {
-                let now = Instant::now();
-                let ok = code == Some(0);
-                if !ok && exceeded.is_none() && limits.as_ref().is_some_and(|l| l.oom_killed()) {
-                    exceeded = Some(format!(
-                        "Memory limit exceeded: process {} used more than the task's ram ({} MB) and was killed",
-                        launch.task.processes[i].name,
-                        launch.task.resources.ram / (1024 * 1024)
-                    ));
-                    if !plan.killed {
-                        let running = plan.kill();
-                        kill_groups(running.iter().filter_map(|i| pgids.get(i).copied()).collect(), kill_grace);
-                        finalization_deadline = None;
-                    }
-                }
-                plan.exited(i, ok, now);
-                pgids.remove(&i);
-                if !ok && plan.state(i) == ProcState::Failed {
-                    failure.get_or_insert_with(|| format!("Process {} failed with exit status {}", launch.task.processes[i].name, code.map_or("unknown".into(), |c| c.to_string())));
-                }
-                publish(&mut |s| {
-                    let ps = &mut s.processes[i];
-                    let now = SystemTime::now();
-                    ps.state = plan.state(i);
-                    ps.last_exit = code;
-                    ps.pid = None;
-                    ps.ended_at = Some(now);
-                    crate::report::run_ended(&mut ps.history, code, now);
-                });
-            }
-            _ = health_tick.tick(), if health.is_some() && exceeded.is_none() && !plan.killed && !pgids.is_empty() => {
-                let (Some(h), Some(t)) = (&health, tracker.as_mut()) else { continue };
-                if let Some(result) = crate::health::check_once(h, &launch.sandbox, &checker).await {
-                    match t.record(result) {
-                        crate::health::Verdict::Pending => {}
-                        crate::health::Verdict::Healthy => publish(&mut |s| {
-                            if s.state == TaskState::Starting {
-                                s.state = TaskState::Running;
-                            }
-                        }),
-                        crate::health::Verdict::Unhealthy(reason) => {
-                            exceeded = Some(reason);
-                            let running = plan.kill();
-                            kill_groups(running.iter().filter_map(|i| pgids.get(i).copied()).collect(), kill_grace);
-                            finalization_deadline = None;
-                        }
-                    }
-                }
-            }
-            _ = disk_tick.tick(), if disk_allowance > 0 && exceeded.is_none() && !plan.killed => {
-                let sandbox = launch.sandbox.clone();
-                let used = tokio::task::spawn_blocking(move || crate::isolation::disk_usage(&sandbox))
-                    .await
-                    .unwrap_or(0);
-                if used > disk_allowance {
-                    exceeded = Some(format!(
-                        "Disk limit exceeded: the sandbox holds {} MB, more than the task's disk ({} MB)",
-                        used / (1024 * 1024),
-                        disk_allowance / (1024 * 1024)
-                    ));
-                    let running = plan.kill();
-                    kill_groups(running.iter().filter_map(|i| pgids.get(i).copied()).collect(), kill_grace);
-                    finalization_deadline = None;
-                }
-            }
-            Some(grace) = kill_rx.recv() => {
-                kill_grace = grace;
-                if !plan.killed {
-                    let running = plan.kill();
-                    let graceful = launch
-                        .lifecycle
-                        .as_ref()
-                        .and_then(|l| GracefulShutdown::new(l, &launch.ports));
-                    graceful_kill = graceful.is_some();
-                    kill_gracefully(running.iter().filter_map(|i| pgids.get(i).copied()).collect(), grace, graceful);
-                    finalization_deadline = None;
-                }
-            }
+            Some((i, code)) = exits.recv() => run.exited(i, code),
+            Some(grace) = kills.recv() => run.kill(grace),
             _ = async {
-                match sleep_until {
+                match next {
                     Some(t) => tokio::time::sleep_until(t.into()).await,
                     None => std::future::pending().await,
                 }
-            } => {
-                if finalization_deadline.is_some_and(|d| Instant::now() >= d) && plan.stage == Stage::Finalizing {
-                    let late = plan.finalization_timeout();
-                    kill_groups(late.iter().filter_map(|i| pgids.get(i).copied()).collect(), Duration::ZERO);
+            } => run.timer().await,
+        }
+    }
+    run.finish().await;
+}
+
+impl Run {
+    /// Publishes a status change, and tells the hooks (the report follows it).
+    fn publish(&mut self, change: impl FnOnce(&mut TaskStatus)) {
+        self.state.status.send_modify(change);
+        let status = self.state.status.borrow();
+        for h in &mut self.hooks {
+            h.published(&self.state.launch, &status);
+        }
+    }
+
+    fn groups_changed(&mut self) {
+        for h in &mut self.hooks {
+            h.groups_changed(&self.state);
+        }
+    }
+
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::None => {}
+            Action::Healthy => self.publish(|s| {
+                if s.state == TaskState::Starting {
+                    s.state = TaskState::Running;
+                }
+            }),
+            Action::Stop(reason) => {
+                let st = &mut self.state;
+                st.stopped.get_or_insert(reason);
+                if !st.plan.killed {
+                    let running = st.plan.kill();
+                    st.escalate(&running, st.kill_grace);
+                    st.finalization_deadline = None;
                 }
             }
         }
     }
-    // Whatever the processes started in their groups goes with them.
-    for g in &used_groups {
-        process::signal_group(*g, Signal::SIGKILL);
+
+    /// Once the regular processes are over, ephemeral and daemon processes still running are
+    /// stopped, and the final processes get `finalization_wait` from then.
+    fn stop_leftovers(&mut self, now: Instant) {
+        let st = &mut self.state;
+        if st.plan.stage == Stage::Active || st.graceful_kill {
+            return;
+        }
+        let leftovers = st.plan.leftovers();
+        if !leftovers.is_empty() {
+            st.escalate(&leftovers, st.kill_grace);
+        }
+        if st.finalization_deadline.is_none() {
+            let wait = Duration::from_secs(st.launch.task.finalization_wait.max(0) as u64);
+            st.finalization_deadline = Some(now + wait);
+        }
     }
-    save(&HashMap::new(), true);
-    if let Some(l) = &limits {
-        l.remove().await;
+
+    /// Starts what the plan allows now; the soonest later time another may start.
+    fn start_ready(&mut self, now: Instant) -> Option<Instant> {
+        let (start, wake) = self.state.plan.startable(now);
+        for i in start {
+            self.start(i, now);
+        }
+        wake
     }
-    let (final_state, message) = if let Some(reason) = exceeded {
-        (TaskState::Failed, Some(reason))
-    } else if plan.killed {
-        (TaskState::Killed, Some("Task killed".to_owned()))
-    } else if plan.succeeded() {
-        (
-            TaskState::Finished,
-            Some("Task finished successfully".to_owned()),
-        )
-    } else {
-        (
-            TaskState::Failed,
-            Some(failure.unwrap_or_else(|| "Task failed".into())),
-        )
-    };
-    publish(&mut |s| {
-        s.state = final_state;
-        s.message.clone_from(&message);
-    });
+
+    /// Starts a run of process `i`.
+    fn start(&mut self, i: usize, now: Instant) {
+        let st = &mut self.state;
+        let p = &st.launch.task.processes[i];
+        let run = st.plan.runs(i);
+        let logs = process::log_dir(&st.launch.sandbox, &p.name, run);
+        let spawned = process::spawn(
+            &st.cmdlines[i],
+            &st.launch.sandbox,
+            &logs,
+            p.logger.as_ref(),
+            &st.setup.env,
+            &st.setup.confine,
+        );
+        st.plan.started(i);
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                st.plan.exited(i, false, now);
+                st.failure.get_or_insert_with(|| StopReason::CouldNotStart {
+                    process: p.name.clone(),
+                    error: e.to_string(),
+                });
+                return;
+            }
+        };
+        let pid = child.id().map(|p| p as i32).unwrap_or(0);
+        st.pgids.insert(i, pid);
+        st.used_groups.push(pid);
+        // Checkpointed at once: an agent that dies from here on finds the group.
+        self.groups_changed();
+        let exits = self.state.exits.clone();
+        tokio::spawn(async move {
+            let code = child.wait().await.ok().and_then(|s| {
+                s.code().or_else(|| {
+                    std::os::unix::process::ExitStatusExt::signal(&s).map(|sig| 128 + sig)
+                })
+            });
+            let _ = exits.send((i, code));
+        });
+        let gated = self.gates_running;
+        self.publish(|s| {
+            let ps = &mut s.processes[i];
+            let now = SystemTime::now();
+            ps.state = ProcState::Running;
+            ps.runs = run + 1;
+            ps.pid = Some(pid);
+            ps.started_at = Some(now);
+            crate::report::run_started(&mut ps.history, run, now);
+            // With health checks, RUNNING waits for the task to be healthy.
+            if s.state == TaskState::Starting && !gated {
+                s.state = TaskState::Running;
+            }
+        });
+    }
+
+    /// Whether nothing runs or will run any more.
+    fn over(&self) -> bool {
+        let st = &self.state;
+        st.plan.stage == Stage::Done && st.plan.running().is_empty() && st.pgids.is_empty()
+    }
+
+    /// When the timer must fire: a process becoming startable, the finalization deadline, or a
+    /// hook's periodic work.
+    fn next_timer(&self, wake: Option<Instant>) -> Option<Instant> {
+        let hooks = self.hooks.iter().filter_map(|h| h.due(&self.state));
+        [wake, self.state.finalization_deadline]
+            .into_iter()
+            .flatten()
+            .chain(hooks)
+            .min()
+    }
+
+    /// A run of process `i` ended with `code`.
+    fn exited(&mut self, i: usize, code: Option<i32>) {
+        let now = Instant::now();
+        for k in 0..self.hooks.len() {
+            let action = self.hooks[k].exited(&self.state, i, code);
+            self.apply(action);
+        }
+        let st = &mut self.state;
+        let ok = code == Some(0);
+        st.plan.exited(i, ok, now);
+        st.pgids.remove(&i);
+        let state = st.plan.state(i);
+        if !ok && state == ProcState::Failed {
+            st.failure.get_or_insert_with(|| StopReason::ProcessFailed {
+                process: st.launch.task.processes[i].name.clone(),
+                exit: code,
+            });
+        }
+        self.publish(|s| {
+            let ps = &mut s.processes[i];
+            let now = SystemTime::now();
+            ps.state = state;
+            ps.last_exit = code;
+            ps.pid = None;
+            ps.ended_at = Some(now);
+            crate::report::run_ended(&mut ps.history, code, now);
+        });
+    }
+
+    /// A kill request: the graceful shutdown hook may take it over; otherwise the running
+    /// processes are signalled at once.
+    fn kill(&mut self, grace: Duration) {
+        let st = &mut self.state;
+        st.kill_grace = grace;
+        if st.plan.killed {
+            return;
+        }
+        let running = st.plan.kill();
+        let groups = st.groups_of(&running);
+        st.graceful_kill = self.hooks.iter_mut().any(|h| h.kill(&groups, grace));
+        if !st.graceful_kill {
+            tokio::spawn(kill::escalate(groups, grace));
+        }
+        st.finalization_deadline = None;
+    }
+
+    /// The timer fired: finalization may be over, and hooks may be due.
+    async fn timer(&mut self) {
+        let st = &mut self.state;
+        let finalization_over = st
+            .finalization_deadline
+            .is_some_and(|d| Instant::now() >= d);
+        if finalization_over && st.plan.stage == Stage::Finalizing {
+            let late = st.plan.finalization_timeout();
+            st.escalate(&late, Duration::ZERO);
+        }
+        for k in 0..self.hooks.len() {
+            let due = self.hooks[k].due(&self.state);
+            if due.is_some_and(|d| d <= Instant::now()) {
+                let action = self.hooks[k].tick(&self.state).await;
+                self.apply(action);
+            }
+        }
+    }
+
+    /// Sweeps the task's groups, runs the poststop hooks and publishes the task's end.
+    async fn finish(mut self) {
+        // Whatever the processes started in their groups goes with them.
+        kill::sweep(&self.state.used_groups);
+        for h in self.hooks.iter_mut().rev() {
+            h.poststop(&self.state).await;
+        }
+        let st = &mut self.state;
+        let reason = StopReason::of_ended_task(
+            st.stopped.take(),
+            st.plan.killed,
+            st.plan.succeeded(),
+            st.failure.take(),
+        );
+        self.publish(|s| {
+            s.state = reason.state();
+            s.message = Some(reason.to_string());
+        });
+    }
+}
+
+/// What hook tests run against: a launch of one process `p` in `sandbox`, and its state with
+/// `groups` as the process groups of runs in progress.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use aurora_model::config::{Process, Resources};
+    use std::path::Path;
+
+    pub(crate) fn launch(sandbox: &Path, disk: i64) -> TaskLaunch {
+        TaskLaunch {
+            task_id: "r-e-j-0-x".into(),
+            task: Task {
+                name: "t".into(),
+                processes: vec![Process {
+                    name: "p".into(),
+                    cmdline: "true".into(),
+                    resources: None,
+                    max_failures: 1,
+                    daemon: false,
+                    ephemeral: false,
+                    min_duration: 0,
+                    final_: false,
+                    logger: None,
+                }],
+                constraints: vec![],
+                resources: Resources {
+                    cpu: 1.0,
+                    ram: 1 << 20,
+                    disk,
+                    gpu: 0,
+                },
+                max_failures: 1,
+                max_concurrency: 0,
+                finalization_wait: 5,
+                user: None,
+            },
+            sandbox: sandbox.to_owned(),
+            ports: vec![],
+            instance: 0,
+            hostname: "h1".into(),
+            user: "nobody".into(),
+            isolation: None,
+            run_as: None,
+            disk_check: Duration::from_millis(10),
+            health: None,
+            lifecycle: None,
+        }
+    }
+
+    pub(crate) fn state(launch: TaskLaunch, groups: &[i32]) -> RunState {
+        let plan = Plan::new(&launch.task).expect("a valid task");
+        let (status, _) = watch::channel(TaskStatus {
+            state: TaskState::Starting,
+            message: None,
+            processes: Vec::new(),
+        });
+        let (exits, _) = mpsc::unbounded_channel();
+        let mut st = RunState::new(launch, plan, Setup::default(), status, exits);
+        st.pgids = groups.iter().copied().enumerate().collect();
+        st
+    }
 }
