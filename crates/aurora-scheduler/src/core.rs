@@ -3,6 +3,9 @@
 //! store operations in the same order, waits until they are durable, and only then sends agent
 //! commands and answers. A store failure stops the process (fail-stop): the store is the truth
 //! and a restart rebuilds memory from it.
+//!
+//! HTTP (who is calling, the audit log, the client for agents' file servers) lives in
+//! `http::App`, which holds a `Core`; nothing here names the `http` module.
 
 use crate::state::{Dirty, Refusal, State};
 use aurora_api::AgentCommand;
@@ -25,7 +28,8 @@ pub struct AgentLink {
     pub generation: u64,
 }
 
-/// Shared by every handler and background loop.
+/// Shared by every handler (through `http::App`) and background loop: the state, the store, the
+/// clock and the agents' command links. It knows nothing of HTTP.
 pub struct Core {
     state: Mutex<State>,
     store: Store,
@@ -34,20 +38,11 @@ pub struct Core {
     pub wake: Notify,
     pub cluster: String,
     pub clock: Arc<dyn Clock>,
-    /// For requests to agents (their file servers), connections kept alive; it carries the
-    /// cluster secret when there is one.
-    pub http: reqwest::Client,
     /// The secret agents present (`aurora_agent::cluster_secret`).
     pub cluster_secret: Option<String>,
     /// How often agents' command streams carry a heartbeat, which agents answer: often enough that
     /// a live agent is never taken for lost.
     pub heartbeat: std::time::Duration,
-    /// Who may do what (`http::auth`).
-    pub auth: crate::http::auth::AuthOptions,
-    /// The store's file, for tokens issued by another process since the start.
-    pub db: std::path::PathBuf,
-    /// Every mutation, one JSON line each: time, user, source, action, target, outcome.
-    audit: Option<Mutex<std::fs::File>>,
 }
 
 /// How a [`Core`] is set up, beyond its state and store.
@@ -56,10 +51,17 @@ pub struct CoreOptions {
     pub clock: Arc<dyn Clock>,
     pub cluster_secret: Option<String>,
     pub heartbeat: std::time::Duration,
-    pub auth: crate::http::auth::AuthOptions,
-    pub db: std::path::PathBuf,
-    /// Where the audit log is appended; `None`: no audit log.
-    pub audit_log: Option<std::path::PathBuf>,
+}
+
+/// The state, read-only, while the lock is held ([`Core::read`]). Keep it short: every change
+/// waits for it. Changes go through [`Core::mutate`].
+pub struct ReadGuard<'a>(MutexGuard<'a, State>);
+
+impl std::ops::Deref for ReadGuard<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
 }
 
 /// Milliseconds since the Unix epoch, by the system clock.
@@ -114,18 +116,8 @@ pub fn new_id() -> String {
 }
 
 impl Core {
-    /// A core over a restored state. `cluster_secret` is required from agents and presented to
-    /// their file servers.
+    /// A core over a restored state.
     pub fn new(state: State, store: Store, o: CoreOptions) -> Arc<Self> {
-        let audit = o.audit_log.and_then(|p| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&p)
-                .map_err(|e| tracing::error!("cannot open the audit log {}: {e}", p.display()))
-                .ok()
-                .map(Mutex::new)
-        });
         Arc::new(Core {
             clock: o.clock,
             state: Mutex::new(state),
@@ -133,37 +125,9 @@ impl Core {
             links: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             cluster: o.cluster,
-            http: agent_client(o.cluster_secret.as_deref()),
             cluster_secret: o.cluster_secret,
             heartbeat: o.heartbeat,
-            auth: o.auth,
-            db: o.db,
-            audit,
         })
-    }
-
-    /// Appends one mutation to the audit log.
-    pub fn audit(
-        &self,
-        user: &str,
-        from: std::net::IpAddr,
-        action: &str,
-        target: &str,
-        outcome: &str,
-    ) {
-        let Some(f) = &self.audit else {
-            return;
-        };
-        let line = serde_json::json!({
-            "time": format!("{}Z", aurora_model::time::utc_timestamp(self.now_ms()).replace(' ', "T")),
-            "user": user,
-            "source": from.to_string(),
-            "action": action,
-            "target": target,
-            "outcome": outcome,
-        });
-        let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = std::io::Write::write_all(&mut *f, format!("{line}\n").as_bytes());
     }
 
     /// The time now, by the injected clock.
@@ -172,8 +136,19 @@ impl Core {
     }
 
     /// Reads the state. Keep the guard short: every change waits for it.
-    pub fn read(&self) -> MutexGuard<'_, State> {
+    pub fn read(&self) -> ReadGuard<'_> {
+        ReadGuard(self.lock())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes what memory alone keeps and the store never sees (whether an agent's command
+    /// stream is connected, a token found in the store cached in memory): no store operations,
+    /// no agent commands, nothing waited for. Everything durable goes through [`Core::mutate`].
+    pub fn mutate_in_memory<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
+        change(&mut self.lock())
     }
 
     /// Applies a change durably, then sends its agent commands. Returns the change's result.
@@ -187,7 +162,7 @@ impl Core {
         ) -> Result<T, Refusal>,
     ) -> Result<T, Refusal> {
         let (result, ack, commands, changed) = {
-            let mut state = self.read();
+            let mut state = self.lock();
             let mut dirty = Dirty::default();
             let result = change(&mut state, self.clock.now_ms(), &mut new_id, &mut dirty);
             let ops = ops_for(&state, &dirty);
@@ -228,19 +203,6 @@ impl Core {
             let _ = link.tx.send(cmd);
         }
     }
-}
-
-/// The HTTP client for agents' file servers, presenting the cluster secret if there is one.
-fn agent_client(secret: Option<&str>) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(v) = secret.and_then(|s| reqwest::header::HeaderValue::from_str(s).ok()) {
-        headers.insert(aurora_agent::cluster_secret::HEADER, v);
-    }
-    reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .default_headers(headers)
-        .build()
-        .unwrap_or_default()
 }
 
 /// The store operations that persist what `dirty` says changed.

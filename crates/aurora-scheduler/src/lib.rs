@@ -72,7 +72,7 @@ const RETRY_PENDING: Duration = Duration::from_millis(500);
 pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let db = config.data_dir.join("scheduler.db");
+    let db = db_path(config);
     let (store, snapshot) = aurora_store::Store::open(&db)?;
     let (jobs, tasks, crons) = (
         snapshot.jobs.len(),
@@ -102,21 +102,31 @@ pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
             heartbeat: (config.agent_lost_timeout / 3)
                 .min(http::agent::HEARTBEAT)
                 .max(Duration::from_millis(50)),
-            auth: config.auth.clone(),
-            db,
-            audit_log: Some(config.data_dir.join("audit.log")),
         },
     ))
+}
+
+/// The store's file under the data directory.
+fn db_path(config: &Config) -> PathBuf {
+    config.data_dir.join("scheduler.db")
 }
 
 /// Opens the store, rebuilds the state, binds the listener, and starts serving and scheduling.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let core = recover(&config)?;
+    let app = http::App::new(
+        core.clone(),
+        http::app::AppOptions {
+            auth: config.auth.clone(),
+            db: db_path(&config),
+            audit_log: Some(config.data_dir.join("audit.log")),
+        },
+    )?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let app = http::router(core.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = http::router(app).into_make_service_with_connect_info::<SocketAddr>();
     let server = match &config.tls {
         None => tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {

@@ -2,6 +2,7 @@
 //! tasks it still runs), holds one long-lived command stream (one JSON `AgentCommand` a line,
 //! heartbeats included), and posts status updates, which are acknowledged once durable.
 
+use super::App;
 use super::error::ApiError;
 use crate::core::{AgentLink, Core};
 use aurora_agent::cluster_secret;
@@ -34,11 +35,12 @@ fn authorize(core: &Core, peer: SocketAddr, headers: &HeaderMap) -> Result<(), A
 }
 
 pub async fn register(
-    AxState(core): AxState<Arc<Core>>,
+    AxState(app): AxState<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Json<RegisterRequest>, JsonRejection>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
+    let core = app.core.clone();
     authorize(&core, peer, &headers)?;
     let Json(req) = body?;
     if !aurora_model::job_key::is_good_identifier(&req.agent_id) {
@@ -106,17 +108,19 @@ impl Drop for StreamGuard {
             .get(&self.agent)
             .map(|l| l.generation);
         if current == Some(self.generation) {
-            self.core.read().agent_disconnected(&self.agent);
+            self.core
+                .mutate_in_memory(|s| s.agent_disconnected(&self.agent));
         }
     }
 }
 
 pub async fn commands(
-    AxState(core): AxState<Arc<Core>>,
+    AxState(app): AxState<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(agent_id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let core = app.core.clone();
     authorize(&core, peer, &headers)?;
     let (rx, generation) = {
         let mut links = core.links.lock().unwrap_or_else(|p| p.into_inner());
@@ -165,12 +169,13 @@ pub async fn commands(
 
 /// Status updates, acknowledged once durable. An empty batch is a heartbeat: the agent is alive.
 pub async fn status(
-    AxState(core): AxState<Arc<Core>>,
+    AxState(app): AxState<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(agent_id): Path<String>,
     body: Result<Json<StatusBatch>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let core = app.core.clone();
     authorize(&core, peer, &headers)?;
     let Json(batch) = body?;
     let mut updates = Vec::with_capacity(batch.updates.len());
@@ -209,9 +214,6 @@ mod tests {
                 clock: Arc::new(crate::core::SystemClock),
                 cluster_secret: None,
                 heartbeat: HEARTBEAT,
-                auth: Default::default(),
-                db: dir.path().join("s.db"),
-                audit_log: None,
             },
         );
         let view = AgentView {
@@ -228,14 +230,16 @@ mod tests {
             unavailable: false,
             attributes: Default::default(),
         };
-        core.read().register_agent(
-            view,
-            "http://h".into(),
-            &[],
-            0,
-            &mut || "x".into(),
-            &mut Dirty::default(),
-        );
+        core.mutate_in_memory(|s| {
+            s.register_agent(
+                view,
+                "http://h".into(),
+                &[],
+                0,
+                &mut || "x".into(),
+                &mut Dirty::default(),
+            )
+        });
         let (tx, _rx) = mpsc::unbounded_channel();
         core.links.lock().unwrap().insert(
             "a1".into(),

@@ -6,8 +6,8 @@
 //!
 //! The agent protocol has its own check (`aurora_agent::cluster_secret`).
 
+use super::app::App;
 use super::error::ApiError;
-use crate::core::Core;
 use aurora_auth::{Action, Authz, Denied};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -65,10 +65,10 @@ pub struct Caller {
 
 impl Caller {
     /// The user, or a 401 saying how to log in (with `--auth none`, `anonymous`).
-    pub fn user(&self, core: &Core) -> Result<String, ApiError> {
+    pub fn user(&self, app: &App) -> Result<String, ApiError> {
         match &self.user {
             Some(u) => Ok(u.clone()),
-            None if core.auth.anonymous => Ok("anonymous".into()),
+            None if app.auth.anonymous => Ok("anonymous".into()),
             None => Err(denied(Denied::NotLoggedIn)),
         }
     }
@@ -78,15 +78,15 @@ impl Caller {
     /// outcome of an allowed one by [`Audited::done`].
     pub fn begin<'c>(
         &self,
-        core: &'c Core,
+        app: &'c App,
         action: Action,
         role: Option<&str>,
         target: impl Into<String>,
     ) -> Result<Audited<'c>, ApiError> {
         let target = target.into();
-        match self.may(core, action, role) {
+        match self.may(app, action, role) {
             Ok(user) => Ok(Audited {
-                core,
+                app,
                 user,
                 addr: self.addr,
                 action,
@@ -94,7 +94,7 @@ impl Caller {
             }),
             Err(e) => {
                 let who = self.user.as_deref().unwrap_or("-");
-                core.audit(
+                app.audit(
                     who,
                     self.addr,
                     action.name(),
@@ -108,12 +108,12 @@ impl Caller {
 
     /// May this caller do `action` on jobs of `role` (administrators' actions when `None`)?
     /// Returns the user.
-    pub fn may(&self, core: &Core, action: Action, role: Option<&str>) -> Result<String, ApiError> {
-        let user = self.user(core)?;
+    pub fn may(&self, app: &App, action: Action, role: Option<&str>) -> Result<String, ApiError> {
+        let user = self.user(app)?;
         if self.user.is_none() {
             return Ok(user); // --auth none
         }
-        let authz = &core.auth.authz;
+        let authz = &app.auth.authz;
         match role {
             Some(r) => authz.check_role(&user, action, r),
             None => authz.check_admin(&user, action),
@@ -125,7 +125,7 @@ impl Caller {
 
 /// An allowed mutation on its way: its outcome goes to the audit log.
 pub struct Audited<'c> {
-    core: &'c Core,
+    app: &'c App,
     pub user: String,
     addr: IpAddr,
     action: Action,
@@ -139,7 +139,7 @@ impl Audited<'_> {
             Ok(_) => "ok".to_owned(),
             Err(e) => format!("failed: {}", e.message),
         };
-        self.core.audit(
+        self.app.audit(
             &self.user,
             self.addr,
             self.action.name(),
@@ -177,9 +177,40 @@ fn presented_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
+/// Why a presented token identifies nobody.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenLookupError {
+    /// The token is bad, unknown, expired, revoked or from the wrong address: a 401.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// The store could not be read: nothing is known about the token, and it is our fault (500).
+    #[error("cannot look the token up in the store: {0}")]
+    Store(#[from] aurora_store::StoreError),
+}
+
+impl From<aurora_auth::TokenError> for TokenLookupError {
+    fn from(e: aurora_auth::TokenError) -> Self {
+        TokenLookupError::Denied(e.into())
+    }
+}
+
+impl TokenLookupError {
+    /// The answer to the caller: a denial, or a 500 (logged here) when the store failed.
+    pub fn into_api_error(self) -> ApiError {
+        match self {
+            TokenLookupError::Denied(d) => denied(d),
+            TokenLookupError::Store(e) => {
+                tracing::error!("{e}");
+                ApiError::internal(format!("cannot look the token up: {e}"))
+            }
+        }
+    }
+}
+
 /// The user a token identifies, presented from `from`: looked up in memory, then in the store
-/// (for tokens another process issued since the start).
-pub fn user_of_token(core: &Core, token: &str, from: IpAddr) -> Result<String, Denied> {
+/// (for tokens another process issued since the start), where a found one is cached in memory.
+pub fn user_of_token(app: &App, token: &str, from: IpAddr) -> Result<String, TokenLookupError> {
+    let core = &app.core;
     let now = core.now_ms();
     {
         let state = core.read();
@@ -190,15 +221,15 @@ pub fn user_of_token(core: &Core, token: &str, from: IpAddr) -> Result<String, D
         }
     }
     let hash = aurora_auth::token::parse(token)?;
-    let found = aurora_store::find_token(&core.db, &hash).ok().flatten();
-    let Some(record) = found else {
+    let Some(record) = aurora_store::find_token(&app.db, &hash)? else {
         return Err(aurora_auth::TokenError::Unknown.into());
     };
-    let mut state = core.read();
-    state.tokens.insert(record.hash.clone(), record);
-    aurora_auth::verify(token, |h| state.tokens.get(h), from, now)
-        .map(|r| r.user.clone())
-        .map_err(Into::into)
+    core.mutate_in_memory(|state| {
+        state.tokens.insert(record.hash.clone(), record);
+        aurora_auth::verify(token, |h| state.tokens.get(h), from, now)
+            .map(|r| r.user.clone())
+            .map_err(Into::into)
+    })
 }
 
 /// Routes that identify themselves or need no identity.
@@ -214,7 +245,7 @@ fn exempt(path: &str) -> bool {
 /// credentials are refused at once; missing ones only where a read needs a login (or later, by a
 /// mutation's check).
 pub async fn identify(
-    State(core): State<Arc<Core>>,
+    State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     mut req: Request,
     next: Next,
@@ -225,7 +256,7 @@ pub async fn identify(
         req.extensions_mut().insert(Caller { user: None, addr });
         return next.run(req).await;
     }
-    let auth = &core.auth;
+    let auth = &app.auth;
     let mut user = None;
     if let Some(p) = &auth.proxy
         && p.from.contains(&addr)
@@ -268,9 +299,10 @@ pub async fn identify(
         && auth.tokens
         && let Some(token) = presented_token(req.headers())
     {
-        match user_of_token(&core, &token, addr) {
+        match user_of_token(&app, &token, addr) {
             Ok(u) => user = Some(u),
-            Err(d) => return refusal(&path, d),
+            Err(TokenLookupError::Denied(d)) => return refusal(&path, d),
+            Err(e) => return e.into_api_error().into_response(),
         }
     }
     let read = matches!(*req.method(), Method::GET | Method::HEAD);
@@ -298,5 +330,67 @@ fn refusal(path: &str, d: Denied) -> Response {
             form_urlencoded::byte_serialize(d.to_string().as_bytes()).collect::<String>()
         );
         axum::response::Redirect::to(&to).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Core, CoreOptions, SystemClock};
+    use crate::http::app::AppOptions;
+
+    /// An app whose store file for token look-ups is `db`.
+    fn app(dir: &std::path::Path, db: std::path::PathBuf) -> Arc<App> {
+        let (store, _) = aurora_store::Store::open(&dir.join("s.db")).expect("a fresh store");
+        let core = Core::new(
+            crate::state::State::default(),
+            store,
+            CoreOptions {
+                cluster: "c".into(),
+                clock: Arc::new(SystemClock),
+                cluster_secret: None,
+                heartbeat: std::time::Duration::from_secs(5),
+            },
+        );
+        let options = AppOptions {
+            auth: AuthOptions::default(),
+            db,
+            audit_log: None,
+        };
+        App::new(core, options).expect("an app")
+    }
+
+    fn token(user: &str) -> (String, aurora_model::auth::TokenRecord) {
+        aurora_auth::mint(user, crate::core::now_ms(), 3_600_000, None).expect("randomness")
+    }
+
+    #[test]
+    fn a_store_that_cannot_be_read_is_a_500_not_a_401() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let app = app(dir.path(), dir.path().join("missing/scheduler.db"));
+        let (t, _) = token("alice");
+        let e = user_of_token(&app, &t, [127, 0, 0, 1].into()).expect_err("no store to read");
+        assert!(matches!(e, TokenLookupError::Store(_)), "{e:?}");
+        assert_eq!(e.into_api_error().status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[tokio::test]
+    async fn a_token_another_process_stored_is_found_and_an_unknown_one_is_a_401() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let db = dir.path().join("s.db");
+        let app = app(dir.path(), db.clone());
+        let (t, record) = token("bob");
+        let (other, _) = aurora_store::Store::open(&db).expect("the same store");
+        other
+            .submit(vec![aurora_store::StoreOp::SaveToken { record }])
+            .wait()
+            .await
+            .expect("stored");
+        let from = [127, 0, 0, 1].into();
+        assert_eq!(user_of_token(&app, &t, from).expect("found"), "bob");
+        let (unknown, _) = token("carol");
+        let e = user_of_token(&app, &unknown, from).expect_err("unknown");
+        assert!(matches!(e, TokenLookupError::Denied(_)), "{e:?}");
+        assert_eq!(e.into_api_error().status, StatusCode::UNAUTHORIZED);
     }
 }

@@ -1,5 +1,5 @@
 //! API errors: every refusal is a status code with a JSON `{"error": "..."}` body, never a bare
-//! 500 or a panic. Malformed JSON bodies are turned into 400s the same way.
+//! 500 or a panic; a 500 says what failed. Malformed JSON bodies are turned into 400s the same way.
 
 use aurora_api::ErrorBody;
 use axum::Json;
@@ -35,6 +35,10 @@ impl ApiError {
     }
     pub fn bad_gateway(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_GATEWAY, message)
+    }
+    /// Our failure, not the caller's: log its cause where it is made.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 }
 

@@ -1,17 +1,18 @@
 //! The scheduler's HTTP surface: the web UI (`ui`), the JSON API for users (`api`), sandbox reads
 //! forwarded to agents (`sandbox`), the agent protocol (`agent`), health, metrics and the OpenAPI
-//! document. Handlers translate HTTP to calls on `Core`; they hold
-//! no scheduling logic and no SQL.
+//! document. Handlers take the [`App`] (auth, audit log, the agents' client, around the `Core`)
+//! and translate HTTP to calls on `Core`; they hold no scheduling logic and no SQL.
 
 pub mod agent;
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod error;
 pub mod openapi;
 pub mod sandbox;
 pub mod ui;
 
-use crate::core::Core;
+pub use app::App;
 use axum::Router;
 use axum::routing::{get, post};
 use std::sync::Arc;
@@ -53,7 +54,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
 ];
 
 /// Every route.
-pub fn router(core: Arc<Core>) -> Router {
+pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(ui::index))
         .route("/login", get(ui::login_page).post(ui::login))
@@ -138,12 +139,12 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/agent/v1/{agent_id}/status", post(agent::status))
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(
-            core.clone(),
+            app.clone(),
             auth::identify,
         ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             4 * 1024 * 1024,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
-        .with_state(core)
+        .with_state(app)
 }

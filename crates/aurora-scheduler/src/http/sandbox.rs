@@ -5,6 +5,7 @@
 //! Paths are checked here too (`aurora_agent::sandbox::relative`) before anything is forwarded;
 //! the agent checks them again against the disk.
 
+use super::app::App;
 use super::error::ApiError;
 use crate::core::Core;
 use axum::body::Body;
@@ -66,12 +67,9 @@ async fn refusal(resp: reqwest::Response) -> ApiError {
 }
 
 /// Fetches JSON from an agent.
-pub async fn fetch_json<T: DeserializeOwned>(
-    core: &Core,
-    url: reqwest::Url,
-) -> Result<T, ApiError> {
-    let resp = core
-        .http
+pub async fn fetch_json<T: DeserializeOwned>(app: &App, url: reqwest::Url) -> Result<T, ApiError> {
+    let resp = app
+        .agents
         .get(url)
         .timeout(std::time::Duration::from_secs(10))
         .send()
@@ -86,8 +84,8 @@ pub async fn fetch_json<T: DeserializeOwned>(
 }
 
 /// Forwards an agent's answer (bytes streamed, with the headers that matter).
-pub async fn forward(core: &Core, url: reqwest::Url) -> Result<Response, ApiError> {
-    let resp = core.http.get(url).send().await.map_err(unreachable)?;
+pub async fn forward(app: &App, url: reqwest::Url) -> Result<Response, ApiError> {
+    let resp = app.agents.get(url).send().await.map_err(unreachable)?;
     if !resp.status().is_success() {
         return Err(refusal(resp).await);
     }

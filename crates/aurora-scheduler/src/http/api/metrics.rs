@@ -1,0 +1,47 @@
+//! `/metrics`: Prometheus text with the number of jobs, of tasks by state, and of connected
+//! agents. Nothing else is measured here.
+
+use super::AppState;
+use crate::http::error::ApiError;
+use axum::extract::State;
+use axum::response::IntoResponse;
+
+/// Prometheus text: jobs, tasks by state, agents.
+pub async fn metrics(State(app): AppState) -> Result<impl IntoResponse, ApiError> {
+    use prometheus_client::encoding::text::encode;
+    use prometheus_client::metrics::family::Family;
+    use prometheus_client::metrics::gauge::Gauge;
+    use prometheus_client::registry::Registry;
+    let mut registry = Registry::default();
+    let jobs: Gauge = Gauge::default();
+    let agents: Gauge = Gauge::default();
+    let tasks: Family<Vec<(String, String)>, Gauge> = Family::default();
+    {
+        let state = app.core.read();
+        jobs.set(state.jobs.len() as i64);
+        agents.set(state.agents.values().filter(|a| a.connected).count() as i64);
+        for t in state.tasks.values() {
+            tasks
+                .get_or_create(&vec![("status".to_owned(), t.status.name().to_owned())])
+                .inc();
+        }
+    }
+    registry.register("aurora_jobs", "Jobs known to the scheduler", jobs);
+    registry.register(
+        "aurora_agents_connected",
+        "Agents with a live command stream",
+        agents,
+    );
+    registry.register(
+        "aurora_tasks",
+        "Tasks kept by the scheduler, by state",
+        tasks,
+    );
+    let mut out = String::new();
+    // A partial text would be a wrong answer: say that encoding failed instead.
+    encode(&mut out, &registry).map_err(|e| {
+        tracing::error!("encoding the metrics failed: {e}");
+        ApiError::internal(format!("encoding the metrics failed: {e}"))
+    })?;
+    Ok(([("content-type", "text/plain; version=0.0.4")], out))
+}

@@ -1,0 +1,160 @@
+//! What the HTTP handlers share beyond the [`Core`]: who may do what (`AuthOptions`), the audit
+//! log, the client that reaches agents' file servers with the cluster secret, and the store's
+//! path for tokens issued by another process. Background loops never see it; they use the
+//! `Core` alone.
+
+use super::auth::AuthOptions;
+use crate::core::Core;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// The state every handler takes (`State<Arc<App>>`).
+pub struct App {
+    pub core: Arc<Core>,
+    /// Who may do what (`http::auth`).
+    pub auth: AuthOptions,
+    /// The store's file, for tokens issued by another process since the start.
+    pub db: PathBuf,
+    /// For requests to agents (their file servers), connections kept alive; it carries the
+    /// cluster secret when there is one.
+    pub agents: reqwest::Client,
+    /// Every mutation, one JSON line each: time, user, source, action, target, outcome.
+    audit: Option<Mutex<std::fs::File>>,
+}
+
+/// How an [`App`] is set up around its core.
+pub struct AppOptions {
+    pub auth: AuthOptions,
+    pub db: PathBuf,
+    /// Where the audit log is appended; `None`: no audit log.
+    pub audit_log: Option<PathBuf>,
+}
+
+/// Why the HTTP side cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot open the audit log {path}: {source}")]
+    AuditLog {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the cluster secret cannot be sent in an HTTP header: {0}")]
+    Secret(#[from] reqwest::header::InvalidHeaderValue),
+    #[error("cannot build the HTTP client for agents: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+impl App {
+    /// The handlers' state around `core`. Fails rather than run without the audit log it was
+    /// asked to keep, or with a client that would not present the cluster secret.
+    pub fn new(core: Arc<Core>, o: AppOptions) -> Result<Arc<Self>, AppError> {
+        let audit = match o.audit_log {
+            None => None,
+            Some(path) => Some(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|source| AppError::AuditLog { path, source })?,
+            )),
+        };
+        let agents = agent_client(core.cluster_secret.as_deref())?;
+        Ok(Arc::new(App {
+            core,
+            auth: o.auth,
+            db: o.db,
+            agents,
+            audit,
+        }))
+    }
+
+    /// Appends one mutation to the audit log. A failed write is logged: the mutation it records
+    /// has already happened.
+    pub fn audit(
+        &self,
+        user: &str,
+        from: std::net::IpAddr,
+        action: &str,
+        target: &str,
+        outcome: &str,
+    ) {
+        let Some(f) = &self.audit else {
+            return;
+        };
+        let time = aurora_model::time::utc_timestamp(self.core.now_ms()).replace(' ', "T");
+        let line = serde_json::json!({
+            "time": format!("{time}Z"),
+            "user": user,
+            "source": from.to_string(),
+            "action": action,
+            "target": target,
+            "outcome": outcome,
+        });
+        let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = std::io::Write::write_all(&mut *f, format!("{line}\n").as_bytes()) {
+            tracing::error!(%line, "cannot write to the audit log: {e}");
+        }
+    }
+}
+
+/// The HTTP client for agents' file servers, presenting the cluster secret if there is one.
+fn agent_client(secret: Option<&str>) -> Result<reqwest::Client, AppError> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(s) = secret {
+        headers.insert(
+            aurora_agent::cluster_secret::HEADER,
+            reqwest::header::HeaderValue::from_str(s)?,
+        );
+    }
+    Ok(reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .default_headers(headers)
+        .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_that_cannot_be_a_header_is_an_error_not_a_client_without_it() {
+        assert!(matches!(
+            agent_client(Some("line\nbreak-0123456789")),
+            Err(AppError::Secret(_))
+        ));
+        assert!(agent_client(Some("0123456789abcdef")).is_ok());
+        assert!(agent_client(None).is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_audit_log_that_cannot_be_opened_stops_the_start() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (store, _) =
+            aurora_store::Store::open(&dir.path().join("s.db")).expect("a fresh store");
+        let core = Core::new(
+            crate::state::State::default(),
+            store,
+            crate::core::CoreOptions {
+                cluster: "c".into(),
+                clock: Arc::new(crate::core::SystemClock),
+                cluster_secret: None,
+                heartbeat: std::time::Duration::from_secs(5),
+            },
+        );
+        let options = |audit_log| AppOptions {
+            auth: AuthOptions::default(),
+            db: dir.path().join("s.db"),
+            audit_log,
+        };
+        let missing = dir.path().join("no-such-dir/audit.log");
+        assert!(matches!(
+            App::new(core.clone(), options(Some(missing))),
+            Err(AppError::AuditLog { .. })
+        ));
+        let app = App::new(core, options(Some(dir.path().join("audit.log"))))
+            .expect("a writable audit log");
+        app.audit("u", [127, 0, 0, 1].into(), "create", "a/b/c", "ok");
+        let text = std::fs::read_to_string(dir.path().join("audit.log")).expect("the audit log");
+        assert!(text.contains("\"user\":\"u\"") && text.contains("\"outcome\":\"ok\""));
+    }
+}

@@ -1,0 +1,110 @@
+//! `/login`: the form where a user pastes a token, which becomes the session cookie once the
+//! scheduler has checked it. Identifying requests by that cookie is `http::auth`'s.
+
+use super::{AppState, Crumb, error_page, render};
+use crate::http::auth::{SESSION_COOKIE, TokenLookupError, user_of_token};
+use askama::Template;
+use axum::extract::{Query, State as AxState};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    cluster: &'a str,
+    crumbs: Vec<Crumb>,
+    reason: String,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn login_page(AxState(app): AppState, Query(q): Query<LoginQuery>) -> Response {
+    let core = &app.core;
+    render(LoginPage {
+        cluster: &core.cluster,
+        crumbs: Vec::new(),
+        reason: q.reason,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+}
+
+/// A pasted token becomes the session cookie (HttpOnly, SameSite=Strict: no other site can make
+/// the browser use it), after the scheduler checked it.
+pub async fn login(
+    AxState(app): AppState,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
+    axum::Form(form): axum::Form<LoginForm>,
+) -> Response {
+    let core = &app.core;
+    // A form posted from another site (login CSRF) is refused: its Origin is not this host.
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+        if origin != "null" && origin_host != host {
+            return error_page(
+                &core.cluster,
+                StatusCode::FORBIDDEN,
+                format!("a login form from {origin} is refused: log in from this site"),
+            );
+        }
+    }
+    let token = form.token.trim().to_owned();
+    let from = aurora_auth::token::canonical(peer.ip());
+    match user_of_token(&app, &token, from) {
+        Ok(_) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, "/scheduler".to_owned()),
+                (
+                    header::SET_COOKIE,
+                    format!(
+                        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=86400{}",
+                        SESSION_COOKIE,
+                        if app.auth.secure_cookies {
+                            "; Secure"
+                        } else {
+                            ""
+                        }
+                    ),
+                ),
+            ],
+        )
+            .into_response(),
+        Err(TokenLookupError::Store(e)) => {
+            tracing::error!("{e}");
+            error_page(
+                &core.cluster,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot look the token up: {e}"),
+            )
+        }
+        Err(TokenLookupError::Denied(d)) => {
+            let page = LoginPage {
+                cluster: &core.cluster,
+                crumbs: Vec::new(),
+                reason: d.to_string(),
+            };
+            match page.render() {
+                Ok(html) => (StatusCode::UNAUTHORIZED, Html(html)).into_response(),
+                Err(e) => error_page(
+                    &core.cluster,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    e.to_string(),
+                ),
+            }
+        }
+    }
+}
