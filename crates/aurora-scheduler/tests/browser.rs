@@ -1,170 +1,20 @@
 //! The web UI in a real headless Chromium, driven over WebDriver (Debian's `chromium` and
-//! `chromium-driver`) with fantoccini, against the real scheduler binary and its embedded agent.
+//! `chromium-driver`) with fantoccini (`aurora_testkit::browser`), against the real scheduler
+//! binary and its embedded agent.
 //!
 //! Without chromedriver these tests say so and pass, unless `AURORA_REQUIRE_BROWSER` is set (CI
 //! sets it, after installing both packages). With `AURORA_UI_SCREENSHOTS=DIR`, the job page and
 //! the log viewer are saved there as PNG (that is how `docs/screenshots/` is made).
 
-mod common;
-
-use common::*;
-use fantoccini::{Client, ClientBuilder, Locator};
+use aurora_testkit::browser::Browser;
+use aurora_testkit::cluster::{Cluster, status, with_cmdline};
+use aurora_testkit::example;
+use fantoccini::Locator;
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 /// A job whose output grows while the browser watches.
 const CHATTY: &str = "i=0; while true; do echo \"hello world $i\"; i=$((i+1)); sleep 0.2; done";
-
-struct Browser {
-    driver: Child,
-    client: Client,
-    /// Chromium's profile: unique to this browser, so its processes can be found and killed.
-    profile: tempfile::TempDir,
-}
-
-fn chromedriver() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin")])
-        .map(|d| d.join("chromedriver"))
-        .find(|p| p.is_file())
-}
-
-impl Browser {
-    /// A headless Chromium, or `None` (with a notice) where there is none and none is required.
-    async fn start() -> Option<Browser> {
-        let Some(driver_bin) = chromedriver() else {
-            assert!(
-                std::env::var_os("AURORA_REQUIRE_BROWSER").is_none(),
-                "chromedriver not found: install Debian's chromium and chromium-driver"
-            );
-            eprintln!("SKIPPED: no chromedriver (apt-get install chromium chromium-driver)");
-            return None;
-        };
-        let port = free_port();
-        let driver = Command::new(driver_bin)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting chromedriver");
-        let profile = tempfile::tempdir().unwrap();
-        let mut args = vec![
-            "--headless=new".to_owned(),
-            "--no-sandbox".into(),
-            "--disable-gpu".into(),
-            "--disable-dev-shm-usage".into(),
-            "--disable-quic".into(),
-            "--no-first-run".into(),
-            "--disable-background-networking".into(),
-            "--disable-component-update".into(),
-            "--disable-sync".into(),
-            "--window-size=1280,900".into(),
-        ];
-        args.push(format!("--user-data-dir={}", profile.path().display()));
-        let mut options = json!({ "args": args });
-        if std::path::Path::new("/usr/bin/chromium").exists() {
-            options["binary"] = json!("/usr/bin/chromium");
-        }
-        let mut caps = serde_json::Map::new();
-        caps.insert("goog:chromeOptions".into(), options);
-        let url = format!("http://127.0.0.1:{port}");
-        let start = Instant::now();
-        // chromedriver takes a moment to listen: retry the session until it does.
-        let client = loop {
-            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(c) => break c,
-                Err(e) => {
-                    assert!(start.elapsed() < LIMIT, "no WebDriver session: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        };
-        Some(Browser {
-            driver,
-            client,
-            profile,
-        })
-    }
-
-    /// Waits until the element at `css` exists and its text satisfies `pred`; returns the text.
-    /// (The pages refresh themselves and the log viewer appends as output arrives.)
-    async fn text_until(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            if let Ok(e) = self.client.find(Locator::Css(css)).await
-                && let Ok(t) = e.text().await
-                && pred(&t)
-            {
-                return t;
-            }
-            assert!(
-                start.elapsed() < LIMIT,
-                "{css} never showed what was expected; page: {}",
-                self.client.source().await.unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Clicks an element. Pages refresh their content in place every few seconds, so the
-    /// element found may be replaced before the click lands: then it is found again.
-    async fn click(&self, locator: Locator<'_>) {
-        let start = Instant::now();
-        loop {
-            let clicked = self
-                .client
-                .wait()
-                .at_most(LIMIT)
-                .for_element(locator)
-                .await
-                .expect("element to click")
-                .click()
-                .await;
-            match clicked {
-                Ok(()) => return,
-                Err(e) => assert!(start.elapsed() < LIMIT, "click: {e}"),
-            }
-        }
-    }
-
-    async fn screenshot(&self, name: &str) {
-        if let Some(dir) = std::env::var_os("AURORA_UI_SCREENSHOTS") {
-            let png = self.client.screenshot().await.expect("screenshot");
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(PathBuf::from(dir).join(name), png).unwrap();
-        }
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-        // Chromium outlives its driver when a test fails before closing the session.
-        let marker = self.profile.path().display().to_string();
-        if let Ok(procs) = std::fs::read_dir("/proc") {
-            for p in procs.flatten() {
-                let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else {
-                    continue;
-                };
-                let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
-                if String::from_utf8_lossy(&cmdline).contains(&marker) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-            }
-        }
-    }
-}
 
 /// A running hello service whose output grows; returns its task id.
 async fn running_hello(c: &Cluster) -> String {

@@ -1,9 +1,8 @@
 //! End to end on the real `aurora-scheduler` binary with its embedded agent: real processes, a
 //! real SQLite file, real sockets on 127.0.0.1, and kill -9.
 
-mod common;
-
-use common::*;
+use aurora_testkit::cluster::{Cluster, status, with_cmdline};
+use aurora_testkit::{example, group_alive, processes_in_group};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -113,19 +112,6 @@ async fn adhoc_jobs_finish_run_processes_in_order_and_stop_after_max_task_failur
         })
         .await;
     assert_eq!(tasks.len(), 2, "exactly max_task_failures runs");
-}
-
-fn processes_in_group(pgid: i32) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter(|stat| {
-            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            f.first() != Some(&"Z") && f.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
-        })
-        .count()
 }
 
 #[tokio::test]

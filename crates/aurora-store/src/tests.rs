@@ -1,3 +1,7 @@
+//! Unit tests of the SQLite store: every kind of `StoreOp` read back after a reopen, group
+//! commit (one failing batch, concurrent batches, kill -9 of a writer) and migrations. The
+//! store's code lives in the modules beside this one, not here.
+
 use super::*;
 use aurora_model::task::{ScheduleStatus, TaskEvent};
 

@@ -4,15 +4,13 @@
 //! creates a job, an outsider is refused with 403; expired, revoked, wrong-address, tampered and
 //! missing tokens; a cookie jar; a trusted proxy's header; the audit log.
 
-mod common;
-
-use common::{free_port, kill_tasks_under, sibling_bin, text};
+use aurora_testkit::{
+    LIMIT, LocalScheduler, client_command, home_with_clusters_json, run_watched, sibling_bin, text,
+};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-const LIMIT: Duration = Duration::from_secs(30);
 
 const AUTHZ: &str = r#"
 read_requires_login = true
@@ -28,36 +26,19 @@ jobs = [Service(cluster = 'devcluster', role = 'mesostest', environment = 'devel
   task = Task(processes = [p], resources = Resources(cpu = 0.1, ram = 32*MB, disk = 32*MB)))]\n";
 
 struct Scheduler {
-    child: Child,
-    port: u16,
+    // Dropped first: the scheduler and its local agent's tasks go before their directories.
+    scheduler: LocalScheduler,
     data: tempfile::TempDir,
     dir: tempfile::TempDir,
 }
 
-impl Drop for Scheduler {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // The local agent's tasks.
-        kill_tasks_under(&self.data.path().join("agent/sandboxes"));
-    }
-}
-
 impl Scheduler {
     fn start() -> Scheduler {
-        let port = free_port();
         let data = tempfile::tempdir().unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("authz.toml"), AUTHZ).unwrap();
         std::fs::write(dir.path().join("hello.aurora"), HELLO).unwrap();
-        let child = Command::new(sibling_bin("aurora-scheduler"))
-            .args([
-                "--local-agent",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
-            .arg(data.path())
+        let scheduler = LocalScheduler::new(data.path())
             .args([
                 "--auth",
                 "token,proxy",
@@ -65,23 +46,13 @@ impl Scheduler {
                 "127.0.0.3",
                 "--authz",
             ])
-            .arg(dir.path().join("authz.toml"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let s = Scheduler {
-            child,
-            port,
+            .args([dir.path().join("authz.toml")])
+            .start();
+        Scheduler {
+            scheduler,
             data,
             dir,
-        };
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < LIMIT, "the scheduler never listened");
-            std::thread::sleep(Duration::from_millis(20)); // polling another process's port
         }
-        s
     }
 
     /// `aurora-scheduler token issue` on the scheduler's data directory.
@@ -98,19 +69,10 @@ impl Scheduler {
 
     /// A user's home: clusters.json, and the token file with `mode`.
     fn home(&self, token: Option<&str>, mode: u32) -> tempfile::TempDir {
-        let home = tempfile::tempdir().unwrap();
-        let aurora = home.path().join(".aurora");
-        std::fs::create_dir_all(&aurora).unwrap();
-        std::fs::write(
-            aurora.join("clusters.json"),
-            format!(
-                r#"[{{"name": "devcluster", "scheduler_uri": "http://127.0.0.1:{}"}}]"#,
-                self.port
-            ),
-        )
-        .unwrap();
+        let home =
+            home_with_clusters_json(&format!("http://127.0.0.1:{}", self.scheduler.port), "");
         if let Some(t) = token {
-            let f = aurora.join("auth-token");
+            let f = home.path().join(".aurora/auth-token");
             std::fs::write(&f, format!("{t}\n")).unwrap();
             std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(mode))
                 .unwrap();
@@ -118,19 +80,11 @@ impl Scheduler {
         home
     }
 
+    /// Runs the client `bin` (`aurora` or `aurora_admin`) with `home`, in the test's directory.
     fn run(&self, bin: &str, home: &Path, args: &[&str]) -> Output {
-        let path = if bin == "aurora" {
-            PathBuf::from(env!("CARGO_BIN_EXE_aurora"))
-        } else {
-            PathBuf::from(env!("CARGO_BIN_EXE_aurora_admin"))
-        };
-        Command::new(path)
-            .args(args)
-            .env("HOME", home)
-            .env_remove("AURORA_CONFIG_ROOT")
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap()
+        let mut cmd = client_command(bin, home);
+        cmd.args(args).current_dir(self.dir.path());
+        run_watched(&mut cmd, String::new)
     }
 
     /// A raw GET from a given local address, with extra header lines; returns the status line.
@@ -138,7 +92,11 @@ impl Scheduler {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.bind(format!("{local}:0").parse().unwrap()).unwrap();
         let mut stream = socket
-            .connect(format!("127.0.0.1:{}", self.port).parse().unwrap())
+            .connect(
+                format!("127.0.0.1:{}", self.scheduler.port)
+                    .parse()
+                    .unwrap(),
+            )
             .await
             .unwrap()
             .into_std()

@@ -1,5 +1,6 @@
 //! The `aurora` binary end to end: commands, output, exit statuses.
 
+use aurora_testkit::text;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -12,10 +13,6 @@ fn aurora(args: &[&str]) -> Output {
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]

@@ -6,12 +6,13 @@
 //! A partition is made by stopping an agent (SIGSTOP: it neither reports nor reads, its
 //! connections stay open, as behind a cut cable) and resuming it.
 
-mod common;
-
 use aurora_api::TaskView;
 use aurora_client::Client;
 use aurora_model::JobKey;
-use common::{checkpoint_groups, free_port, kill_tasks_under, sibling_bin, text};
+use aurora_testkit::{
+    checkpoint_groups, client_command, free_port, home_with_clusters_json, kill_tasks_under,
+    run_watched, sibling_bin, text,
+};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use std::io::{Read, Write};
@@ -58,13 +59,7 @@ impl Cluster {
     /// A scheduler listening on `listen_ip`, no agents yet.
     fn new(listen_ip: &str) -> Cluster {
         let port = free_port();
-        let home = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(home.path().join(".aurora")).unwrap();
-        std::fs::write(
-            home.path().join(".aurora/clusters.json"),
-            format!(r#"[{{"name": "devcluster", "scheduler_uri": "http://127.0.0.1:{port}"}}]"#),
-        )
-        .unwrap();
+        let home = home_with_clusters_json(&format!("http://127.0.0.1:{port}"), "");
         let data = tempfile::tempdir().unwrap();
         // Agents run as root and tasks as their role's user (www-data): it must reach its sandbox.
         std::fs::set_permissions(
@@ -169,21 +164,17 @@ impl Cluster {
     }
 
     fn admin(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_aurora_admin"))
-            .args(args)
-            .env("HOME", self.home.path())
-            .env_remove("AURORA_CONFIG_ROOT")
-            .output()
-            .unwrap()
+        run_watched(
+            client_command("aurora_admin", self.home.path()).args(args),
+            String::new,
+        )
     }
 
     fn aurora(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_aurora"))
-            .args(args)
-            .env("HOME", self.home.path())
-            .env_remove("AURORA_CONFIG_ROOT")
-            .output()
-            .unwrap()
+        run_watched(
+            client_command("aurora", self.home.path()).args(args),
+            String::new,
+        )
     }
 
     /// Polls the scheduler until `pred` holds on the job's tasks (active and finished).

@@ -2,11 +2,10 @@
 //! client with the CA in clusters.json (`ca_cert`) creates a job that the embedded agent (which
 //! trusts the certificate's chain) runs; a client without it refuses the untrusted certificate.
 
-mod common;
-
-use common::{free_port, kill_tasks_under, sibling_bin, text};
+use aurora_testkit::{LocalScheduler, client_command, home_with_clusters_json, run_watched, text};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// A CA, and a certificate for localhost and 127.0.0.1 it signed: (ca.pem, chain.pem, key.pem).
@@ -35,71 +34,30 @@ fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (ca, chain, key_file)
 }
 
-struct Scheduler(Child, tempfile::TempDir);
-
-impl Drop for Scheduler {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        kill_tasks_under(&self.1.path().join("agent/sandboxes"));
-    }
-}
-
 fn aurora(home: &Path, cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aurora"))
-        .args(args)
-        .env("HOME", home)
-        .env_remove("AURORA_CONFIG_ROOT")
-        .current_dir(cwd)
-        .output()
-        .unwrap()
+    run_watched(
+        client_command("aurora", home).args(args).current_dir(cwd),
+        String::new,
+    )
 }
 
 fn home(port: u16, ca: Option<&Path>) -> tempfile::TempDir {
-    let h = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(h.path().join(".aurora")).unwrap();
     let ca = ca.map_or(String::new(), |c| {
         format!(r#", "ca_cert": "{}""#, c.display())
     });
-    std::fs::write(
-        h.path().join(".aurora/clusters.json"),
-        format!(r#"[{{"name": "devcluster", "scheduler_uri": "https://localhost:{port}"{ca}}}]"#),
-    )
-    .unwrap();
-    h
+    home_with_clusters_json(&format!("https://localhost:{port}"), &ca)
 }
 
 #[test]
 fn https_with_a_trusted_certificate_and_refused_without_it() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, chain, key) = certificates(dir.path());
-    let port = free_port();
     let data = tempfile::tempdir().unwrap();
-    let child = Command::new(sibling_bin("aurora-scheduler"))
-        .args([
-            "--local-agent",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .arg("--tls-cert")
-        .arg(&chain)
-        .arg("--tls-key")
-        .arg(&key)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _s = Scheduler(child, data);
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the scheduler never listened"
-        );
-        std::thread::sleep(Duration::from_millis(20)); // polling another process's port
-    }
+    let scheduler = LocalScheduler::new(data.path())
+        .args([OsStr::new("--tls-cert"), chain.as_os_str()])
+        .args([OsStr::new("--tls-key"), key.as_os_str()])
+        .start();
+    let port = scheduler.port;
     std::fs::write(
         dir.path().join("hello.aurora"),
         "p = Process(name = 'hello', cmdline = 'echo hello; sleep 60')\n\

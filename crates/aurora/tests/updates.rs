@@ -4,9 +4,8 @@
 //! version that never becomes healthy, pause/resume/abort, a scheduler killed with -9 in the middle
 //! of an update, a task that turns unhealthy, and graceful shutdown of replaced instances.
 
-mod common;
-
-use common::{Env, text};
+use aurora_testkit::env::Env;
+use aurora_testkit::text;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -186,7 +185,7 @@ fn four_instances_update_in_batches_of_two_and_a_noop_update_replaces_nothing() 
         .args(["-qec"])
         .arg(format!(
             "{} update wait {JOB} {id}",
-            common::sibling_bin("aurora").display()
+            aurora_testkit::sibling_bin("aurora").display()
         ))
         .arg("/dev/null")
         .env("HOME", env.home.path())

@@ -2,27 +2,8 @@
 //! (`aurora-scheduler --local-agent`), a clusters.json naming it, and the `aurora` client creating,
 //! inspecting, reading and killing a job.
 
-mod common;
-
-use common::{Env, text};
-
-/// Live (not zombie) processes in a process group, from /proc.
-fn live_members(pgid: i32) -> usize {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter(|stat| {
-            let f: Vec<&str> = stat
-                .rsplit_once(')')
-                .map_or("", |(_, r)| r)
-                .split_whitespace()
-                .collect();
-            f.first() != Some(&"Z") && f.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
-        })
-        .count()
-}
+use aurora_testkit::env::Env;
+use aurora_testkit::{processes_in_group, text};
 
 #[test]
 fn create_status_logs_and_kill_the_hello_service() {
@@ -160,7 +141,7 @@ fn create_status_logs_and_kill_the_hello_service() {
     assert_eq!(text(&out.stdout), "Job killall succeeded\n");
     // SIGKILL has been sent by the time KILLED is reported; the kernel finishes the exits.
     for g in groups {
-        env.wait_for(|| live_members(g) == 0);
+        env.wait_for(|| processes_in_group(g) == 0);
     }
 }
 
