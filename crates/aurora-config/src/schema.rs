@@ -81,28 +81,83 @@ fn enumeration(name: &str, values: &[&str]) -> Type {
     }
 }
 
-fn build() -> Schema {
-    use Type::{Boolean, Float, Integer, String as Str};
-    let mut structs: BTreeMap<&'static str, Arc<StructType>> = BTreeMap::new();
-    let mut add = |name: &'static str, fields: Vec<Field>| -> Arc<StructType> {
+/// Collects the struct types by name as they are declared.
+#[derive(Default)]
+struct Builder {
+    structs: BTreeMap<&'static str, Arc<StructType>>,
+}
+
+impl Builder {
+    /// Declares the struct `name` and returns its type, for the structs that contain it.
+    fn add(&mut self, name: &'static str, fields: Vec<Field>) -> Arc<StructType> {
         let t = Arc::new(StructType {
             name: name.into(),
             fields,
         });
-        structs.insert(name, t.clone());
+        self.structs.insert(name, t.clone());
         t
-    };
-    let st = |t: &Arc<StructType>| Type::Struct(t.clone());
-    let inst = |t: &Arc<StructType>, fields: &[(&str, Value)]| {
-        Value::Struct(Arc::new(StructValue::empty(t.clone()).with(fields)))
-    };
+    }
+}
 
+fn st(t: &Arc<StructType>) -> Type {
+    Type::Struct(t.clone())
+}
+
+/// An instance of `t` with `fields` set.
+fn inst(t: &Arc<StructType>, fields: &[(&str, Value)]) -> Value {
+    Value::Struct(Arc::new(StructValue::empty(t.clone()).with(fields)))
+}
+
+/// Builds the schema. Each group of structs is declared by its own function below, in the order
+/// of the Python files they mirror; a group returns what the later groups refer to.
+fn build() -> Schema {
     let destination = enumeration("LoggerDestination", &["file", "console", "both", "none"]);
     let mode = enumeration("LoggerMode", &["standard", "rotate"]);
     let volume_mode = enumeration("Mode", &["RO", "RW"]);
 
-    // --- Thermos (thermos/config/schema_base.py) ---
-    let resources = add(
+    let mut b = Builder::default();
+    let task = thermos(&mut b, &destination, &mode);
+    let health = health_checks(&mut b);
+    let lifecycle = lifecycles(&mut b);
+    let update = update_config(&mut b);
+    let parts = JobParts {
+        task,
+        update,
+        health: health.config,
+        lifecycle: lifecycle.config,
+        default_lifecycle: lifecycle.default.clone(),
+        sla_policy: sla_policies(&mut b),
+        container: containers(&mut b, &volume_mode),
+    };
+    let job = job(&mut b, &parts);
+
+    let as_struct = |v: Value| match v {
+        Value::Struct(s) => s,
+        _ => unreachable!("built above as a struct"),
+    };
+    let service = as_struct(inst(&job, &[("service", Value::Bool(true))]));
+    let instances = vec![
+        ("Service", service),
+        ("DefaultHealthChecker", as_struct(health.default_checker)),
+        ("DefaultLifecycleConfig", as_struct(lifecycle.default)),
+        ("DisableLifecycle", as_struct(lifecycle.disable)),
+    ];
+    Schema {
+        structs: b.structs,
+        enums: vec![
+            ("LoggerDestination", destination),
+            ("LoggerMode", mode),
+            ("Mode", volume_mode),
+        ],
+        instances,
+    }
+}
+
+/// Thermos (`thermos/config/schema_base.py`): resources, loggers, processes and the task. Returns
+/// `Task`.
+fn thermos(b: &mut Builder, destination: &Type, mode: &Type) -> Arc<StructType> {
+    use Type::{Boolean, Float, Integer, String as Str};
+    let resources = b.add(
         "Resources",
         vec![
             req("cpu", Float),
@@ -111,14 +166,14 @@ fn build() -> Schema {
             def("gpu", Integer, Value::Int(0)),
         ],
     );
-    let rotate = add(
+    let rotate = b.add(
         "RotatePolicy",
         vec![
             def("log_size", Integer, Value::Int(100 * MB)),
             def("backups", Integer, Value::Int(5)),
         ],
     );
-    let logger = add(
+    let logger = b.add(
         "Logger",
         vec![
             def("destination", destination.clone(), s("file")),
@@ -126,7 +181,7 @@ fn build() -> Schema {
             opt("rotate", st(&rotate)),
         ],
     );
-    let process = add(
+    let process = b.add(
         "Process",
         vec![
             req("name", Str),
@@ -140,8 +195,8 @@ fn build() -> Schema {
             opt("logger", st(&logger)),
         ],
     );
-    let constraint = add("Constraint", vec![req("order", list(Str))]);
-    let task = add(
+    let constraint = b.add("Constraint", vec![req("order", list(Str))]);
+    b.add(
         "Task",
         vec![
             def("name", Str, s("{{processes[0].name}}")),
@@ -153,10 +208,19 @@ fn build() -> Schema {
             def("finalization_wait", Integer, Value::Int(30)),
             opt("user", Str),
         ],
-    );
+    )
+}
 
-    // --- Aurora (aurora/config/schema/base.py) ---
-    let http_hc = add(
+/// `HealthCheckConfig` and the checker it defaults to (exported as `DefaultHealthChecker`).
+struct HealthChecks {
+    config: Arc<StructType>,
+    default_checker: Value,
+}
+
+/// Aurora's health checks: HTTP and shell checkers and their settings.
+fn health_checks(b: &mut Builder) -> HealthChecks {
+    use Type::{Float, Integer, String as Str};
+    let http_hc = b.add(
         "HttpHealthChecker",
         vec![
             def("endpoint", Str, s("/health")),
@@ -164,13 +228,13 @@ fn build() -> Schema {
             def("expected_response_code", Integer, Value::Int(0)),
         ],
     );
-    let shell_hc = add("ShellHealthChecker", vec![req("shell_command", Str)]);
-    let checker = add(
+    let shell_hc = b.add("ShellHealthChecker", vec![req("shell_command", Str)]);
+    let checker = b.add(
         "HealthCheckerConfig",
         vec![opt("http", st(&http_hc)), opt("shell", st(&shell_hc))],
     );
     let default_checker = inst(&checker, &[("http", inst(&http_hc, &[]))]);
-    let health = add(
+    let config = b.add(
         "HealthCheckConfig",
         vec![
             def("health_checker", st(&checker), default_checker.clone()),
@@ -181,7 +245,23 @@ fn build() -> Schema {
             def("timeout_secs", Float, Value::Float(1.0)),
         ],
     );
-    let http_lifecycle = add(
+    HealthChecks {
+        config,
+        default_checker,
+    }
+}
+
+/// `LifecycleConfig` and its two ready-made values (`DefaultLifecycleConfig`, `DisableLifecycle`).
+struct Lifecycles {
+    config: Arc<StructType>,
+    default: Value,
+    disable: Value,
+}
+
+/// Aurora's graceful shutdown over HTTP.
+fn lifecycles(b: &mut Builder) -> Lifecycles {
+    use Type::{Integer, String as Str};
+    let http_lifecycle = b.add(
         "HttpLifecycleConfig",
         vec![
             def("port", Str, s("health")),
@@ -191,28 +271,36 @@ fn build() -> Schema {
             def("shutdown_wait_secs", Integer, Value::Int(5)),
         ],
     );
-    let lifecycle = add("LifecycleConfig", vec![opt("http", st(&http_lifecycle))]);
-    let default_lifecycle = inst(&lifecycle, &[("http", inst(&http_lifecycle, &[]))]);
-    let disable_lifecycle = inst(&lifecycle, &[]);
-    let queue = add(
+    let config = b.add("LifecycleConfig", vec![opt("http", st(&http_lifecycle))]);
+    Lifecycles {
+        default: inst(&config, &[("http", inst(&http_lifecycle, &[]))]),
+        disable: inst(&config, &[]),
+        config,
+    }
+}
+
+/// `UpdateConfig` and its update strategies.
+fn update_config(b: &mut Builder) -> Arc<StructType> {
+    use Type::{Boolean, Integer};
+    let queue = b.add(
         "QueueUpdateStrategy",
         vec![def("batch_size", Integer, Value::Int(1))],
     );
-    let batch = add(
+    let batch = b.add(
         "BatchUpdateStrategy",
         vec![
             def("batch_size", Integer, Value::Int(1)),
             def("autopause_after_batch", Boolean, Value::Bool(false)),
         ],
     );
-    let variable = add(
+    let variable = b.add(
         "VariableBatchUpdateStrategy",
         vec![
             req("batch_sizes", list(Integer)),
             def("autopause_after_batch", Boolean, Value::Bool(false)),
         ],
     );
-    let update = add(
+    b.add(
         "UpdateConfig",
         vec![
             def("batch_size", Integer, Value::Int(1)),
@@ -228,8 +316,81 @@ fn build() -> Schema {
                 Type::Choice(vec![st(&queue), st(&batch), st(&variable)]),
             ),
         ],
+    )
+}
+
+/// The SLA policies; returns the type of `Job.sla_policy` (a choice of them).
+fn sla_policies(b: &mut Builder) -> Type {
+    use Type::{Float, Integer, String as Str};
+    let count_sla = b.add(
+        "CountSlaPolicy",
+        vec![req("count", Integer), req("duration_secs", Integer)],
     );
-    let announcer = add(
+    let percentage_sla = b.add(
+        "PercentageSlaPolicy",
+        vec![req("percentage", Float), req("duration_secs", Integer)],
+    );
+    let coordinator_sla = b.add(
+        "CoordinatorSlaPolicy",
+        vec![
+            req("coordinator_url", Str),
+            def("status_key", Str, s("drain")),
+        ],
+    );
+    Type::Choice(vec![
+        st(&coordinator_sla),
+        st(&count_sla),
+        st(&percentage_sla),
+    ])
+}
+
+/// Docker and Mesos containers; returns the type of `Job.container` (a choice of them).
+fn containers(b: &mut Builder, volume_mode: &Type) -> Type {
+    use Type::String as Str;
+    let parameter = b.add("Parameter", vec![req("name", Str), req("value", Str)]);
+    let docker = b.add(
+        "Docker",
+        vec![
+            req("image", Str),
+            def("parameters", list(st(&parameter)), Value::List(vec![])),
+        ],
+    );
+    let appc = b.add("AppcImage", vec![req("name", Str), req("image_id", Str)]);
+    let docker_image = b.add("DockerImage", vec![req("name", Str), req("tag", Str)]);
+    let volume = b.add(
+        "Volume",
+        vec![
+            req("container_path", Str),
+            req("host_path", Str),
+            req("mode", volume_mode.clone()),
+        ],
+    );
+    let mesos = b.add(
+        "Mesos",
+        vec![
+            opt("image", Type::Choice(vec![st(&appc), st(&docker_image)])),
+            def("volumes", list(st(&volume)), Value::List(vec![])),
+        ],
+    );
+    let container = b.add("Container", vec![req("docker", st(&docker))]);
+    Type::Choice(vec![st(&container), st(&docker), st(&mesos)])
+}
+
+/// What `Job` refers to from the other groups.
+struct JobParts {
+    task: Arc<StructType>,
+    update: Arc<StructType>,
+    health: Arc<StructType>,
+    lifecycle: Arc<StructType>,
+    default_lifecycle: Value,
+    sla_policy: Type,
+    container: Type,
+}
+
+/// Aurora (`aurora/config/schema/base.py`): the job, and the small structs only it uses.
+fn job(b: &mut Builder, parts: &JobParts) -> Arc<StructType> {
+    use Type::{Boolean, Integer, String as Str};
+    let announcer = b.add(
         "Announcer",
         vec![
             def("primary_port", Str, s("http")),
@@ -241,63 +402,26 @@ fn build() -> Schema {
             opt("zk_path", Str),
         ],
     );
-    let executor = add(
+    let executor = b.add(
         "ExecutorConfig",
         vec![
             def("name", Str, s("AuroraExecutor")),
             def("data", Str, s("")),
         ],
     );
-    let metadata = add("Metadata", vec![req("key", Str), req("value", Str)]);
-    let partition = add(
+    let metadata = b.add("Metadata", vec![req("key", Str), req("value", Str)]);
+    let partition = b.add(
         "PartitionPolicy",
         vec![
             def("reschedule", Boolean, Value::Bool(true)),
             def("delay_secs", Integer, Value::Int(0)),
         ],
     );
-    let count_sla = add(
-        "CountSlaPolicy",
-        vec![req("count", Integer), req("duration_secs", Integer)],
+    let collision = enumeration(
+        "CronCollisionPolicy",
+        &["KILL_EXISTING", "CANCEL_NEW", "RUN_OVERLAP"],
     );
-    let percentage_sla = add(
-        "PercentageSlaPolicy",
-        vec![req("percentage", Float), req("duration_secs", Integer)],
-    );
-    let coordinator_sla = add(
-        "CoordinatorSlaPolicy",
-        vec![
-            req("coordinator_url", Str),
-            def("status_key", Str, s("drain")),
-        ],
-    );
-    let parameter = add("Parameter", vec![req("name", Str), req("value", Str)]);
-    let docker = add(
-        "Docker",
-        vec![
-            req("image", Str),
-            def("parameters", list(st(&parameter)), Value::List(vec![])),
-        ],
-    );
-    let appc = add("AppcImage", vec![req("name", Str), req("image_id", Str)]);
-    let docker_image = add("DockerImage", vec![req("name", Str), req("tag", Str)]);
-    let volume = add(
-        "Volume",
-        vec![
-            req("container_path", Str),
-            req("host_path", Str),
-            req("mode", volume_mode.clone()),
-        ],
-    );
-    let mesos = add(
-        "Mesos",
-        vec![
-            opt("image", Type::Choice(vec![st(&appc), st(&docker_image)])),
-            def("volumes", list(st(&volume)), Value::List(vec![])),
-        ],
-    );
-    let container = add("Container", vec![req("docker", st(&docker))]);
-    let job = add(
+    b.add(
         "Job",
         vec![
             def("name", Str, s("{{task.name}}")),
@@ -306,64 +430,34 @@ fn build() -> Schema {
             req("cluster", Str),
             req("environment", Str),
             def("instances", Integer, Value::Int(1)),
-            req("task", st(&task)),
+            req("task", st(&parts.task)),
             opt("announce", st(&announcer)),
             opt("tier", Str),
             opt("cron_schedule", Str),
-            def(
-                "cron_collision_policy",
-                enumeration(
-                    "CronCollisionPolicy",
-                    &["KILL_EXISTING", "CANCEL_NEW", "RUN_OVERLAP"],
-                ),
-                s("KILL_EXISTING"),
-            ),
-            def("update_config", st(&update), inst(&update, &[])),
+            def("cron_collision_policy", collision, s("KILL_EXISTING")),
+            def("update_config", st(&parts.update), inst(&parts.update, &[])),
             opt("constraints", map(Str, Str)),
             def("metadata", list(st(&metadata)), Value::List(vec![])),
             def("service", Boolean, Value::Bool(false)),
             def("max_task_failures", Integer, Value::Int(1)),
             def("production", Boolean, Value::Bool(false)),
             def("priority", Integer, Value::Int(0)),
-            def("health_check_config", st(&health), inst(&health, &[])),
-            def("lifecycle", st(&lifecycle), default_lifecycle.clone()),
+            def(
+                "health_check_config",
+                st(&parts.health),
+                inst(&parts.health, &[]),
+            ),
+            def(
+                "lifecycle",
+                st(&parts.lifecycle),
+                parts.default_lifecycle.clone(),
+            ),
             opt("task_links", map(Str, Str)),
             def("executor_config", st(&executor), inst(&executor, &[])),
             def("enable_hooks", Boolean, Value::Bool(false)),
             opt("partition_policy", st(&partition)),
-            opt(
-                "sla_policy",
-                Type::Choice(vec![
-                    st(&coordinator_sla),
-                    st(&count_sla),
-                    st(&percentage_sla),
-                ]),
-            ),
-            opt(
-                "container",
-                Type::Choice(vec![st(&container), st(&docker), st(&mesos)]),
-            ),
+            opt("sla_policy", parts.sla_policy.clone()),
+            opt("container", parts.container.clone()),
         ],
-    );
-
-    let as_struct = |v: Value| match v {
-        Value::Struct(s) => s,
-        _ => unreachable!("built above as a struct"),
-    };
-    let service = as_struct(inst(&job, &[("service", Value::Bool(true))]));
-    let instances = vec![
-        ("Service", service),
-        ("DefaultHealthChecker", as_struct(default_checker)),
-        ("DefaultLifecycleConfig", as_struct(default_lifecycle)),
-        ("DisableLifecycle", as_struct(disable_lifecycle)),
-    ];
-    Schema {
-        structs,
-        enums: vec![
-            ("LoggerDestination", destination),
-            ("LoggerMode", mode),
-            ("Mode", volume_mode),
-        ],
-        instances,
-    }
+    )
 }

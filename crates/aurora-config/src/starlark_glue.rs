@@ -362,9 +362,79 @@ fn order_value(names: Vec<Value>) -> Value {
     Value::List(vec![Value::Struct(Arc::new(constraint))])
 }
 
-/// The Python 2 / Pystachio globals a `.aurora` file can use, beyond Starlark's standard ones.
+/// `Enum('a', 'b')` or `Enum('Name', ('a', 'b'))`.
+fn enum_type<'v>(args: UnpackTuple<SValue<'v>>) -> anyhow::Result<TypeObj> {
+    let strs = |vs: &[SValue<'v>]| -> anyhow::Result<Vec<String>> {
+        vs.iter()
+            .map(|v| {
+                v.unpack_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| anyhow::anyhow!("Enum values must be strings"))
+            })
+            .collect()
+    };
+    let (name, values) = match args.items.as_slice() {
+        [name, values]
+            if ListRef::from_value(*values).is_some()
+                || TupleRef::from_value(*values).is_some() =>
+        {
+            let vs = ListRef::from_value(*values)
+                .map(|l| l.content().to_vec())
+                .or_else(|| TupleRef::from_value(*values).map(|t| t.content().to_vec()))
+                .unwrap_or_default();
+            (name.unpack_str().unwrap_or("Enum").to_owned(), strs(&vs)?)
+        }
+        items => ("Enum".to_owned(), strs(items)?),
+    };
+    Ok(TypeObj(Type::Enum { name, values }))
+}
+
+/// A struct type named `name`: the fields of `base`, then `fields` (a type, `Default(T, v)` or
+/// `Required(T)` each), a field of the same name replacing the base's.
+fn declare_class<'v>(
+    name: &str,
+    base: SValue<'v>,
+    fields: SmallMap<String, SValue<'v>>,
+) -> anyhow::Result<TypeObj> {
+    let Type::Struct(base) = type_of(base)? else {
+        anyhow::bail!("class {name}: the base class must be Struct or another struct");
+    };
+    let mut all: Vec<Field> = base.fields.clone();
+    for (field, v) in fields {
+        let decl = if let Some(f) = v.downcast_ref::<FieldObj>() {
+            Field {
+                name: field.clone(),
+                ty: f.ty.clone(),
+                default: f.default.clone(),
+                required: f.required,
+            }
+        } else if let Some(t) = v.downcast_ref::<TypeObj>() {
+            Field {
+                name: field.clone(),
+                ty: t.0.clone(),
+                default: None,
+                required: false,
+            }
+        } else {
+            anyhow::bail!(
+                "class {name}: field '{field}' must be a type, Default(T, value) or Required(T), got {v}"
+            );
+        };
+        match all.iter_mut().find(|f| f.name == field) {
+            Some(existing) => *existing = decl,
+            None => all.push(decl),
+        }
+    }
+    Ok(TypeObj(Type::Struct(Arc::new(StructType {
+        name: name.to_owned(),
+        fields: all,
+    }))))
+}
+
+/// Pystachio's vocabulary for declaring types: `Default`, `Required`, `List`, `Map`, `Choice`,
+/// `Enum`, and what the pre-pass makes of `class X(Struct)`.
 #[starlark_module]
-fn pystachio_globals(builder: &mut GlobalsBuilder) {
+fn schema_declarations(builder: &mut GlobalsBuilder) {
     /// `Default(T, value)`: a field of type T with a default.
     fn Default<'v>(ty: SValue<'v>, value: SValue<'v>) -> anyhow::Result<FieldObj> {
         let ty = type_of(ty)?;
@@ -417,29 +487,7 @@ fn pystachio_globals(builder: &mut GlobalsBuilder) {
 
     /// `Enum('a', 'b')` or `Enum('Name', ('a', 'b'))`.
     fn Enum<'v>(#[starlark(args)] args: UnpackTuple<SValue<'v>>) -> anyhow::Result<TypeObj> {
-        let strs = |vs: &[SValue<'v>]| -> anyhow::Result<Vec<String>> {
-            vs.iter()
-                .map(|v| {
-                    v.unpack_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| anyhow::anyhow!("Enum values must be strings"))
-                })
-                .collect()
-        };
-        let (name, values) = match args.items.as_slice() {
-            [name, values]
-                if ListRef::from_value(*values).is_some()
-                    || TupleRef::from_value(*values).is_some() =>
-            {
-                let vs = ListRef::from_value(*values)
-                    .map(|l| l.content().to_vec())
-                    .or_else(|| TupleRef::from_value(*values).map(|t| t.content().to_vec()))
-                    .unwrap_or_default();
-                (name.unpack_str().unwrap_or("Enum").to_owned(), strs(&vs)?)
-            }
-            items => ("Enum".to_owned(), strs(items)?),
-        };
-        Ok(TypeObj(Type::Enum { name, values }))
+        enum_type(args)
     }
 
     /// What `class Name(Base): field = ...` becomes after the pre-pass.
@@ -448,41 +496,13 @@ fn pystachio_globals(builder: &mut GlobalsBuilder) {
         base: SValue<'v>,
         #[starlark(kwargs)] fields: SmallMap<String, SValue<'v>>,
     ) -> anyhow::Result<TypeObj> {
-        let Type::Struct(base) = type_of(base)? else {
-            anyhow::bail!("class {name}: the base class must be Struct or another struct");
-        };
-        let mut all: Vec<Field> = base.fields.clone();
-        for (field, v) in fields {
-            let decl = if let Some(f) = v.downcast_ref::<FieldObj>() {
-                Field {
-                    name: field.clone(),
-                    ty: f.ty.clone(),
-                    default: f.default.clone(),
-                    required: f.required,
-                }
-            } else if let Some(t) = v.downcast_ref::<TypeObj>() {
-                Field {
-                    name: field.clone(),
-                    ty: t.0.clone(),
-                    default: None,
-                    required: false,
-                }
-            } else {
-                anyhow::bail!(
-                    "class {name}: field '{field}' must be a type, Default(T, value) or Required(T), got {v}"
-                );
-            };
-            match all.iter_mut().find(|f| f.name == field) {
-                Some(existing) => *existing = decl,
-                None => all.push(decl),
-            }
-        }
-        Ok(TypeObj(Type::Struct(Arc::new(StructType {
-            name: name.to_owned(),
-            fields: all,
-        }))))
+        declare_class(name, base, fields)
     }
+}
 
+/// Thermos' task builders: `order`, `SequentialTask`, `SimpleTask`.
+#[starlark_module]
+fn task_builders(builder: &mut GlobalsBuilder) {
     /// `order(p1, p2, ...)`: one ordering constraint over processes (or their names).
     fn order<'v>(
         #[starlark(args)] args: UnpackTuple<SValue<'v>>,
@@ -540,7 +560,11 @@ fn pystachio_globals(builder: &mut GlobalsBuilder) {
         ]);
         Ok(heap.alloc(StructObj(Arc::new(task))))
     }
+}
 
+/// The Python 2 built-ins `.aurora` files use that Starlark lacks, and `include()` out of place.
+#[starlark_module]
+fn python2_builtins(builder: &mut GlobalsBuilder) {
     /// Aurora's `include()` is handled before evaluation, as a top-level statement; anywhere else
     /// it cannot run into the including file's namespace.
     fn include(path: &str) -> anyhow::Result<NoneType> {
@@ -749,7 +773,9 @@ fn units_namespace(builder: &mut GlobalsBuilder) {
 /// Adds the schema (types, constants, ready-made instances) and the Pystachio vocabulary to a
 /// Starlark globals builder.
 pub(crate) fn register(builder: &mut GlobalsBuilder) {
-    pystachio_globals(builder);
+    schema_declarations(builder);
+    task_builders(builder);
+    python2_builtins(builder);
     task_helpers(builder);
     builder.namespace("Tasks", tasks_namespace);
     builder.namespace("Processes", processes_namespace);

@@ -228,53 +228,18 @@ impl Type {
     }
 
     /// Coerces `v` to this type, as Pystachio does: Python 2 habits are accepted (a whole float for
-    /// an Integer, a number for a String, a dict for a struct).
+    /// an Integer, a number for a String, a dict for a struct). In [`Mode::Template`], a string
+    /// holding a `{{reference}}` stands for any scalar, to be resolved later.
     pub fn coerce(&self, v: Value, mode: Mode) -> Result<Value, TypeError> {
-        let is_template = |v: &Value| matches!(v, Value::Str(s) if mode == Mode::Template && aurora_model::template::has_refs(s));
-        let mismatch =
-            |v: &Value| TypeError::new(format!("expected {}, got {}", self.name(), v.describe()));
+        let template = matches!(&v, Value::Str(s) if mode == Mode::Template && aurora_model::template::has_refs(s));
+        let mismatch = |v: Value| self.mismatch(&v);
         match self {
-            Type::String => match v {
-                Value::Str(_) => Ok(v),
-                Value::Int(i) => Ok(Value::Str(i.to_string())),
-                Value::Float(f) => Ok(Value::Str(py_float(f))),
-                other => Err(mismatch(&other)),
-            },
-            Type::Integer => match v {
-                Value::Int(_) => Ok(v),
-                Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Ok(Value::Int(f as i64)),
-                Value::Str(ref s) if is_template(&v) => Ok(Value::Str(s.clone())),
-                Value::Str(ref s) => s
-                    .trim()
-                    .parse::<i64>()
-                    .map(Value::Int)
-                    .map_err(|_| mismatch(&v)),
-                other => Err(mismatch(&other)),
-            },
-            Type::Float => match v {
-                Value::Float(_) => Ok(v),
-                Value::Int(i) => Ok(Value::Float(i as f64)),
-                Value::Str(ref s) if is_template(&v) => Ok(Value::Str(s.clone())),
-                Value::Str(ref s) => s
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite())
-                    .map(Value::Float)
-                    .ok_or_else(|| mismatch(&v)),
-                other => Err(mismatch(&other)),
-            },
-            Type::Boolean => match v {
-                Value::Bool(_) => Ok(v),
-                Value::Int(0) => Ok(Value::Bool(false)),
-                Value::Int(1) => Ok(Value::Bool(true)),
-                Value::Str(ref s) if is_template(&v) => Ok(Value::Str(s.clone())),
-                Value::Str(ref s) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
-                Value::Str(ref s) if s.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
-                other => Err(mismatch(&other)),
-            },
+            Type::String => to_string(v).map_err(mismatch),
+            Type::Integer => to_integer(v, template).map_err(mismatch),
+            Type::Float => to_float(v, template).map_err(mismatch),
+            Type::Boolean => to_boolean(v, template).map_err(mismatch),
             Type::Enum { values, name } => match v {
-                Value::Str(ref s) if is_template(&v) || values.iter().any(|x| x == s) => Ok(v),
+                Value::Str(ref s) if template || values.iter().any(|x| x == s) => Ok(v),
                 other => Err(TypeError::new(format!(
                     "expected {name}, one of {}, got {}",
                     values.join(", "),
@@ -288,24 +253,11 @@ impl Type {
                     .map(|(i, x)| elem.coerce(x, mode).map_err(|e| e.at_index(i)))
                     .collect::<Result<_, _>>()
                     .map(Value::List),
-                other => Err(mismatch(&other)),
+                other => Err(mismatch(other)),
             },
             Type::Map(kt, vt) => match v {
-                Value::Map(items) => items
-                    .into_iter()
-                    .map(|(k, x)| {
-                        let key = kt.coerce(k, mode)?;
-                        let label = key.to_plain_string();
-                        let val = vt.coerce(x, mode).map_err(|e| {
-                            let mut e = e;
-                            e.path = format!("[{label}]{}", e.path);
-                            e
-                        })?;
-                        Ok((key, val))
-                    })
-                    .collect::<Result<_, _>>()
-                    .map(Value::Map),
-                other => Err(mismatch(&other)),
+                Value::Map(items) => coerce_map(kt, vt, items, mode),
+                other => Err(mismatch(other)),
             },
             Type::Struct(st) => match v {
                 Value::Struct(ref s)
@@ -313,22 +265,8 @@ impl Type {
                 {
                     Ok(v)
                 }
-                Value::Map(items) => {
-                    // A dict for a struct field: Pystachio builds the struct from it.
-                    let mut s = StructValue::empty(st.clone());
-                    for (k, x) in items {
-                        let Value::Str(name) = k else {
-                            return Err(TypeError::new(format!(
-                                "expected {}, got a dict with a non-string key",
-                                st.name
-                            )));
-                        };
-                        s.set(&name, Some(x))
-                            .map_err(|e| TypeError::new(e.to_string()))?;
-                    }
-                    Ok(Value::Struct(Arc::new(s)))
-                }
-                other => Err(mismatch(&other)),
+                Value::Map(items) => struct_from_dict(st, items),
+                other => Err(mismatch(other)),
             },
             Type::Choice(alts) => {
                 for alt in alts {
@@ -336,10 +274,101 @@ impl Type {
                         return Ok(c);
                     }
                 }
-                Err(mismatch(&v))
+                Err(mismatch(v))
             }
         }
     }
+
+    /// The error for a value of the wrong kind: `expected Integer, got ...`.
+    fn mismatch(&self, v: &Value) -> TypeError {
+        TypeError::new(format!("expected {}, got {}", self.name(), v.describe()))
+    }
+}
+
+// The scalar coercions of `Type::coerce`: the coerced value, or the value back when it does not
+// fit. `template` says the value is a `{{reference}}` string accepted as it is.
+
+fn to_string(v: Value) -> Result<Value, Value> {
+    match v {
+        Value::Str(_) => Ok(v),
+        Value::Int(i) => Ok(Value::Str(i.to_string())),
+        Value::Float(f) => Ok(Value::Str(py_float(f))),
+        other => Err(other),
+    }
+}
+
+fn to_integer(v: Value, template: bool) -> Result<Value, Value> {
+    match v {
+        Value::Int(_) => Ok(v),
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Ok(Value::Int(f as i64)),
+        Value::Str(_) if template => Ok(v),
+        Value::Str(ref s) => s.trim().parse::<i64>().map(Value::Int).map_err(|_| v),
+        other => Err(other),
+    }
+}
+
+fn to_float(v: Value, template: bool) -> Result<Value, Value> {
+    match v {
+        Value::Float(_) => Ok(v),
+        Value::Int(i) => Ok(Value::Float(i as f64)),
+        Value::Str(_) if template => Ok(v),
+        Value::Str(ref s) => match s.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Value::Float(f)),
+            _ => Err(v),
+        },
+        other => Err(other),
+    }
+}
+
+fn to_boolean(v: Value, template: bool) -> Result<Value, Value> {
+    match v {
+        Value::Bool(_) => Ok(v),
+        Value::Int(0) => Ok(Value::Bool(false)),
+        Value::Int(1) => Ok(Value::Bool(true)),
+        Value::Str(_) if template => Ok(v),
+        Value::Str(ref s) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
+        Value::Str(ref s) if s.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+        other => Err(other),
+    }
+}
+
+/// [`Type::coerce`] for a map: each key and value coerced, a value's error prefixed by its key.
+fn coerce_map(
+    kt: &Type,
+    vt: &Type,
+    items: Vec<(Value, Value)>,
+    mode: Mode,
+) -> Result<Value, TypeError> {
+    items
+        .into_iter()
+        .map(|(k, x)| {
+            let key = kt.coerce(k, mode)?;
+            let label = key.to_plain_string();
+            let val = vt.coerce(x, mode).map_err(|e| {
+                let mut e = e;
+                e.path = format!("[{label}]{}", e.path);
+                e
+            })?;
+            Ok((key, val))
+        })
+        .collect::<Result<_, _>>()
+        .map(Value::Map)
+}
+
+/// A dict for a struct field: Pystachio builds the struct from it.
+fn struct_from_dict(st: &Arc<StructType>, items: Vec<(Value, Value)>) -> Result<Value, TypeError> {
+    let mut s = StructValue::empty(st.clone());
+    for (k, x) in items {
+        let Value::Str(name) = k else {
+            return Err(TypeError::new(format!(
+                "expected {}, got a dict with a non-string key",
+                st.name
+            )));
+        };
+        s.set(&name, Some(x))
+            .map_err(|e| TypeError::new(e.to_string()))?;
+    }
+    Ok(Value::Struct(Arc::new(s)))
 }
 
 fn same_shape(a: &StructType, b: &StructType) -> bool {
