@@ -3,7 +3,7 @@
 //! instance done (updated, or failed after too many failures). Aurora's `InstanceUpdater`.
 //!
 //! Pure: the scheduler's state observes the instance, calls [`step`], and carries the step out.
-//! Which instances are worked on when (batches, direction, failure limits) is the scheduler's.
+//! Which instances are worked on when (batches, direction, failure limits) is [`super::round`].
 
 use aurora_model::task::ScheduleStatus;
 
