@@ -275,7 +275,7 @@ fn ops_for(state: &State, dirty: &Dirty) -> Vec<StoreOp> {
     for host in &dirty.hosts {
         ops.push(StoreOp::SetMaintenance {
             host: host.clone(),
-            draining: state.maintenance.contains(host),
+            draining: state.agents.in_maintenance(host),
         });
     }
     ops

@@ -84,7 +84,7 @@ pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
     state.cron_timezone = config.cron_timezone;
     state.restore_crons(snapshot.crons, config.clock.now_ms());
     state.restore_updates(snapshot.job_configs, snapshot.updates);
-    state.maintenance = snapshot.maintenance.into_iter().collect();
+    state.agents.restore_maintenance(snapshot.maintenance);
     state.tokens = snapshot
         .tokens
         .into_iter()

@@ -27,7 +27,7 @@ pub fn task_view(state: &State, t: &ScheduledTask) -> TaskView {
         host: t.host.clone(),
         agent_id: t.agent_id.clone(),
         pending_reason: if t.status == ScheduleStatus::Pending {
-            state.pending_reasons.get(&t.task_id).cloned()
+            state.pending_reason(&t.task_id).map(str::to_owned)
         } else {
             None
         },
@@ -185,7 +185,7 @@ pub fn hosts(state: &State) -> Vec<HostView> {
             let tasks = state.tasks_on_agent(id);
             let state_name = if a.lost {
                 "LOST"
-            } else if state.maintenance.contains(&a.view.hostname) {
+            } else if state.agents.in_maintenance(&a.view.hostname) {
                 if tasks == 0 { "DRAINED" } else { "DRAINING" }
             } else if !a.connected {
                 "DISCONNECTED"

@@ -6,8 +6,7 @@
 //! state ([`CronState`]) is stored with every change (`Dirty::crons`). A run is one ordinary ad hoc
 //! task per instance, marked with the run's scheduled instant (`cron_run_ms`).
 
-use super::{Dirty, JobEntry, Refusal, State, job_label};
-use aurora_model::config::CronCollisionPolicy;
+use super::{Dirty, JobEntry, NewTask, Refusal, State, Submission, ValidJob, job_label};
 use aurora_model::cron::CronState;
 use aurora_model::{Job, JobKey};
 use aurora_sched::cron::{CronSchedule, Firing, due, on_fire};
@@ -80,38 +79,12 @@ impl State {
         now_ms: i64,
         dirty: &mut Dirty,
     ) -> Result<bool, Refusal> {
-        let key = config
-            .path()
-            .map_err(|e| Refusal::Invalid(e.to_string()))?
-            .key;
-        let Some(text) = config
-            .cron_schedule
-            .clone()
-            .filter(|c| !c.trim().is_empty())
-        else {
-            return Err(Refusal::Invalid(
-                "Non-cron jobs may only be created with \"aurora job create\" command".into(),
-            ));
-        };
-        if config.service {
-            return Err(Refusal::Invalid(
-                "A service may not be run on a cron schedule; cron jobs run to completion".into(),
-            ));
-        }
-        if config.cron_collision_policy == CronCollisionPolicy::RunOverlap {
-            return Err(Refusal::Invalid(
-                "The RUN_OVERLAP collision policy is no longer supported; use KILL_EXISTING or CANCEL_NEW"
-                    .into(),
-            ));
-        }
-        if config.instances < 1 || config.instances > 4000 {
-            return Err(Refusal::Invalid(format!(
-                "instances must be between 1 and 4000, got {}",
-                config.instances
-            )));
-        }
-        let schedule = CronSchedule::parse(&text).map_err(|e| Refusal::Invalid(e.to_string()))?;
-        super::job_constraints(&config).map_err(Refusal::Invalid)?;
+        let ValidJob {
+            key,
+            config,
+            schedule,
+        } = ValidJob::check(config, Submission::CronSchedule)?;
+        let schedule = schedule.expect("a cron submission has its schedule");
         let existing = self.jobs.get(&key);
         if existing.is_some_and(|j| j.cron.is_none()) && !self.active_tasks(&key).is_empty() {
             return Err(Refusal::JobExists(job_label(&key)));
@@ -154,11 +127,7 @@ impl State {
             self.jobs.remove(key);
             dirty.jobs.remove(key);
             dirty.removed_jobs.insert(key.clone());
-            for id in self.history.remove(key).unwrap_or_default() {
-                self.tasks.remove(&id);
-                dirty.tasks.remove(&id);
-                dirty.removed_tasks.insert(id);
-            }
+            dirty.removed(self.tasks.remove_history(key));
         }
         true
     }
@@ -290,11 +259,11 @@ impl State {
         let count = self.jobs[key].config.instances.clamp(0, 4000) as u32;
         let ids: Vec<String> = (0..count)
             .map(|i| {
-                let id = self.new_task(key, i, 0, None, None, now_ms, new_id, dirty);
-                if let Some(t) = self.tasks.get_mut(&id) {
-                    t.cron_run_ms = Some(run);
-                }
-                id
+                let how = NewTask {
+                    cron_run_ms: Some(run),
+                    ..NewTask::default()
+                };
+                self.new_task(key, i, how, now_ms, new_id, dirty)
             })
             .collect();
         if let Some(c) = self.jobs.get_mut(key).and_then(|j| j.cron.as_mut()) {
@@ -320,6 +289,7 @@ impl State {
 mod tests {
     use super::super::tests::{Ids, agent, job};
     use super::*;
+    use aurora_model::config::CronCollisionPolicy;
     use aurora_model::task::ScheduleStatus;
     use chrono::TimeZone;
 

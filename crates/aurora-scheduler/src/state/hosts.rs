@@ -43,12 +43,9 @@ impl State {
             .map(|(id, _)| id.clone())
             .collect();
         for id in &silent {
-            let Some(a) = self.agents.get_mut(id) else {
+            let Some(a) = self.agents.mark_lost(id) else {
                 continue;
             };
-            a.lost = true;
-            a.connected = false;
-            a.view.unavailable = true;
             let message = format!(
                 "Agent {} on {} stopped reporting for {} s",
                 id,
@@ -56,12 +53,7 @@ impl State {
                 timeout_ms / 1000
             );
             tracing::warn!("{message}: its tasks are LOST");
-            let tasks: Vec<String> = self
-                .by_agent
-                .get(id)
-                .map(|s| s.iter().cloned().collect())
-                .unwrap_or_default();
-            for t in tasks {
+            for t in self.tasks.on_agent(id) {
                 self.agent_status(
                     id,
                     &t,
@@ -81,25 +73,11 @@ impl State {
     pub fn drain_hosts(&mut self, hosts: &[String], now_ms: i64, dirty: &mut Dirty) -> Vec<String> {
         let mut moved = Vec::new();
         for host in hosts {
-            if self.maintenance.insert(host.clone()) {
+            if self.agents.drain(host) {
                 dirty.hosts.insert(host.clone());
             }
-            let agents: Vec<String> = self
-                .agents
-                .iter()
-                .filter(|(_, a)| a.view.hostname == *host)
-                .map(|(id, _)| id.clone())
-                .collect();
-            for agent in agents {
-                if let Some(a) = self.agents.get_mut(&agent) {
-                    a.view.unavailable = true;
-                }
-                let tasks: Vec<String> = self
-                    .by_agent
-                    .get(&agent)
-                    .map(|s| s.iter().cloned().collect())
-                    .unwrap_or_default();
-                for t in tasks {
+            for agent in self.agents.on_host(host) {
+                for t in self.tasks.on_agent(&agent) {
                     let message = Some(format!("Draining host {host}"));
                     if self.set_status(&t, ScheduleStatus::Draining, message, now_ms, dirty) {
                         dirty.kill(agent.clone(), t.clone());
@@ -114,13 +92,8 @@ impl State {
     /// `aurora_admin host_activate`: the hosts take tasks again.
     pub fn activate_hosts(&mut self, hosts: &[String], dirty: &mut Dirty) {
         for host in hosts {
-            if self.maintenance.remove(host) {
+            if self.agents.activate(host) {
                 dirty.hosts.insert(host.clone());
-            }
-            for a in self.agents.values_mut() {
-                if a.view.hostname == *host && !a.lost {
-                    a.view.unavailable = false;
-                }
             }
         }
     }
@@ -130,7 +103,7 @@ impl State {
         hosts
             .iter()
             .map(|host| {
-                let mode = if !self.maintenance.contains(host) {
+                let mode = if !self.agents.in_maintenance(host) {
                     "NONE"
                 } else if self.tasks_on_host(host) > 0 {
                     "DRAINING"
@@ -148,15 +121,15 @@ impl State {
     /// Tasks placed on a host's agents and not yet over.
     pub fn tasks_on_host(&self, host: &str) -> usize {
         self.agents
+            .on_host(host)
             .iter()
-            .filter(|(_, a)| a.view.hostname == host)
-            .map(|(id, _)| self.tasks_on_agent(id))
+            .map(|id| self.tasks_on_agent(id))
             .sum()
     }
 
     /// Tasks placed on an agent and not yet over.
     pub fn tasks_on_agent(&self, agent: &str) -> usize {
-        self.by_agent.get(agent).map_or(0, |s| s.len())
+        self.tasks.count_on_agent(agent)
     }
 }
 
@@ -192,7 +165,7 @@ mod tests {
     fn a_silent_agent_is_lost_and_its_tasks_replaced_then_killed_if_it_returns() {
         let (mut s, mut ids) = (State::default(), Ids(0));
         running_service(&mut s, &mut ids, 2);
-        let on_a1: Vec<String> = s.by_agent["a1"].iter().cloned().collect();
+        let on_a1: Vec<String> = s.tasks.on_agent("a1");
         assert_eq!(on_a1.len(), 1, "spread over both agents");
         let mut d = Dirty::default();
         s.agent_seen("a2", 9_000);
@@ -300,7 +273,7 @@ mod tests {
         assert!(s.agents["a1"].view.unavailable);
         let mut d = Dirty::default();
         s.activate_hosts(&["a1.local".into()], &mut d);
-        assert!(d.hosts.contains("a1.local") && !s.maintenance.contains("a1.local"));
+        assert!(d.hosts.contains("a1.local") && !s.agents.in_maintenance("a1.local"));
         assert!(!s.agents["a1"].view.unavailable);
         assert_eq!(s.host_status(&["a1.local".into()])[0].mode, "NONE");
     }

@@ -10,16 +10,21 @@
 
 use super::{Dirty, State};
 use aurora_model::task::ScheduleStatus;
+use std::collections::BTreeMap;
 
 /// The first retry of a kill, after it was sent.
 pub const KILL_RETRY_FIRST_MS: i64 = 15_000;
 /// The longest wait between two retries.
 pub const KILL_RETRY_MAX_MS: i64 = 300_000;
 
+/// KILLING tasks by when their kill is sent again, with the wait that led there.
+#[derive(Debug, Default)]
+pub struct KillRetries(BTreeMap<(i64, String), i64>);
+
 impl State {
     /// Arms the retry of a kill just sent for a task now KILLING.
     pub(super) fn arm_kill_retry(&mut self, task_id: &str, now_ms: i64) {
-        self.kill_retries.insert(
+        self.kill_retries.0.insert(
             (now_ms + KILL_RETRY_FIRST_MS, task_id.to_owned()),
             KILL_RETRY_FIRST_MS,
         );
@@ -27,13 +32,13 @@ impl State {
 
     /// When the next kill retry is due.
     pub(super) fn next_kill_retry_ms(&self) -> Option<i64> {
-        self.kill_retries.keys().next().map(|(t, _)| *t)
+        self.kill_retries.0.keys().next().map(|(t, _)| *t)
     }
 
     /// Sends the kills whose retry is due again to their agents (when connected: a lost agent's
     /// tasks end as LOST), each then waiting twice as long. A task no longer KILLING drops out.
     pub fn retry_kills(&mut self, now_ms: i64, dirty: &mut Dirty) {
-        while let Some(entry) = self.kill_retries.first_entry() {
+        while let Some(entry) = self.kill_retries.0.first_entry() {
             if entry.key().0 > now_ms {
                 break;
             }
@@ -51,7 +56,7 @@ impl State {
                 dirty.kill(agent, task_id.clone());
             }
             let next = (waited * 2).min(KILL_RETRY_MAX_MS);
-            self.kill_retries.insert((now_ms + next, task_id), next);
+            self.kill_retries.0.insert((now_ms + next, task_id), next);
         }
     }
 }

@@ -1,0 +1,114 @@
+//! One placement round: every queued task whose time has come is matched to an agent by
+//! `aurora_sched::placement` (THROTTLED ones first become PENDING), then recorded ASSIGNED with
+//! its launch queued, or left PENDING with the reason and tried again a little later.
+//!
+//! The round takes one view of the connected agents and updates it as tasks land, so a round
+//! costs O(tasks × candidates), not O(tasks × agents) copies.
+
+use super::{Dirty, State, job_constraints};
+use aurora_model::JobKey;
+use aurora_model::task::ScheduleStatus;
+use aurora_sched::placement::{self, AgentView, Demand};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How long a task that fits nowhere waits before placement is tried again.
+pub const RETRY_PENDING_MS: i64 = 500;
+
+impl State {
+    /// Places every task whose time has come: THROTTLED ones become PENDING, PENDING ones go to an
+    /// agent (ASSIGNED, launch queued) or keep a pending reason. Returns how many were assigned.
+    pub fn schedule(&mut self, now_ms: i64, dirty: &mut Dirty) -> usize {
+        let due = self.tasks.due(now_ms);
+        let agents = self.agents.connected();
+        let mut views: Vec<AgentView> =
+            agents.iter().map(|a| self.agents[a].view.clone()).collect();
+        let mut assigned = 0;
+        // Each job's constraints, parsed once per round.
+        let mut constraints: HashMap<JobKey, Arc<[placement::Constraint]>> = HashMap::new();
+        for (_, id) in due {
+            if self
+                .tasks
+                .get(&id)
+                .is_some_and(|t| t.status == ScheduleStatus::Throttled)
+            {
+                let expired = Some("Penalty expired".into());
+                self.set_status(&id, ScheduleStatus::Pending, expired, now_ms, dirty);
+            }
+            let Some(demand) = self.demand(&id, &mut constraints) else {
+                continue;
+            };
+            let job_key = self.tasks[&id].job.clone();
+            let spread = |i: usize| self.tasks.job_count_on_agent(&agents[i], &job_key);
+            // Only jobs with limit constraints ask, so only they pay for the count.
+            let with_value = |attribute: &str, value: &str| {
+                self.active_tasks(&job_key)
+                    .into_iter()
+                    .filter(|t| t.status.is_on_agent())
+                    .filter_map(|t| self.agents.get(t.agent_id.as_deref()?))
+                    .filter(|a| {
+                        placement::constraints::attribute(&a.view, attribute) == Some(value)
+                    })
+                    .count() as u32
+            };
+            let presence = placement::Presence {
+                on_agent: &spread,
+                with_value: &with_value,
+            };
+            let start = self.placements.wrapping_add(1);
+            let placed = placement::place(&demand, &views, &presence, start);
+            self.placements = start;
+            match placed {
+                Ok(p) => {
+                    let agent_id = &agents[p.agent];
+                    let ports = p.ports.into_iter().collect();
+                    if self.assign(&id, agent_id, ports, now_ms, dirty) {
+                        views[p.agent] = self.agents[agent_id].view.clone();
+                        if let Some(cmd) = self.launch_command(&id) {
+                            dirty.commands.push((agent_id.clone(), cmd));
+                        }
+                        assigned += 1;
+                    }
+                }
+                // Try again after a while, not on every pass.
+                Err(pending) => self
+                    .tasks
+                    .defer(&id, pending.reason, now_ms + RETRY_PENDING_MS),
+            }
+        }
+        assigned
+    }
+
+    /// What a queued task needs of an agent.
+    fn demand(
+        &self,
+        id: &str,
+        constraints: &mut HashMap<JobKey, Arc<[placement::Constraint]>>,
+    ) -> Option<Demand> {
+        let t = self.tasks.get(id)?;
+        let job = self.jobs.get(&t.job)?;
+        let config = self.config_of(t)?;
+        let r = &config.task.resources;
+        let mut ports: Vec<String> = Vec::new();
+        for p in &config.task.processes {
+            for name in aurora_model::template::port_names(&p.cmdline) {
+                if !ports.iter().any(|n| n == name) {
+                    ports.push(name.to_owned());
+                }
+            }
+        }
+        // Checked when the job was submitted; a stored job that no longer parses places without
+        // its constraints rather than never.
+        let constraints = constraints
+            .entry(t.job.clone())
+            .or_insert_with(|| job_constraints(&job.config).unwrap_or_default().into())
+            .clone();
+        Some(Demand {
+            cpu: r.cpu,
+            ram_mb: (r.ram / (1024 * 1024)).max(0) as u64,
+            disk_mb: (r.disk / (1024 * 1024)).max(0) as u64,
+            ports,
+            constraints,
+        })
+    }
+}
