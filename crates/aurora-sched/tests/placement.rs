@@ -128,12 +128,7 @@ fn decide(case: Case) -> Outcome {
             "presence names {name}, which is not an agent"
         );
     }
-    let on = |i: usize| {
-        case.presence
-            .get(&agents[i].hostname)
-            .copied()
-            .unwrap_or(0)
-    };
+    let on = |i: usize| case.presence.get(&agents[i].hostname).copied().unwrap_or(0);
     let with_value = |attribute: &str, value: &str| {
         (0..agents.len())
             .filter(|&i| constraints::attribute(&agents[i], attribute) == Some(value))

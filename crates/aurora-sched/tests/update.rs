@@ -119,10 +119,17 @@ struct RoundCase {
 #[derive(Serialize)]
 #[serde(rename_all = "snake_case")]
 enum RoundOut {
-    RollBack { note: String },
-    Fail { note: String },
+    RollBack {
+        note: String,
+    },
+    Fail {
+        note: String,
+    },
     AutoPause,
-    Start { instances: Vec<u32>, new_batch: bool },
+    Start {
+        instances: Vec<u32>,
+        new_batch: bool,
+    },
     Done(UpdateStatus),
     Wait,
 }

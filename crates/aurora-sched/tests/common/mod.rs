@@ -69,9 +69,8 @@ where
             continue;
         }
         let expected: serde_json::Value = match std::fs::read_to_string(&expected_path) {
-            Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
-                panic!("{}: not valid JSON: {e}", expected_path.display())
-            }),
+            Ok(text) => serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: not valid JSON: {e}", expected_path.display())),
             Err(e) => {
                 failures.push(format!(
                     "{}: cannot read it ({e}); run with UPDATE_EXPECT=1 to write it",
@@ -138,7 +137,11 @@ fn layout(v: &serde_json::Value, indent: usize, lead: usize) -> String {
         ),
         _ => return flat,
     };
-    format!("{open}\n{}\n{}{close}", items.join(",\n"), " ".repeat(indent))
+    format!(
+        "{open}\n{}\n{}{close}",
+        items.join(",\n"),
+        " ".repeat(indent)
+    )
 }
 
 /// The value on one line, with a space after each `,` and `:`.
