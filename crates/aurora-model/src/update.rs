@@ -535,6 +535,10 @@ pub struct JobUpdate {
     /// Groups started so far in the current direction (batch strategies).
     #[serde(default)]
     pub groups_started: u32,
+    /// With `autopause_after_batch`: the `groups_started` at which the update last paused itself,
+    /// so that once resumed it starts the next batch instead of pausing again.
+    #[serde(default)]
+    pub autopaused_at_group: u32,
     /// The last pulse from a coordinator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_pulse_ms: Option<i64>,

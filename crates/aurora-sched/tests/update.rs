@@ -114,6 +114,9 @@ struct RoundCase {
     progress: BTreeMap<u32, InstancePhase>,
     #[serde(default)]
     groups_started: u32,
+    /// The `groups_started` at which the update last paused itself (0: never).
+    #[serde(default)]
+    autopaused_at_group: u32,
 }
 
 #[derive(Serialize)]
@@ -190,6 +193,7 @@ fn job_update(status: UpdateStatus, settings: UpdateSettings, worklist: Vec<u32>
         status,
         progress: BTreeMap::new(),
         groups_started: 0,
+        autopaused_at_group: 0,
         last_pulse_ms: None,
         metadata: BTreeMap::new(),
         events: Vec::new(),
@@ -204,6 +208,7 @@ fn phases(u: &JobUpdate) -> BTreeMap<u32, InstancePhase> {
 fn decide_round(case: RoundCase) -> RoundOutcome {
     let mut u = job_update(case.status, case.settings, case.worklist);
     u.groups_started = case.groups_started;
+    u.autopaused_at_group = case.autopaused_at_group;
     u.progress = case
         .progress
         .into_iter()

@@ -366,6 +366,7 @@ fn job_configurations_and_updates_survive_a_reopen_and_are_removed() {
         status: UpdateStatus::RollingForward,
         progress: [(0, InstanceProgress::default())].into(),
         groups_started: 0,
+        autopaused_at_group: 0,
         last_pulse_ms: None,
         metadata: Default::default(),
         events: Vec::new(),

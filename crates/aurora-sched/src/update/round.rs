@@ -17,7 +17,8 @@ pub enum Round {
     RollBack { note: String },
     /// More instances failed than tolerated, and no rollback: the update failed.
     Fail { note: String },
-    /// A batch is done and the strategy pauses after each batch: the update pauses.
+    /// A batch is done and the strategy pauses after each batch: the update pauses (and notes
+    /// `autopaused_at_group`, so that it pauses once per batch).
     AutoPause,
     /// Start these instances, in this order; `new_batch` when they begin a batch (the update's
     /// `groups_started` counts it). Decide again afterwards.
@@ -75,7 +76,7 @@ pub fn round(u: &JobUpdate) -> Round {
             autopause_after_batch,
             ..
         } if in_flight == 0 && !waiting.is_empty() => {
-            if *autopause_after_batch && !back && u.groups_started > 0 {
+            if *autopause_after_batch && !back && u.groups_started > u.autopaused_at_group {
                 return Round::AutoPause;
             }
             let size = u.settings.group_size(u.groups_started as usize) as usize;
@@ -112,6 +113,7 @@ pub fn turn_around(u: &mut JobUpdate) {
         *p = InstanceProgress::default();
     }
     u.groups_started = 0;
+    u.autopaused_at_group = 0;
 }
 
 /// Whether a coordinated update has gone too long without a pulse.

@@ -226,6 +226,7 @@ impl State {
             worklist,
             status,
             groups_started: 0,
+            autopaused_at_group: 0,
             last_pulse_ms: None,
             metadata: req.metadata,
             events: vec![UpdateEvent {

@@ -119,6 +119,7 @@ impl State {
                     return created;
                 }
                 Round::AutoPause => {
+                    u.autopaused_at_group = u.groups_started;
                     let note = Some("Paused after a batch (autopause_after_batch)".into());
                     move_update(u, UpdateStatus::RollForwardPaused, now_ms, note);
                     return created;

@@ -3,8 +3,8 @@
 //! lost tasks and coordinated updates.
 use super::*;
 use crate::state::tests::{Ids, agent, job, register};
-use aurora_model::update::InstanceAction;
 use aurora_model::update::InstanceAction::*;
+use aurora_model::update::{InstanceAction, Strategy};
 
 /// A cluster of one agent that runs what it is given: tasks whose configuration digest is in
 /// `bad` fail at once, the others run; kills are carried out.
@@ -436,4 +436,44 @@ fn a_coordinated_update_waits_for_pulses() {
     sim.settle();
     assert_eq!(sim.update(&id).status, UpdateStatus::RolledForward);
     let _ = key;
+}
+
+#[test]
+fn an_update_pausing_after_each_batch_goes_on_with_the_next_batch_once_resumed() {
+    let (mut sim, key) = Sim::new(4);
+    let v2 = new_version(4, 2, 0);
+    let mut settings = UpdateSettings::from_config(&v2.update_config).unwrap();
+    settings.strategy = Strategy::Batch {
+        sizes: vec![2],
+        autopause_after_batch: true,
+    };
+    let mut d = Dirty::default();
+    let mut ids = std::mem::replace(&mut sim.ids, Ids(0));
+    let started = sim.s.start_update(
+        UpdateRequest {
+            config: v2,
+            kind: UpdateKind::Update,
+            only: None,
+            user: "alice".into(),
+            message: None,
+            metadata: BTreeMap::new(),
+            settings: Some(settings),
+        },
+        sim.now,
+        &mut || ids.next(),
+        &mut d,
+    );
+    sim.ids = ids;
+    let id = id_of(started);
+    sim.settle();
+    assert_eq!(sim.update(&id).status, UpdateStatus::RollForwardPaused);
+    let updated = |sim: &Sim| sim.update(&id).counts().0;
+    assert_eq!(updated(&sim), 2, "the first batch is done before the pause");
+    sim.control(&key, Control::Resume);
+    assert_eq!(
+        sim.update(&id).status,
+        UpdateStatus::RolledForward,
+        "once resumed the second (last) batch runs"
+    );
+    assert_eq!(updated(&sim), 4);
 }
