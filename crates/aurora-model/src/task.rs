@@ -309,6 +309,12 @@ impl From<String> for TaskId {
     }
 }
 
+impl From<&str> for TaskId {
+    fn from(id: &str) -> Self {
+        TaskId(id.to_owned())
+    }
+}
+
 impl From<TaskId> for String {
     fn from(id: TaskId) -> Self {
         id.0

@@ -337,7 +337,7 @@ impl State {
         };
         Ok(wanted
             .into_iter()
-            .filter_map(|i| Some((i, self.tasks.active_id(job, i)?.clone())))
+            .filter_map(|i| Some((i, self.tasks.active_id(job, i)?.to_owned())))
             .collect())
     }
 

@@ -9,8 +9,9 @@
 //! to look at again, an agent's usage, the change log) is the caller's, told by [`Moved`].
 //! Nothing here walks every task.
 
-use aurora_model::JobKey;
+use aurora_model::task::TaskId;
 use aurora_model::task::{ScheduleStatus, ScheduledTask, TaskEvent, Transition, transition};
+use aurora_model::{AgentId, JobKey};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
@@ -22,20 +23,20 @@ pub const HISTORY_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The tasks and their indexes.
 #[derive(Debug, Default)]
 pub struct Tasks {
-    by_id: HashMap<String, ScheduledTask>,
+    by_id: HashMap<TaskId, ScheduledTask>,
     /// (job, instance) → its active task.
-    active: HashMap<(JobKey, u32), String>,
+    active: HashMap<(JobKey, u32), TaskId>,
     /// Terminal tasks of each job, oldest first, for the history and its pruning.
-    history: HashMap<JobKey, VecDeque<String>>,
+    history: HashMap<JobKey, VecDeque<TaskId>>,
     /// Agent → tasks placed on it and not yet terminal.
-    by_agent: HashMap<String, HashSet<String>>,
+    by_agent: HashMap<AgentId, HashSet<TaskId>>,
     /// Agent → job → how many of the job's tasks are on it (placement spreads jobs with it).
-    jobs_on_agent: HashMap<String, HashMap<JobKey, u32>>,
+    jobs_on_agent: HashMap<AgentId, HashMap<JobKey, u32>>,
     /// PENDING and THROTTLED tasks by the time they may go (0: now), and each one's key in it.
-    queue: BTreeSet<(i64, String)>,
-    queued_at: HashMap<String, i64>,
+    queue: BTreeSet<(i64, TaskId)>,
+    queued_at: HashMap<TaskId, i64>,
     /// Why a PENDING task is still pending.
-    pending_reasons: HashMap<String, String>,
+    pending_reasons: HashMap<TaskId, String>,
 }
 
 /// What [`Tasks::set_status`] did, for the consequences beyond the table.
@@ -70,18 +71,18 @@ impl Tasks {
 
     /// Adds a task (new, or restored from the store) and indexes it by its state.
     pub fn insert(&mut self, t: ScheduledTask) {
-        let id = t.task_id.clone();
+        let id = TaskId::from(t.task_id.clone());
         if t.status.is_active() {
             self.active.insert((t.job.clone(), t.instance), id.clone());
             if let Some(a) = &t.agent_id
                 && t.status.is_on_agent()
             {
-                self.put_on_agent(a, &id, &t.job);
+                self.put_on_agent(a, id.as_str(), &t.job);
             }
             match t.status {
-                ScheduleStatus::Pending => self.enqueue(&id, 0),
+                ScheduleStatus::Pending => self.enqueue(id.as_str(), 0),
                 ScheduleStatus::Throttled => {
-                    self.enqueue(&id, t.since_ms() + t.penalty_ms.unwrap_or(0) as i64)
+                    self.enqueue(id.as_str(), t.since_ms() + t.penalty_ms.unwrap_or(0) as i64)
                 }
                 _ => {}
             }
@@ -134,7 +135,7 @@ impl Tasks {
         }
         if to.is_terminal() {
             let key = (moved.job.clone(), moved.instance);
-            if self.active.get(&key).is_some_and(|a| a == id) {
+            if self.active.get(&key).is_some_and(|a| a.as_str() == id) {
                 self.active.remove(&key);
             }
             if let Some(a) = &moved.agent {
@@ -143,7 +144,7 @@ impl Tasks {
             self.history
                 .entry(moved.job.clone())
                 .or_default()
-                .push_back(id.to_owned());
+                .push_back(id.into());
         }
         Some(moved)
     }
@@ -178,8 +179,10 @@ impl Tasks {
     }
 
     /// The id of an instance's active task.
-    pub fn active_id(&self, job: &JobKey, instance: u32) -> Option<&String> {
-        self.active.get(&(job.clone(), instance))
+    pub fn active_id(&self, job: &JobKey, instance: u32) -> Option<&str> {
+        self.active
+            .get(&(job.clone(), instance))
+            .map(TaskId::as_str)
     }
 
     /// Finished tasks kept for a job, newest first.
@@ -207,18 +210,18 @@ impl Tasks {
             }
             let id = h.pop_front().expect("front exists");
             self.by_id.remove(&id);
-            removed.push(id);
+            removed.push(id.into_string());
         }
         removed
     }
 
     /// Drops a job's whole history (a job removed); returns the ids.
     pub fn remove_history(&mut self, job: &JobKey) -> Vec<String> {
-        let ids: Vec<String> = self.history.remove(job).unwrap_or_default().into();
+        let ids = self.history.remove(job).unwrap_or_default();
         for id in &ids {
             self.by_id.remove(id);
         }
-        ids
+        ids.into_iter().map(TaskId::into_string).collect()
     }
 
     /// Tasks placed on an agent and not yet over, by id (sorted, so what follows is repeatable).
@@ -226,7 +229,7 @@ impl Tasks {
         let mut ids: Vec<String> = self
             .by_agent
             .get(agent)
-            .map(|s| s.iter().cloned().collect())
+            .map(|s| s.iter().map(|id| id.as_str().to_owned()).collect())
             .unwrap_or_default();
         ids.sort_unstable();
         ids
@@ -260,7 +263,7 @@ impl Tasks {
         self.queue
             .iter()
             .take_while(|(t, _)| *t <= now_ms)
-            .cloned()
+            .map(|(t, id)| (*t, id.as_str().to_owned()))
             .collect()
     }
 
@@ -272,7 +275,7 @@ impl Tasks {
     /// A PENDING task that fits nowhere now: why, and when to try it again.
     pub fn defer(&mut self, id: &str, reason: String, until_ms: i64) {
         if self.queued_at.contains_key(id) {
-            self.pending_reasons.insert(id.to_owned(), reason);
+            self.pending_reasons.insert(id.into(), reason);
             self.dequeue(id);
             self.enqueue(id, until_ms);
         }
@@ -284,26 +287,26 @@ impl Tasks {
     }
 
     fn enqueue(&mut self, id: &str, at_ms: i64) {
-        self.queue.insert((at_ms, id.to_owned()));
-        self.queued_at.insert(id.to_owned(), at_ms);
+        self.queue.insert((at_ms, id.into()));
+        self.queued_at.insert(id.into(), at_ms);
     }
 
     fn dequeue(&mut self, id: &str) {
         if let Some(at) = self.queued_at.remove(id) {
-            self.queue.remove(&(at, id.to_owned()));
+            self.queue.remove(&(at, id.into()));
         }
     }
 
     fn put_on_agent(&mut self, agent: &str, task_id: &str, job: &JobKey) {
         if self
             .by_agent
-            .entry(agent.to_owned())
+            .entry(agent.into())
             .or_default()
-            .insert(task_id.to_owned())
+            .insert(task_id.into())
         {
             *self
                 .jobs_on_agent
-                .entry(agent.to_owned())
+                .entry(agent.into())
                 .or_default()
                 .entry(job.clone())
                 .or_default() += 1;
@@ -339,7 +342,7 @@ impl std::ops::Index<&str> for Tasks {
 impl std::ops::Index<&String> for Tasks {
     type Output = ScheduledTask;
     fn index(&self, id: &String) -> &ScheduledTask {
-        &self.by_id[id]
+        &self.by_id[id.as_str()]
     }
 }
 
@@ -376,7 +379,7 @@ mod tests {
         t.insert(task("a", 0, Pending));
         let job = t["a"].job.clone();
         assert_eq!(t.due(0), vec![(0, "a".to_owned())]);
-        assert_eq!(t.active_id(&job, 0).map(String::as_str), Some("a"));
+        assert_eq!(t.active_id(&job, 0), Some("a"));
         t.defer("a", "Insufficient: ram".into(), 500);
         assert!(t.due(499).is_empty());
         assert_eq!(t.pending_reason("a"), Some("Insufficient: ram"));
