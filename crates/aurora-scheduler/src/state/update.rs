@@ -140,42 +140,19 @@ impl State {
             .jobs
             .get(&key)
             .map_or(0, |j| j.config.instances.clamp(0, 4000) as u32);
-        if let Some(only) = &req.only {
-            let limit = count.max(initial_instances);
-            if let Some(bad) = only
-                .iter()
-                .find(|i| **i >= limit && !current.contains_key(i))
-            {
-                return Err(Refusal::Invalid(format!(
-                    "instance {bad} is neither in the job nor in the new configuration \
-                     (instances 0-{})",
-                    limit.saturating_sub(1)
-                )));
-            }
-        }
         let desired = config.instance_digest();
-        let worklist = match req.kind {
-            UpdateKind::Update => {
-                let diff = UpdateDiff::compute(&current, &desired, count, req.only.as_ref());
-                if diff.is_noop() {
-                    return Ok(Started::Unchanged);
-                }
-                diff.worklist()
-            }
-            UpdateKind::Restart => {
-                let list: Vec<u32> = current
-                    .keys()
-                    .copied()
-                    .filter(|i| req.only.as_ref().is_none_or(|o| o.contains(i)))
-                    .collect();
-                if list.is_empty() {
-                    return Err(Refusal::Invalid(format!(
-                        "job {} has no active instances to restart",
-                        job_label(&key)
-                    )));
-                }
-                list
-            }
+        let only = req.only.as_ref();
+        let Some(worklist) = worklist(
+            &key,
+            req.kind,
+            &current,
+            &desired,
+            count,
+            initial_instances,
+            only,
+        )?
+        else {
+            return Ok(Started::Unchanged);
         };
         if settings.max_failed_instances >= count && count > 1 {
             return Err(Refusal::Invalid(format!(
@@ -201,42 +178,23 @@ impl State {
             }
         }
         dirty.jobs.insert(key.clone());
-        let pulsed = settings.block_if_no_pulses_after_ms.is_some();
-        let status = if pulsed {
-            UpdateStatus::RollForwardAwaitingPulse
-        } else {
-            UpdateStatus::RollingForward
-        };
         let id = new_id();
-        let update = JobUpdate {
+        let update = Begun {
             id: id.clone(),
-            job: key.clone(),
+            job: key,
             kind: req.kind,
-            user: req.user.clone(),
+            user: req.user,
+            message: req.message,
+            metadata: req.metadata,
             settings,
-            desired_config: desired,
-            desired_instances: count,
-            initial: current,
+            desired,
+            count,
+            current,
             initial_instances,
             initial_config,
-            progress: worklist
-                .iter()
-                .map(|i| (*i, InstanceProgress::default()))
-                .collect(),
             worklist,
-            status,
-            groups_started: 0,
-            autopaused_at_group: 0,
-            last_pulse_ms: None,
-            metadata: req.metadata,
-            events: vec![UpdateEvent {
-                status,
-                timestamp_ms: now_ms,
-                user: Some(req.user),
-                message: req.message,
-            }],
-            instance_events: Vec::new(),
-        };
+        }
+        .into_update(now_ms);
         self.updates.insert(update);
         dirty.updates.insert(id.clone());
         self.evaluate_update(&id, now_ms, new_id, dirty);
@@ -421,6 +379,113 @@ impl State {
             let job = u.job.clone();
             self.updates.insert(u);
             self.updates.touch(&job);
+        }
+    }
+}
+
+/// The instances an update works on, in order (`None`: it would change nothing), or why it
+/// cannot start: an instance asked for that is neither in the job nor in the new configuration, or
+/// a restart with nothing to restart.
+fn worklist(
+    key: &JobKey,
+    kind: UpdateKind,
+    current: &BTreeMap<u32, String>,
+    desired: &str,
+    count: u32,
+    initial_instances: u32,
+    only: Option<&BTreeSet<u32>>,
+) -> Result<Option<Vec<u32>>, Refusal> {
+    if let Some(only) = only {
+        let limit = count.max(initial_instances);
+        if let Some(bad) = only
+            .iter()
+            .find(|i| **i >= limit && !current.contains_key(i))
+        {
+            return Err(Refusal::Invalid(format!(
+                "instance {bad} is neither in the job nor in the new configuration \
+                 (instances 0-{})",
+                limit.saturating_sub(1)
+            )));
+        }
+    }
+    match kind {
+        UpdateKind::Update => {
+            let diff = UpdateDiff::compute(current, desired, count, only);
+            Ok((!diff.is_noop()).then(|| diff.worklist()))
+        }
+        UpdateKind::Restart => {
+            let list: Vec<u32> = current
+                .keys()
+                .copied()
+                .filter(|i| only.is_none_or(|o| o.contains(i)))
+                .collect();
+            if list.is_empty() {
+                return Err(Refusal::Invalid(format!(
+                    "job {} has no active instances to restart",
+                    job_label(key)
+                )));
+            }
+            Ok(Some(list))
+        }
+    }
+}
+
+/// Everything a new update is made of, once checked.
+struct Begun {
+    id: String,
+    job: JobKey,
+    kind: UpdateKind,
+    user: String,
+    message: Option<String>,
+    metadata: BTreeMap<String, String>,
+    settings: UpdateSettings,
+    /// The configuration instances move to, by digest, and how many instances there will be.
+    desired: String,
+    count: u32,
+    /// Each active instance's configuration now, and the job's instance count and digest.
+    current: BTreeMap<u32, String>,
+    initial_instances: u32,
+    initial_config: Option<String>,
+    worklist: Vec<u32>,
+}
+
+impl Begun {
+    /// The update as stored, started at `now_ms` (waiting for a first pulse if coordinated).
+    fn into_update(self, now_ms: i64) -> JobUpdate {
+        let status = if self.settings.block_if_no_pulses_after_ms.is_some() {
+            UpdateStatus::RollForwardAwaitingPulse
+        } else {
+            UpdateStatus::RollingForward
+        };
+        JobUpdate {
+            id: self.id,
+            job: self.job,
+            kind: self.kind,
+            user: self.user.clone(),
+            settings: self.settings,
+            desired_config: self.desired,
+            desired_instances: self.count,
+            initial: self.current,
+            initial_instances: self.initial_instances,
+            initial_config: self.initial_config,
+            progress: self
+                .worklist
+                .iter()
+                .map(|i| (*i, InstanceProgress::default()))
+                .collect(),
+            worklist: self.worklist,
+            status,
+            groups_started: 0,
+            autopaused_at_group: 0,
+            last_pulse_ms: None,
+            metadata: self.metadata,
+            events: vec![UpdateEvent {
+                status,
+                timestamp_ms: now_ms,
+                user: Some(self.user),
+                message: self.message,
+            }],
+            instance_events: Vec::new(),
         }
     }
 }
