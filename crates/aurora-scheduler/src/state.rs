@@ -382,8 +382,24 @@ impl State {
         new_id: &mut dyn FnMut() -> String,
         dirty: &mut Dirty,
     ) -> bool {
-        // A report for a task the scheduler does not know, or thinks is over: a ghost, killed there.
-        let Some(t) = self.tasks.get(id).filter(|t| !t.status.is_terminal()) else {
+        // A report for a task the scheduler does not know, thinks is over, or placed on another
+        // agent: a ghost there, killed there. An agent speaks only for the tasks placed on it.
+        let Some(t) = self
+            .tasks
+            .get(id)
+            .filter(|t| !t.status.is_terminal() && t.agent_id.as_deref() == Some(agent))
+        else {
+            if self
+                .tasks
+                .get(id)
+                .is_some_and(|t| t.agent_id.as_deref() != Some(agent))
+            {
+                tracing::warn!(
+                    agent,
+                    task = id,
+                    "status for a task not placed on this agent: ignored"
+                );
+            }
             if !status.is_terminal() {
                 dirty.kill(agent.to_owned(), id.to_owned());
             }

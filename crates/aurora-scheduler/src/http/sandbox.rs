@@ -90,12 +90,21 @@ pub async fn forward(app: &App, url: reqwest::Url) -> Result<Response, ApiError>
         return Err(refusal(resp).await);
     }
     let mut headers = HeaderMap::new();
-    for name in [
-        "x-log-offset",
+    // What an agent answers is the task's content: never a page on the scheduler's origin. Only
+    // plain text, JSON and bytes pass; a browser must not sniff, run scripts or frame it.
+    headers.insert(
         "content-type",
-        "content-length",
-        "content-disposition",
-    ] {
+        safe_content_type(resp.headers().get("content-type")),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    for name in ["x-log-offset", "content-length", "content-disposition"] {
         if let Some(v) = resp
             .headers()
             .get(name)
@@ -110,4 +119,35 @@ pub async fn forward(app: &App, url: reqwest::Url) -> Result<Response, ApiError>
         Body::from_stream(resp.bytes_stream()),
     )
         .into_response())
+}
+
+/// The content type the scheduler answers for an agent's bytes: plain text and JSON as they are,
+/// anything else (HTML, SVG, scripts...) as opaque bytes.
+fn safe_content_type(given: Option<&HeaderValue>) -> HeaderValue {
+    let essence = given
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("text/plain") => HeaderValue::from_static("text/plain; charset=utf-8"),
+        Some("application/json") => HeaderValue::from_static("application/json"),
+        _ => HeaderValue::from_static("application/octet-stream"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agents_html_is_never_passed_through() {
+        let t = |v: &str| safe_content_type(Some(&HeaderValue::from_str(v).unwrap()));
+        assert_eq!(t("text/html; charset=utf-8"), "application/octet-stream");
+        assert_eq!(t("TEXT/HTML"), "application/octet-stream");
+        assert_eq!(t("image/svg+xml"), "application/octet-stream");
+        assert_eq!(t("application/xhtml+xml"), "application/octet-stream");
+        assert_eq!(t("text/plain"), "text/plain; charset=utf-8");
+        assert_eq!(t("application/json"), "application/json");
+        assert_eq!(safe_content_type(None), "application/octet-stream");
+    }
 }

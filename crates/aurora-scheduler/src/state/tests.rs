@@ -528,3 +528,38 @@ fn restore_rebuilds_the_indexes() {
     assert_eq!(r.active_tasks(&key).len(), 3);
     assert_eq!(r.next_ready_ms(), Some(0));
 }
+
+#[test]
+fn an_agent_speaks_only_for_the_tasks_placed_on_it() {
+    let (mut s, mut ids, key, created) = running_service(2);
+    register(&mut s, &mut ids, &["a2"]);
+    let mut d = Dirty::default();
+    // a2 claims a1's task failed: nothing changes, and a2 is told to kill what it claims to run.
+    let changed = s.agent_status(
+        "a2",
+        &created[0],
+        ScheduleStatus::Failed,
+        None,
+        5,
+        &mut || ids.next(),
+        &mut d,
+    );
+    assert!(!changed);
+    assert_eq!(s.tasks[&created[0]].status, ScheduleStatus::Running);
+    assert!(d.tasks.is_empty());
+    let changed = s.agent_status(
+        "a2",
+        &created[1],
+        ScheduleStatus::Running,
+        None,
+        5,
+        &mut || ids.next(),
+        &mut d,
+    );
+    assert!(!changed);
+    assert!(matches!(
+        &d.commands[..],
+        [(a, AgentCommand::Kill { task_id, .. })] if a == "a2" && task_id == &created[1]
+    ));
+    assert_eq!(s.active_tasks(&key).len(), 2);
+}
