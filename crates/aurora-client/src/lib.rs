@@ -383,11 +383,11 @@ impl Client {
         self.json(self.http.get(url), &text_url).await
     }
 
-    /// `aurora update pause|resume|abort|rollback`: `verb` is one of those.
+    /// `aurora update pause|resume|abort|rollback`.
     pub async fn control_update(
         &self,
         key: &JobKey,
-        verb: &str,
+        verb: UpdateAction,
         message: Option<String>,
     ) -> Result<UpdateSummary, ClientError> {
         let url = format!("{}{}/update/{verb}", self.base, job_path(key));

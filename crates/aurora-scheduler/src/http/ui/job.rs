@@ -178,7 +178,7 @@ fn instance_rows(instances: &InstancePage, now: i64) -> Vec<InstanceRow> {
             instance: t.instance,
             task_id: t.task_id.clone(),
             href: task_href(&t.task_id),
-            status: t.status.clone(),
+            status: t.status.name().to_owned(),
             host: t.host.clone().unwrap_or_default(),
             since: t.events.last().map(|e| When::new(e.timestamp_ms, now)),
             reason: t.pending_reason.clone().unwrap_or_default(),
