@@ -11,7 +11,7 @@ pub mod sandbox;
 mod tasks;
 
 use anyhow::Context;
-use aurora_api::{AgentCommand, AgentResources, RegisterRequest};
+use aurora_api::{AgentCommand, AgentResources, RegisterRequest, routes};
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -254,7 +254,7 @@ async fn session(
         isolation: config.confine.isolation_name().to_owned(),
     };
     let registered: aurora_api::RegisterResponse = http
-        .post(format!("{}/agent/v1/register", config.scheduler))
+        .post(format!("{}{}", config.scheduler, routes::AGENT_REGISTER))
         .json(&register)
         .send()
         .await?
@@ -266,8 +266,9 @@ async fn session(
     let silence = Duration::from_millis(registered.heartbeat_ms.max(250) * 4);
     let resp = http
         .get(format!(
-            "{}/agent/v1/{}/commands",
-            config.scheduler, config.agent_id
+            "{}{}",
+            config.scheduler,
+            routes::agent_commands(&config.agent_id)
         ))
         .send()
         .await?
@@ -297,8 +298,9 @@ async fn session(
                     // Answered with an empty status batch: the scheduler knows this agent lives.
                     let beat = http
                         .post(format!(
-                            "{}/agent/v1/{}/status",
-                            config.scheduler, config.agent_id
+                            "{}{}",
+                            config.scheduler,
+                            routes::agent_status(&config.agent_id)
                         ))
                         .timeout(Duration::from_secs(5))
                         .json(&aurora_api::StatusBatch {

@@ -15,7 +15,7 @@ impl Reporter {
     pub fn start(http: reqwest::Client, scheduler: String, agent_id: String) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<StatusUpdate>();
         tokio::spawn(async move {
-            let url = format!("{scheduler}/agent/v1/{agent_id}/status");
+            let url = format!("{scheduler}{}", aurora_api::routes::agent_status(&agent_id));
             while let Some(first) = rx.recv().await {
                 let mut updates = vec![first];
                 while let Ok(more) = rx.try_recv() {

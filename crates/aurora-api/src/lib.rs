@@ -1,18 +1,18 @@
 //! The wire: request and response bodies of the scheduler's JSON API (`/api/v1`), the protocol
-//! between the scheduler and its agents (`/agent/v1`), route paths, and the error body.
+//! between the scheduler and its agents (`/agent/v1`), and the error body; every route's path
+//! lives in [`routes`].
 //!
-//! Plain serde types and path helpers, no logic: the scheduler serves them, `aurora-client` and
-//! the agent speak them. Task states are `aurora_model`'s, serialised as Aurora's names (`RUNNING`).
+//! Plain serde types and path helpers, no logic: the scheduler serves them, `aurora-client` (for
+//! the CLI and the agent) speaks them. States are enums: task states are `aurora_model`'s,
+//! serialised as Aurora's names (`RUNNING`), host states and maintenance modes are
+//! `aurora_model::host`'s, and update actions are [`UpdateAction`].
 
 use aurora_model::Job;
 use aurora_model::host::{HostState, MaintenanceMode};
 use aurora_model::task::ScheduleStatus;
 use serde::{Deserialize, Serialize};
 
-/// The API version in every path.
-pub const API_PREFIX: &str = "/api/v1";
-/// The agent protocol's prefix.
-pub const AGENT_PREFIX: &str = "/agent/v1";
+pub mod routes;
 
 /// The body of every 4xx/5xx answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -586,22 +586,6 @@ pub struct StatusUpdate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusBatch {
     pub updates: Vec<StatusUpdate>,
-}
-
-/// Path of a cron job's resource: `/api/v1/cron/ROLE/ENV/NAME`.
-pub fn cron_path(key: &aurora_model::JobKey) -> String {
-    format!(
-        "{API_PREFIX}/cron/{}/{}/{}",
-        key.role, key.environment, key.name
-    )
-}
-
-/// Path of a job's resource: `/api/v1/jobs/ROLE/ENV/NAME`.
-pub fn job_path(key: &aurora_model::JobKey) -> String {
-    format!(
-        "{API_PREFIX}/jobs/{}/{}/{}",
-        key.role, key.environment, key.name
-    )
 }
 
 // --- task pages: processes, sandbox files, roles, instance pages ----------------------------------

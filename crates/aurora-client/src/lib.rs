@@ -184,7 +184,7 @@ impl Client {
         &self,
         config: aurora_model::Job,
     ) -> Result<CreateJobResponse, ClientError> {
-        let url = self.url("/api/v1/jobs");
+        let url = self.url(routes::JOBS);
         self.json(
             self.http.post(&url).json(&CreateJobRequest { config }),
             &url,
@@ -209,40 +209,44 @@ impl Client {
         } else {
             format!("?{}", q.join("&"))
         };
-        self.get(&format!("/api/v1/jobs{query}")).await
+        self.get(&format!("{}{query}", routes::JOBS)).await
     }
 
     /// `aurora auth login` (no user) and `aurora_admin token issue USER`.
     pub async fn issue_token(&self, req: &IssueTokenRequest) -> Result<TokenIssued, ClientError> {
-        let url = self.url("/api/v1/tokens");
+        let url = self.url(routes::TOKENS);
         self.json(self.http.post(&url).json(req), &url).await
     }
 
     /// `aurora_admin token list`.
     pub async fn tokens(&self) -> Result<Vec<TokenView>, ClientError> {
-        self.get("/api/v1/tokens").await
+        self.get(routes::TOKENS).await
     }
 
     /// `aurora_admin token revoke ID`.
     pub async fn revoke_token(&self, id: &str) -> Result<TokenView, ClientError> {
-        let url = self.url(&format!("/api/v1/tokens/{id}"));
+        let url = self.url(&routes::token(id));
         self.json(self.http.delete(&url), &url).await
     }
 
     /// `aurora_admin hosts`.
     pub async fn hosts(&self) -> Result<Vec<HostView>, ClientError> {
-        self.get("/api/v1/hosts").await
+        self.get(routes::HOSTS).await
     }
 
     /// `aurora_admin host_maintenance_status`.
     pub async fn maintenance(&self, hosts: &[String]) -> Result<Vec<MaintenanceView>, ClientError> {
-        self.get(&format!("/api/v1/maintenance?hosts={}", hosts.join(",")))
-            .await
+        self.get(&format!(
+            "{}?hosts={}",
+            routes::MAINTENANCE,
+            hosts.join(",")
+        ))
+        .await
     }
 
     /// `aurora_admin host_drain`.
     pub async fn drain(&self, hosts: &[String]) -> Result<DrainResponse, ClientError> {
-        let url = self.url("/api/v1/maintenance/drain");
+        let url = self.url(routes::MAINTENANCE_DRAIN);
         let body = HostsRequest {
             hosts: hosts.to_vec(),
         };
@@ -251,7 +255,7 @@ impl Client {
 
     /// `aurora_admin host_activate`.
     pub async fn activate(&self, hosts: &[String]) -> Result<Vec<MaintenanceView>, ClientError> {
-        let url = self.url("/api/v1/maintenance/activate");
+        let url = self.url(routes::MAINTENANCE_ACTIVATE);
         let body = HostsRequest {
             hosts: hosts.to_vec(),
         };
@@ -263,7 +267,7 @@ impl Client {
         &self,
         config: aurora_model::Job,
     ) -> Result<CronScheduled, ClientError> {
-        let url = self.url("/api/v1/cron");
+        let url = self.url(routes::CRON);
         self.json(
             self.http.post(&url).json(&CreateJobRequest { config }),
             &url,
@@ -273,23 +277,23 @@ impl Client {
 
     /// `aurora cron deschedule`.
     pub async fn deschedule_cron(&self, key: &JobKey) -> Result<CronDescheduled, ClientError> {
-        let url = self.url(&cron_path(key));
+        let url = self.url(&routes::cron_job(key));
         self.json(self.http.delete(&url), &url).await
     }
 
     /// `aurora cron start`.
     pub async fn start_cron(&self, key: &JobKey) -> Result<CronStarted, ClientError> {
-        let url = format!("{}{}/start", self.base, cron_path(key));
+        let url = self.url(&routes::cron_start(key));
         self.json(self.http.post(&url), &url).await
     }
 
     /// `aurora cron show`.
     pub async fn cron(&self, key: &JobKey) -> Result<CronView, ClientError> {
-        self.get(&cron_path(key)).await
+        self.get(&routes::cron_job(key)).await
     }
 
     pub async fn job(&self, key: &JobKey) -> Result<JobDetails, ClientError> {
-        self.get(&job_path(key)).await
+        self.get(&routes::job(key)).await
     }
 
     pub async fn kill(
@@ -298,7 +302,7 @@ impl Client {
         instances: Option<Vec<u32>>,
         message: Option<String>,
     ) -> Result<TasksAffected, ClientError> {
-        let url = format!("{}{}/kill", self.base, job_path(key));
+        let url = self.url(&routes::job_kill(key));
         self.json(
             self.http
                 .post(&url)
@@ -314,7 +318,7 @@ impl Client {
         from_instance: u32,
         count: u32,
     ) -> Result<TasksAffected, ClientError> {
-        let url = format!("{}{}/instances", self.base, job_path(key));
+        let url = self.url(&routes::job_instances(key));
         self.json(
             self.http.post(&url).json(&AddInstancesRequest {
                 from_instance,
@@ -331,7 +335,7 @@ impl Client {
         key: &JobKey,
         req: &RestartRequest,
     ) -> Result<StartUpdateResponse, ClientError> {
-        let url = format!("{}{}/restart", self.base, job_path(key));
+        let url = self.url(&routes::job_restart(key));
         self.json(self.http.post(&url).json(req), &url).await
     }
 
@@ -341,29 +345,29 @@ impl Client {
         key: &JobKey,
         req: &StartUpdateRequest,
     ) -> Result<StartUpdateResponse, ClientError> {
-        let url = format!("{}{}/update", self.base, job_path(key));
+        let url = self.url(&routes::job_update(key));
         self.json(self.http.post(&url).json(req), &url).await
     }
 
     /// `aurora job diff`.
     pub async fn diff(&self, key: &JobKey, req: &DiffRequest) -> Result<DiffResponse, ClientError> {
-        let url = format!("{}{}/diff", self.base, job_path(key));
+        let url = self.url(&routes::job_diff(key));
         self.json(self.http.post(&url).json(req), &url).await
     }
 
     /// A job's active update (404: none).
     pub async fn active_update(&self, key: &JobKey) -> Result<UpdateDetails, ClientError> {
-        self.get(&format!("{}/update", job_path(key))).await
+        self.get(&routes::job_update(key)).await
     }
 
     /// An update by id.
     pub async fn update(&self, id: &str) -> Result<UpdateDetails, ClientError> {
-        self.get(&format!("/api/v1/updates/{id}")).await
+        self.get(&routes::update(id)).await
     }
 
     /// `aurora update list`.
     pub async fn updates(&self, q: &UpdateQuery) -> Result<Vec<UpdateSummary>, ClientError> {
-        let mut url = reqwest::Url::parse(&self.url("/api/v1/updates"))
+        let mut url = reqwest::Url::parse(&self.url(routes::UPDATES))
             .map_err(|e| ClientError::Decode(e.to_string()))?;
         {
             let mut p = url.query_pairs_mut();
@@ -390,7 +394,7 @@ impl Client {
         verb: UpdateAction,
         message: Option<String>,
     ) -> Result<UpdateSummary, ClientError> {
-        let url = format!("{}{}/update/{verb}", self.base, job_path(key));
+        let url = self.url(&routes::job_update_control(key, verb));
         self.json(
             self.http.post(&url).json(&UpdateControlRequest { message }),
             &url,
@@ -400,17 +404,17 @@ impl Client {
 
     /// Pulses a coordinated update.
     pub async fn pulse_update(&self, id: &str) -> Result<PulseResponse, ClientError> {
-        let url = self.url(&format!("/api/v1/updates/{id}/pulse"));
+        let url = self.url(&routes::update_pulse(id));
         self.json(self.http.post(&url), &url).await
     }
 
     pub async fn task(&self, task_id: &str) -> Result<TaskView, ClientError> {
-        self.get(&format!("/api/v1/tasks/{task_id}")).await
+        self.get(&routes::task(task_id)).await
     }
 
     /// Reads a process's log.
     pub async fn logs(&self, task_id: &str, q: &LogQuery) -> Result<LogChunk, ClientError> {
-        let mut url = reqwest::Url::parse(&self.url(&format!("/api/v1/tasks/{task_id}/logs")))
+        let mut url = reqwest::Url::parse(&self.url(&routes::task_logs(task_id)))
             .map_err(|e| ClientError::Decode(e.to_string()))?;
         {
             let mut p = url.query_pairs_mut();

@@ -282,7 +282,7 @@ pub fn job_page<'a>(
         crumbs: job_crumbs(key),
         key: key.to_string(),
         kind: kind(&summary),
-        api: aurora_api::job_path(key),
+        api: aurora_api::routes::job(key),
         counts: summary.task_counts.into_iter().collect(),
         rows: instance_rows(&instances, now),
         pager: pager(key, page, per_page, offset, total),
