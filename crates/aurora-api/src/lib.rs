@@ -496,6 +496,10 @@ pub struct TokenView {
 
 // --- agent protocol -------------------------------------------------------------------------------
 
+/// The header carrying the cluster secret, both ways: agents to the scheduler, and the scheduler to
+/// agents' file servers (who may speak: `aurora_agent::cluster_secret`).
+pub const CLUSTER_SECRET_HEADER: &str = "x-aurora-cluster-secret";
+
 /// Resources an agent offers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentResources {
@@ -530,12 +534,6 @@ pub struct RegisterResponse {
     /// How often the command stream carries a heartbeat: a stream silent for several of these
     /// is dead, and the agent reconnects.
     pub heartbeat_ms: u64,
-}
-
-impl Default for RegisterResponse {
-    fn default() -> Self {
-        RegisterResponse { heartbeat_ms: 5000 }
-    }
 }
 
 /// A command for an agent, sent over its command stream (`GET /agent/v1/AGENT/commands`, one JSON

@@ -1,5 +1,9 @@
-//! A typed client for the scheduler's `/api/v1`: one async method per route, errors that say what
-//! the scheduler refused (its JSON `error`) or which URL could not be reached. No business logic.
+//! A typed client for the scheduler's `/api/v1` ([`Client`], for the CLI and the tests) and for
+//! the agent protocol `/agent/v1` ([`agent_protocol`], for agents): one async method per route,
+//! errors that say what the scheduler refused (its JSON `error`) or which URL could not be
+//! reached. No business logic: retries, backoff and what a command means are the callers'.
+
+pub mod agent_protocol;
 
 use aurora_api::*;
 use aurora_model::JobKey;
@@ -21,6 +25,43 @@ pub enum ClientError {
     /// The answer was not what the API promises.
     #[error("unexpected answer from the scheduler: {0}")]
     Decode(String),
+}
+
+/// A reqwest client builder for a scheduler: a 5 s connect timeout, and the PEM certificates `ca`
+/// trusted (besides the system's) for `https://`.
+fn http_builder(ca: Option<&[u8]>) -> Result<reqwest::ClientBuilder, ClientError> {
+    let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+    match ca {
+        Some(pem) => {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| ClientError::Decode(format!("the CA certificate: {e}")))?;
+            Ok(builder.tls_certs_merge(certs))
+        }
+        None => Ok(builder),
+    }
+}
+
+fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, ClientError> {
+    builder
+        .build()
+        .map_err(|e| ClientError::Decode(format!("building the HTTP client: {e}")))
+}
+
+/// Sends `req` (to `url`): a success answer, or the scheduler's refusal (its JSON `error`).
+async fn send(req: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response, ClientError> {
+    let resp = req.send().await.map_err(|source| ClientError::Transport {
+        url: url.to_owned(),
+        source,
+    })?;
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<ErrorBody>(&text)
+        .map(|b| b.error)
+        .unwrap_or_else(|_| format!("HTTP {status}: {text}"));
+    Err(ClientError::Http { status, message })
 }
 
 /// A client for one scheduler.
@@ -61,17 +102,7 @@ impl Client {
     /// A client for the scheduler at `base`, trusting the PEM certificates `ca` (besides the
     /// system's) for `https://`.
     pub fn with_ca(base: &str, ca: Option<&[u8]>) -> Result<Self, ClientError> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60));
-        if let Some(pem) = ca {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| ClientError::Decode(format!("the CA certificate: {e}")))?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| ClientError::Decode(format!("building the HTTP client: {e}")))?;
+        let http = build(http_builder(ca)?.timeout(Duration::from_secs(60)))?;
         Ok(Self::with_http(base, http))
     }
 
@@ -134,19 +165,7 @@ impl Client {
             }
             None => req,
         };
-        let resp = req.send().await.map_err(|source| ClientError::Transport {
-            url: url.to_owned(),
-            source,
-        })?;
-        if resp.status().is_success() {
-            return Ok(resp);
-        }
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<ErrorBody>(&text)
-            .map(|b| b.error)
-            .unwrap_or_else(|_| format!("HTTP {status}: {text}"));
-        Err(ClientError::Http { status, message })
+        send(req, url).await
     }
 
     async fn json<T: DeserializeOwned>(
