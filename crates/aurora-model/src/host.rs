@@ -24,6 +24,15 @@ pub enum HostState {
 }
 
 impl HostState {
+    /// Every state, in the order documents list them.
+    pub const ALL: [HostState; 5] = [
+        HostState::Active,
+        HostState::Draining,
+        HostState::Drained,
+        HostState::Disconnected,
+        HostState::Lost,
+    ];
+
     /// The name on the wire and in tables: `ACTIVE`.
     pub fn name(self) -> &'static str {
         match self {
@@ -55,6 +64,13 @@ pub enum MaintenanceMode {
 }
 
 impl MaintenanceMode {
+    /// Every mode, in the order documents list them.
+    pub const ALL: [MaintenanceMode; 3] = [
+        MaintenanceMode::None,
+        MaintenanceMode::Draining,
+        MaintenanceMode::Drained,
+    ];
+
     /// The name on the wire and in `aurora_admin`'s output: `DRAINED`.
     pub fn name(self) -> &'static str {
         match self {
@@ -77,8 +93,7 @@ mod tests {
 
     #[test]
     fn wire_names_are_the_display_names() {
-        use HostState::*;
-        for s in [Active, Draining, Drained, Disconnected, Lost] {
+        for s in HostState::ALL {
             assert_eq!(
                 serde_json::to_value(s).unwrap(),
                 serde_json::Value::String(s.name().into())
@@ -88,11 +103,7 @@ mod tests {
                 s
             );
         }
-        for m in [
-            MaintenanceMode::None,
-            MaintenanceMode::Draining,
-            MaintenanceMode::Drained,
-        ] {
+        for m in MaintenanceMode::ALL {
             assert_eq!(
                 serde_json::to_value(m).unwrap(),
                 serde_json::Value::String(m.name().into())

@@ -1,7 +1,8 @@
 //! The OpenAPI 3 document of `/api/v1`, served at `/api/v1/openapi.json`, so scripts and tools can
 //! discover the API. Kept next to the routes it describes (`http::api`).
 
-use aurora_api::routes;
+use aurora_api::{UpdateAction, routes};
+use aurora_model::host::{HostState, MaintenanceMode};
 use serde_json::{Value, json};
 
 fn body(schema: &str) -> Value {
@@ -98,7 +99,7 @@ fn paths() -> Value {
                         { "name": "role", "in": "path", "required": true, "schema": { "type": "string" } },
                         { "name": "env", "in": "path", "required": true, "schema": { "type": "string" } },
                         { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
-                        { "name": "verb", "in": "path", "required": true, "schema": { "type": "string", "enum": ["pause", "resume", "abort", "rollback"] } }
+                        { "name": "verb", "in": "path", "required": true, "schema": { "type": "string", "enum": UpdateAction::ALL.map(UpdateAction::name) } }
                       ],
                       "requestBody": body("UpdateControlRequest"),
                       "responses": { "200": answer("The update", Some("UpdateSummary")), "400": errors(), "404": errors() } }
@@ -224,12 +225,12 @@ fn schemas() -> Value {
         "CronView": { "type": "object", "properties": { "job": { "type": "string" }, "schedule": { "type": "string" }, "collision_policy": { "type": "string" }, "timezone": { "type": "string" },
             "next_runs_ms": { "type": "array", "items": { "type": "integer" } }, "last_run_ms": { "type": "integer" }, "pending_run_ms": { "type": "integer" },
             "runs": { "type": "array", "items": { "type": "object", "properties": { "run_ms": { "type": "integer" }, "task_counts": { "type": "object", "additionalProperties": { "type": "integer" } } } } } } },
-        "HostView": { "type": "object", "properties": { "agent_id": { "type": "string" }, "hostname": { "type": "string" }, "state": { "type": "string", "enum": ["ACTIVE", "DRAINING", "DRAINED", "DISCONNECTED", "LOST"] },
+        "HostView": { "type": "object", "properties": { "agent_id": { "type": "string" }, "hostname": { "type": "string" }, "state": { "type": "string", "enum": HostState::ALL.map(HostState::name) },
             "attributes": { "type": "object", "additionalProperties": { "type": "string" } }, "cpu": { "type": "number" }, "ram_mb": { "type": "integer" }, "disk_mb": { "type": "integer" },
             "used_cpu": { "type": "number" }, "used_ram_mb": { "type": "integer" }, "used_disk_mb": { "type": "integer" }, "tasks": { "type": "integer" }, "last_seen_ms": { "type": "integer" },
             "isolation": { "type": "string", "enum": ["cgroup-v2", "cgroup-v1", "rlimits", "none"] } } },
         "HostsRequest": { "type": "object", "required": ["hosts"], "properties": { "hosts": { "type": "array", "items": { "type": "string" } } } },
-        "MaintenanceView": { "type": "object", "properties": { "host": { "type": "string" }, "mode": { "type": "string", "enum": ["NONE", "DRAINING", "DRAINED"] } } },
+        "MaintenanceView": { "type": "object", "properties": { "host": { "type": "string" }, "mode": { "type": "string", "enum": MaintenanceMode::ALL.map(MaintenanceMode::name) } } },
         "DrainResponse": { "type": "object", "properties": { "hosts": { "type": "array", "items": { "$ref": "#/components/schemas/MaintenanceView" } }, "task_ids": { "type": "array", "items": { "type": "string" } } } },
         "IssueTokenRequest": { "type": "object", "properties": { "user": { "type": "string" }, "ttl_secs": { "type": "integer" }, "bind_ip": { "type": "string", "description": "an IP address, or * for any; the caller's address when absent" } } },
         "TokenIssued": { "type": "object", "properties": { "token": { "type": "string" }, "id": { "type": "string" }, "user": { "type": "string" }, "expires_ms": { "type": "integer" }, "bind_ip": { "type": "string" } } },
