@@ -9,8 +9,8 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-/// The header carrying the secret.
-pub const HEADER: &str = "x-aurora-cluster-secret";
+/// The header carrying the secret (the wire's, so `aurora-client` sends the same).
+pub use aurora_api::CLUSTER_SECRET_HEADER as HEADER;
 
 /// Why a peer was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

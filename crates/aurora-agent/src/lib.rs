@@ -1,6 +1,8 @@
 //! The agent: one per machine (or embedded in the scheduler for a single-machine cluster). It
 //! registers with the scheduler, holds the command stream, runs the tasks it is given through
 //! `aurora-executor`, reports their states (retried until acknowledged), and serves their logs.
+//! It speaks the protocol through `aurora_client::agent_protocol`; what it does with each command,
+//! when a silent stream is dead and how it retries are decided here.
 //!
 //! It never decides placement. It owns the sandboxes under its work directory.
 
@@ -12,6 +14,7 @@ mod tasks;
 
 use anyhow::Context;
 use aurora_api::{AgentCommand, AgentResources, RegisterRequest};
+use aurora_client::agent_protocol::{AgentProtocolClient, CommandError};
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -186,29 +189,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::error!("agent file server failed: {e}");
         }
     });
-    let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(s) = &config.cluster_secret {
-        headers.insert(
-            cluster_secret::HEADER,
-            reqwest::header::HeaderValue::from_str(s)
-                .context("the cluster secret is not a valid header value")?,
-        );
-    }
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .default_headers(headers);
-    if let Some(ca) = &config.scheduler_ca {
-        let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .with_context(|| format!("{} holds no PEM certificate", ca.display()))?;
-        builder = builder.tls_certs_merge(certs);
-    }
-    let http = builder.build()?;
-    let reporter = report::Reporter::start(
-        http.clone(),
-        config.scheduler.clone(),
-        config.agent_id.clone(),
-    );
+    let ca = match &config.scheduler_ca {
+        Some(path) => {
+            Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        None => None,
+    };
+    let scheduler = AgentProtocolClient::new(
+        &config.scheduler,
+        config.cluster_secret.as_deref(),
+        ca.as_deref(),
+    )
+    .with_context(|| match &config.scheduler_ca {
+        Some(path) => format!("the scheduler's client (CA {})", path.display()),
+        None => "the scheduler's client".to_owned(),
+    })?;
+    let reporter = report::Reporter::start(scheduler.clone(), config.agent_id.clone());
     tracing::info!(
         isolation = config.confine.isolation_name(),
         task_user = ?config.confine.task_user,
@@ -223,7 +219,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tasks.adopt_survivors();
     let mut backoff = Duration::from_millis(100);
     loop {
-        match session(&config, &endpoint, &http, &tasks).await {
+        match session(&config, &endpoint, &scheduler, &tasks).await {
             Ok(()) => backoff = Duration::from_millis(100),
             Err(e) => {
                 tracing::warn!(
@@ -241,7 +237,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 async fn session(
     config: &Config,
     endpoint: &str,
-    http: &reqwest::Client,
+    scheduler: &AgentProtocolClient,
     tasks: &Arc<tasks::Tasks>,
 ) -> anyhow::Result<()> {
     let register = RegisterRequest {
@@ -253,65 +249,40 @@ async fn session(
         running: tasks.running(),
         isolation: config.confine.isolation_name().to_owned(),
     };
-    let registered: aurora_api::RegisterResponse = http
-        .post(format!("{}/agent/v1/register", config.scheduler))
-        .json(&register)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await
-        .unwrap_or_default();
+    let registered = scheduler.register(&register).await.context("registering")?;
     // Four heartbeats missed: the stream (or the network under it) is dead.
     let silence = Duration::from_millis(registered.heartbeat_ms.max(250) * 4);
-    let resp = http
-        .get(format!(
-            "{}/agent/v1/{}/commands",
-            config.scheduler, config.agent_id
-        ))
-        .send()
-        .await?
-        .error_for_status()?;
-    let mut body = resp.bytes_stream();
-    let mut buf: Vec<u8> = Vec::new();
+    let mut commands = scheduler
+        .commands(&config.agent_id)
+        .await
+        .context("opening the command stream")?;
     loop {
         // A silent stream is a dead one.
-        let chunk = tokio::time::timeout(silence, body.next())
+        let command = tokio::time::timeout(silence, commands.next())
             .await
             .context("command stream went silent")?;
-        let Some(chunk) = chunk else {
-            anyhow::bail!("the scheduler closed the command stream")
-        };
-        buf.extend_from_slice(&chunk?);
-        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=pos).collect();
-            match serde_json::from_slice::<AgentCommand>(&line) {
-                Ok(AgentCommand::Launch(launch)) => {
-                    tracing::info!(task = %launch.task_id, "launching");
-                    tasks.launch(*launch)
-                }
-                Ok(AgentCommand::Kill { task_id, grace_ms }) => {
-                    tasks.kill(&task_id, Duration::from_millis(grace_ms))
-                }
-                Ok(AgentCommand::Heartbeat) => {
-                    // Answered with an empty status batch: the scheduler knows this agent lives.
-                    let beat = http
-                        .post(format!(
-                            "{}/agent/v1/{}/status",
-                            config.scheduler, config.agent_id
-                        ))
-                        .timeout(Duration::from_secs(5))
-                        .json(&aurora_api::StatusBatch {
-                            updates: Vec::new(),
-                        });
-                    tokio::spawn(async move {
-                        if let Err(e) = beat.send().await {
-                            tracing::debug!("heartbeat not delivered: {e}");
-                        }
-                    });
-                }
-                Err(e) => tracing::warn!("ignoring a command that does not parse: {e}"),
+        match command {
+            None => anyhow::bail!("the scheduler closed the command stream"),
+            Some(Ok(AgentCommand::Launch(launch))) => {
+                tracing::info!(task = %launch.task_id, "launching");
+                tasks.launch(*launch)
             }
+            Some(Ok(AgentCommand::Kill { task_id, grace_ms })) => {
+                tasks.kill(&task_id, Duration::from_millis(grace_ms))
+            }
+            Some(Ok(AgentCommand::Heartbeat)) => {
+                // Answered with an empty status batch: the scheduler knows this agent lives.
+                let (scheduler, agent_id) = (scheduler.clone(), config.agent_id.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = scheduler.heartbeat(&agent_id).await {
+                        tracing::debug!("heartbeat not delivered: {e}");
+                    }
+                });
+            }
+            Some(Err(e @ CommandError::Unparsable(_))) => {
+                tracing::warn!("ignoring {e}")
+            }
+            Some(Err(e @ CommandError::Broken(_))) => return Err(e.into()),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! changes nothing on the scheduler, so a retry after a lost answer is safe.
 
 use aurora_api::{StatusBatch, StatusUpdate};
+use aurora_client::agent_protocol::AgentProtocolClient;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -12,10 +13,9 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    pub fn start(http: reqwest::Client, scheduler: String, agent_id: String) -> Self {
+    pub fn start(scheduler: AgentProtocolClient, agent_id: String) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<StatusUpdate>();
         tokio::spawn(async move {
-            let url = format!("{scheduler}/agent/v1/{agent_id}/status");
             while let Some(first) = rx.recv().await {
                 let mut updates = vec![first];
                 while let Ok(more) = rx.try_recv() {
@@ -23,23 +23,10 @@ impl Reporter {
                 }
                 let batch = StatusBatch { updates };
                 let mut backoff = Duration::from_millis(50);
-                loop {
-                    match http
-                        .post(&url)
-                        .json(&batch)
-                        .send()
-                        .await
-                        .and_then(|r| r.error_for_status())
-                    {
-                        Ok(_) => break,
-                        Err(e) => {
-                            tracing::warn!(
-                                "status update not acknowledged ({e}); retrying in {backoff:?}"
-                            );
-                            tokio::time::sleep(backoff).await;
-                            backoff = (backoff * 2).min(Duration::from_secs(5));
-                        }
-                    }
+                while let Err(e) = scheduler.post_status(&agent_id, &batch).await {
+                    tracing::warn!("status update not acknowledged ({e}); retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
         });

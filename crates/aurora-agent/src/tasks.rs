@@ -5,6 +5,7 @@
 use crate::report::Reporter;
 use aurora_api::{LaunchTask, StatusUpdate};
 use aurora_executor::{TaskHandle, TaskLaunch, TaskRunner, TaskState};
+use aurora_model::task::ScheduleStatus;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,14 +18,14 @@ fn now_ms() -> i64 {
 }
 
 /// What the scheduler calls each executor state.
-fn status_name(s: &TaskState) -> &'static str {
+fn schedule_status(s: &TaskState) -> ScheduleStatus {
     match s {
-        TaskState::Starting => "STARTING",
-        TaskState::Running => "RUNNING",
-        TaskState::Finished => "FINISHED",
-        TaskState::Failed => "FAILED",
-        TaskState::Killed => "KILLED",
-        TaskState::Lost => "LOST",
+        TaskState::Starting => ScheduleStatus::Starting,
+        TaskState::Running => ScheduleStatus::Running,
+        TaskState::Finished => ScheduleStatus::Finished,
+        TaskState::Failed => ScheduleStatus::Failed,
+        TaskState::Killed => ScheduleStatus::Killed,
+        TaskState::Lost => ScheduleStatus::Lost,
     }
 }
 
@@ -67,10 +68,10 @@ impl Tasks {
         self.map().keys().cloned().collect()
     }
 
-    fn report(&self, task_id: &str, status: &str, message: Option<String>) {
+    fn report(&self, task_id: &str, status: ScheduleStatus, message: Option<String>) {
         self.reporter.send(StatusUpdate {
             task_id: task_id.to_owned(),
-            status: status.to_owned(),
+            status,
             message,
             timestamp_ms: now_ms(),
         });
@@ -106,7 +107,11 @@ impl Tasks {
     /// Starts a task, unless it already runs here.
     pub fn launch(self: &Arc<Self>, l: LaunchTask) {
         if !crate::sandbox::safe_component(&l.task_id) {
-            self.report(&l.task_id, "FAILED", Some("invalid task id".into()));
+            self.report(
+                &l.task_id,
+                ScheduleStatus::Failed,
+                Some("invalid task id".into()),
+            );
             return;
         }
         {
@@ -124,7 +129,7 @@ impl Tasks {
                 Err(e) => {
                     me.map().remove(&task_id);
                     let why = format!("could not start the task on {}: {e}", me.hostname);
-                    me.report(&task_id, "FAILED", Some(why));
+                    me.report(&task_id, ScheduleStatus::Failed, Some(why));
                     return;
                 }
             };
@@ -148,7 +153,7 @@ impl Tasks {
                     me.map().remove(&task_id);
                     me.report(
                         &task_id,
-                        "FAILED",
+                        ScheduleStatus::Failed,
                         Some(format!("could not start the task: {e}")),
                     );
                     return;
@@ -175,23 +180,23 @@ impl Tasks {
         let me = self.clone();
         tokio::spawn(async move {
             let mut statuses = handle.status();
-            let mut last: Option<&'static str> = None;
+            let mut last: Option<ScheduleStatus> = None;
             if launched {
-                me.report(&task_id, "STARTING", None);
-                last = Some("STARTING");
+                me.report(&task_id, ScheduleStatus::Starting, None);
+                last = Some(ScheduleStatus::Starting);
             }
             loop {
-                let (name, message, terminal) = {
+                let (status, message, terminal) = {
                     let s = statuses.borrow_and_update();
                     (
-                        status_name(&s.state),
+                        schedule_status(&s.state),
                         s.message.clone(),
                         s.state.is_terminal(),
                     )
                 };
-                if last != Some(name) {
-                    me.report(&task_id, name, message);
-                    last = Some(name);
+                if last != Some(status) {
+                    me.report(&task_id, status, message);
+                    last = Some(status);
                 }
                 if terminal || statuses.changed().await.is_err() {
                     break;
@@ -217,7 +222,7 @@ impl Tasks {
             }
             None => self.report(
                 task_id,
-                "KILLED",
+                ScheduleStatus::Killed,
                 Some("Task is not running on this agent".into()),
             ),
         }

@@ -1,16 +1,18 @@
 //! The wire: request and response bodies of the scheduler's JSON API (`/api/v1`), the protocol
-//! between the scheduler and its agents (`/agent/v1`), route paths, and the error body.
+//! between the scheduler and its agents (`/agent/v1`), and the error body; every route's path
+//! lives in [`routes`].
 //!
-//! Plain serde types and path helpers, no logic: the scheduler serves them, `aurora-client` and
-//! the agent speak them. Task states are `aurora_model`'s, serialised as Aurora's names (`RUNNING`).
+//! Plain serde types and path helpers, no logic: the scheduler serves them, `aurora-client` (for
+//! the CLI and the agent) speaks them. States are enums: task states are `aurora_model`'s,
+//! serialised as Aurora's names (`RUNNING`), host states and maintenance modes are
+//! `aurora_model::host`'s, and update actions are [`UpdateAction`].
 
 use aurora_model::Job;
+use aurora_model::host::{HostState, MaintenanceMode};
+use aurora_model::task::ScheduleStatus;
 use serde::{Deserialize, Serialize};
 
-/// The API version in every path.
-pub const API_PREFIX: &str = "/api/v1";
-/// The agent protocol's prefix.
-pub const AGENT_PREFIX: &str = "/agent/v1";
+pub mod routes;
 
 /// The body of every 4xx/5xx answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,8 +71,8 @@ pub struct TaskView {
     /// `ROLE/ENV/NAME`.
     pub job: String,
     pub instance: u32,
-    /// Aurora's state name: `PENDING`, `RUNNING`...
-    pub status: String,
+    /// Serialised as Aurora's state name: `PENDING`, `RUNNING`...
+    pub status: ScheduleStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,7 +97,7 @@ pub struct TaskView {
 pub struct TaskEventView {
     /// Milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
-    pub status: String,
+    pub status: ScheduleStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
@@ -279,7 +281,61 @@ pub struct UpdateQuery {
     pub status: Option<String>,
 }
 
-/// `POST /api/v1/jobs/ROLE/ENV/NAME/update/{pause,resume,abort,rollback}`.
+/// What `POST /api/v1/jobs/ROLE/ENV/NAME/update/{verb}` does to the job's active update: the
+/// `{verb}` segment, by its lower-case name (`pause`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpdateAction {
+    Pause,
+    Resume,
+    Abort,
+    Rollback,
+}
+
+impl UpdateAction {
+    /// Every action, in the order error messages list them.
+    pub const ALL: [UpdateAction; 4] = [
+        UpdateAction::Pause,
+        UpdateAction::Resume,
+        UpdateAction::Abort,
+        UpdateAction::Rollback,
+    ];
+
+    /// The path segment: `pause`, `resume`, `abort` or `rollback`.
+    pub fn name(self) -> &'static str {
+        match self {
+            UpdateAction::Pause => "pause",
+            UpdateAction::Resume => "resume",
+            UpdateAction::Abort => "abort",
+            UpdateAction::Rollback => "rollback",
+        }
+    }
+}
+
+impl std::fmt::Display for UpdateAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A `{verb}` segment that names no [`UpdateAction`] (the scheduler answers it with a 404).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no update action '{0}' (pause, resume, abort, rollback)")]
+pub struct UnknownUpdateAction(pub String);
+
+impl std::str::FromStr for UpdateAction {
+    type Err = UnknownUpdateAction;
+
+    /// The exact lower-case name, as the path carries it.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        UpdateAction::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| UnknownUpdateAction(s.to_owned()))
+    }
+}
+
+/// The body of `POST /api/v1/jobs/ROLE/ENV/NAME/update/{verb}` (see [`UpdateAction`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateControlRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -360,7 +416,7 @@ pub struct HostView {
     pub agent_id: String,
     pub hostname: String,
     /// `ACTIVE`, `DRAINING`, `DRAINED`, `DISCONNECTED` (stream down, not yet lost) or `LOST`.
-    pub state: String,
+    pub state: HostState,
     pub attributes: std::collections::BTreeMap<String, String>,
     pub cpu: f64,
     pub ram_mb: u64,
@@ -387,7 +443,7 @@ pub struct HostsRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaintenanceView {
     pub host: String,
-    pub mode: String,
+    pub mode: MaintenanceMode,
 }
 
 /// The answer to a drain: the hosts' modes and the tasks being moved off.
@@ -440,6 +496,10 @@ pub struct TokenView {
 
 // --- agent protocol -------------------------------------------------------------------------------
 
+/// The header carrying the cluster secret, both ways: agents to the scheduler, and the scheduler to
+/// agents' file servers (who may speak: `aurora_agent::cluster_secret`).
+pub const CLUSTER_SECRET_HEADER: &str = "x-aurora-cluster-secret";
+
 /// Resources an agent offers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentResources {
@@ -474,12 +534,6 @@ pub struct RegisterResponse {
     /// How often the command stream carries a heartbeat: a stream silent for several of these
     /// is dead, and the agent reconnects.
     pub heartbeat_ms: u64,
-}
-
-impl Default for RegisterResponse {
-    fn default() -> Self {
-        RegisterResponse { heartbeat_ms: 5000 }
-    }
 }
 
 /// A command for an agent, sent over its command stream (`GET /agent/v1/AGENT/commands`, one JSON
@@ -519,8 +573,8 @@ pub struct LaunchTask {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusUpdate {
     pub task_id: String,
-    /// `STARTING`, `RUNNING`, `FINISHED`, `FAILED`, `KILLED`, `LOST`.
-    pub status: String,
+    /// `STARTING`, `RUNNING`, `FINISHED`, `FAILED`, `KILLED` or `LOST`.
+    pub status: ScheduleStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub timestamp_ms: i64,
@@ -530,22 +584,6 @@ pub struct StatusUpdate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusBatch {
     pub updates: Vec<StatusUpdate>,
-}
-
-/// Path of a cron job's resource: `/api/v1/cron/ROLE/ENV/NAME`.
-pub fn cron_path(key: &aurora_model::JobKey) -> String {
-    format!(
-        "{API_PREFIX}/cron/{}/{}/{}",
-        key.role, key.environment, key.name
-    )
-}
-
-/// Path of a job's resource: `/api/v1/jobs/ROLE/ENV/NAME`.
-pub fn job_path(key: &aurora_model::JobKey) -> String {
-    format!(
-        "{API_PREFIX}/jobs/{}/{}/{}",
-        key.role, key.environment, key.name
-    )
 }
 
 // --- task pages: processes, sandbox files, roles, instance pages ----------------------------------

@@ -1,5 +1,9 @@
-//! A typed client for the scheduler's `/api/v1`: one async method per route, errors that say what
-//! the scheduler refused (its JSON `error`) or which URL could not be reached. No business logic.
+//! A typed client for the scheduler's `/api/v1` ([`Client`], for the CLI and the tests) and for
+//! the agent protocol `/agent/v1` ([`agent_protocol`], for agents): one async method per route,
+//! errors that say what the scheduler refused (its JSON `error`) or which URL could not be
+//! reached. No business logic: retries, backoff and what a command means are the callers'.
+
+pub mod agent_protocol;
 
 use aurora_api::*;
 use aurora_model::JobKey;
@@ -21,6 +25,43 @@ pub enum ClientError {
     /// The answer was not what the API promises.
     #[error("unexpected answer from the scheduler: {0}")]
     Decode(String),
+}
+
+/// A reqwest client builder for a scheduler: a 5 s connect timeout, and the PEM certificates `ca`
+/// trusted (besides the system's) for `https://`.
+fn http_builder(ca: Option<&[u8]>) -> Result<reqwest::ClientBuilder, ClientError> {
+    let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+    match ca {
+        Some(pem) => {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| ClientError::Decode(format!("the CA certificate: {e}")))?;
+            Ok(builder.tls_certs_merge(certs))
+        }
+        None => Ok(builder),
+    }
+}
+
+fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, ClientError> {
+    builder
+        .build()
+        .map_err(|e| ClientError::Decode(format!("building the HTTP client: {e}")))
+}
+
+/// Sends `req` (to `url`): a success answer, or the scheduler's refusal (its JSON `error`).
+async fn send(req: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response, ClientError> {
+    let resp = req.send().await.map_err(|source| ClientError::Transport {
+        url: url.to_owned(),
+        source,
+    })?;
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<ErrorBody>(&text)
+        .map(|b| b.error)
+        .unwrap_or_else(|_| format!("HTTP {status}: {text}"));
+    Err(ClientError::Http { status, message })
 }
 
 /// A client for one scheduler.
@@ -61,17 +102,7 @@ impl Client {
     /// A client for the scheduler at `base`, trusting the PEM certificates `ca` (besides the
     /// system's) for `https://`.
     pub fn with_ca(base: &str, ca: Option<&[u8]>) -> Result<Self, ClientError> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60));
-        if let Some(pem) = ca {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| ClientError::Decode(format!("the CA certificate: {e}")))?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| ClientError::Decode(format!("building the HTTP client: {e}")))?;
+        let http = build(http_builder(ca)?.timeout(Duration::from_secs(60)))?;
         Ok(Self::with_http(base, http))
     }
 
@@ -134,19 +165,7 @@ impl Client {
             }
             None => req,
         };
-        let resp = req.send().await.map_err(|source| ClientError::Transport {
-            url: url.to_owned(),
-            source,
-        })?;
-        if resp.status().is_success() {
-            return Ok(resp);
-        }
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<ErrorBody>(&text)
-            .map(|b| b.error)
-            .unwrap_or_else(|_| format!("HTTP {status}: {text}"));
-        Err(ClientError::Http { status, message })
+        send(req, url).await
     }
 
     async fn json<T: DeserializeOwned>(
@@ -184,7 +203,7 @@ impl Client {
         &self,
         config: aurora_model::Job,
     ) -> Result<CreateJobResponse, ClientError> {
-        let url = self.url("/api/v1/jobs");
+        let url = self.url(routes::JOBS);
         self.json(
             self.http.post(&url).json(&CreateJobRequest { config }),
             &url,
@@ -209,40 +228,44 @@ impl Client {
         } else {
             format!("?{}", q.join("&"))
         };
-        self.get(&format!("/api/v1/jobs{query}")).await
+        self.get(&format!("{}{query}", routes::JOBS)).await
     }
 
     /// `aurora auth login` (no user) and `aurora_admin token issue USER`.
     pub async fn issue_token(&self, req: &IssueTokenRequest) -> Result<TokenIssued, ClientError> {
-        let url = self.url("/api/v1/tokens");
+        let url = self.url(routes::TOKENS);
         self.json(self.http.post(&url).json(req), &url).await
     }
 
     /// `aurora_admin token list`.
     pub async fn tokens(&self) -> Result<Vec<TokenView>, ClientError> {
-        self.get("/api/v1/tokens").await
+        self.get(routes::TOKENS).await
     }
 
     /// `aurora_admin token revoke ID`.
     pub async fn revoke_token(&self, id: &str) -> Result<TokenView, ClientError> {
-        let url = self.url(&format!("/api/v1/tokens/{id}"));
+        let url = self.url(&routes::token(id));
         self.json(self.http.delete(&url), &url).await
     }
 
     /// `aurora_admin hosts`.
     pub async fn hosts(&self) -> Result<Vec<HostView>, ClientError> {
-        self.get("/api/v1/hosts").await
+        self.get(routes::HOSTS).await
     }
 
     /// `aurora_admin host_maintenance_status`.
     pub async fn maintenance(&self, hosts: &[String]) -> Result<Vec<MaintenanceView>, ClientError> {
-        self.get(&format!("/api/v1/maintenance?hosts={}", hosts.join(",")))
-            .await
+        self.get(&format!(
+            "{}?hosts={}",
+            routes::MAINTENANCE,
+            hosts.join(",")
+        ))
+        .await
     }
 
     /// `aurora_admin host_drain`.
     pub async fn drain(&self, hosts: &[String]) -> Result<DrainResponse, ClientError> {
-        let url = self.url("/api/v1/maintenance/drain");
+        let url = self.url(routes::MAINTENANCE_DRAIN);
         let body = HostsRequest {
             hosts: hosts.to_vec(),
         };
@@ -251,7 +274,7 @@ impl Client {
 
     /// `aurora_admin host_activate`.
     pub async fn activate(&self, hosts: &[String]) -> Result<Vec<MaintenanceView>, ClientError> {
-        let url = self.url("/api/v1/maintenance/activate");
+        let url = self.url(routes::MAINTENANCE_ACTIVATE);
         let body = HostsRequest {
             hosts: hosts.to_vec(),
         };
@@ -263,7 +286,7 @@ impl Client {
         &self,
         config: aurora_model::Job,
     ) -> Result<CronScheduled, ClientError> {
-        let url = self.url("/api/v1/cron");
+        let url = self.url(routes::CRON);
         self.json(
             self.http.post(&url).json(&CreateJobRequest { config }),
             &url,
@@ -273,23 +296,23 @@ impl Client {
 
     /// `aurora cron deschedule`.
     pub async fn deschedule_cron(&self, key: &JobKey) -> Result<CronDescheduled, ClientError> {
-        let url = self.url(&cron_path(key));
+        let url = self.url(&routes::cron_job(key));
         self.json(self.http.delete(&url), &url).await
     }
 
     /// `aurora cron start`.
     pub async fn start_cron(&self, key: &JobKey) -> Result<CronStarted, ClientError> {
-        let url = format!("{}{}/start", self.base, cron_path(key));
+        let url = self.url(&routes::cron_start(key));
         self.json(self.http.post(&url), &url).await
     }
 
     /// `aurora cron show`.
     pub async fn cron(&self, key: &JobKey) -> Result<CronView, ClientError> {
-        self.get(&cron_path(key)).await
+        self.get(&routes::cron_job(key)).await
     }
 
     pub async fn job(&self, key: &JobKey) -> Result<JobDetails, ClientError> {
-        self.get(&job_path(key)).await
+        self.get(&routes::job(key)).await
     }
 
     pub async fn kill(
@@ -298,7 +321,7 @@ impl Client {
         instances: Option<Vec<u32>>,
         message: Option<String>,
     ) -> Result<TasksAffected, ClientError> {
-        let url = format!("{}{}/kill", self.base, job_path(key));
+        let url = self.url(&routes::job_kill(key));
         self.json(
             self.http
                 .post(&url)
@@ -314,7 +337,7 @@ impl Client {
         from_instance: u32,
         count: u32,
     ) -> Result<TasksAffected, ClientError> {
-        let url = format!("{}{}/instances", self.base, job_path(key));
+        let url = self.url(&routes::job_instances(key));
         self.json(
             self.http.post(&url).json(&AddInstancesRequest {
                 from_instance,
@@ -331,7 +354,7 @@ impl Client {
         key: &JobKey,
         req: &RestartRequest,
     ) -> Result<StartUpdateResponse, ClientError> {
-        let url = format!("{}{}/restart", self.base, job_path(key));
+        let url = self.url(&routes::job_restart(key));
         self.json(self.http.post(&url).json(req), &url).await
     }
 
@@ -341,29 +364,29 @@ impl Client {
         key: &JobKey,
         req: &StartUpdateRequest,
     ) -> Result<StartUpdateResponse, ClientError> {
-        let url = format!("{}{}/update", self.base, job_path(key));
+        let url = self.url(&routes::job_update(key));
         self.json(self.http.post(&url).json(req), &url).await
     }
 
     /// `aurora job diff`.
     pub async fn diff(&self, key: &JobKey, req: &DiffRequest) -> Result<DiffResponse, ClientError> {
-        let url = format!("{}{}/diff", self.base, job_path(key));
+        let url = self.url(&routes::job_diff(key));
         self.json(self.http.post(&url).json(req), &url).await
     }
 
     /// A job's active update (404: none).
     pub async fn active_update(&self, key: &JobKey) -> Result<UpdateDetails, ClientError> {
-        self.get(&format!("{}/update", job_path(key))).await
+        self.get(&routes::job_update(key)).await
     }
 
     /// An update by id.
     pub async fn update(&self, id: &str) -> Result<UpdateDetails, ClientError> {
-        self.get(&format!("/api/v1/updates/{id}")).await
+        self.get(&routes::update(id)).await
     }
 
     /// `aurora update list`.
     pub async fn updates(&self, q: &UpdateQuery) -> Result<Vec<UpdateSummary>, ClientError> {
-        let mut url = reqwest::Url::parse(&self.url("/api/v1/updates"))
+        let mut url = reqwest::Url::parse(&self.url(routes::UPDATES))
             .map_err(|e| ClientError::Decode(e.to_string()))?;
         {
             let mut p = url.query_pairs_mut();
@@ -383,14 +406,14 @@ impl Client {
         self.json(self.http.get(url), &text_url).await
     }
 
-    /// `aurora update pause|resume|abort|rollback`: `verb` is one of those.
+    /// `aurora update pause|resume|abort|rollback`.
     pub async fn control_update(
         &self,
         key: &JobKey,
-        verb: &str,
+        verb: UpdateAction,
         message: Option<String>,
     ) -> Result<UpdateSummary, ClientError> {
-        let url = format!("{}{}/update/{verb}", self.base, job_path(key));
+        let url = self.url(&routes::job_update_control(key, verb));
         self.json(
             self.http.post(&url).json(&UpdateControlRequest { message }),
             &url,
@@ -400,17 +423,17 @@ impl Client {
 
     /// Pulses a coordinated update.
     pub async fn pulse_update(&self, id: &str) -> Result<PulseResponse, ClientError> {
-        let url = self.url(&format!("/api/v1/updates/{id}/pulse"));
+        let url = self.url(&routes::update_pulse(id));
         self.json(self.http.post(&url), &url).await
     }
 
     pub async fn task(&self, task_id: &str) -> Result<TaskView, ClientError> {
-        self.get(&format!("/api/v1/tasks/{task_id}")).await
+        self.get(&routes::task(task_id)).await
     }
 
     /// Reads a process's log.
     pub async fn logs(&self, task_id: &str, q: &LogQuery) -> Result<LogChunk, ClientError> {
-        let mut url = reqwest::Url::parse(&self.url(&format!("/api/v1/tasks/{task_id}/logs")))
+        let mut url = reqwest::Url::parse(&self.url(&routes::task_logs(task_id)))
             .map_err(|e| ClientError::Decode(e.to_string()))?;
         {
             let mut p = url.query_pairs_mut();

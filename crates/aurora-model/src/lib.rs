@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod cron;
+pub mod host;
 pub mod ids;
 pub mod instances;
 pub mod job_key;

@@ -11,6 +11,7 @@ use aurora_api::{
     TaskEventView, TaskView,
 };
 use aurora_model::JobKey;
+use aurora_model::host::HostState;
 use aurora_model::task::{ScheduleStatus, ScheduledTask};
 use std::collections::BTreeMap;
 
@@ -23,7 +24,7 @@ pub fn task_view(state: &State, t: &ScheduledTask) -> TaskView {
         task_id: t.task_id.clone(),
         job: t.job.to_string(),
         instance: t.instance,
-        status: t.status.name().to_owned(),
+        status: t.status,
         host: t.host.clone(),
         agent_id: t.agent_id.clone(),
         pending_reason: if t.status == ScheduleStatus::Pending {
@@ -40,7 +41,7 @@ pub fn task_view(state: &State, t: &ScheduledTask) -> TaskView {
             .iter()
             .map(|e| TaskEventView {
                 timestamp_ms: e.timestamp_ms,
-                status: e.status.name().to_owned(),
+                status: e.status,
                 message: e.message.clone(),
             })
             .collect(),
@@ -183,19 +184,23 @@ pub fn hosts(state: &State) -> Vec<HostView> {
         .iter()
         .map(|(id, a)| {
             let tasks = state.tasks_on_agent(id);
-            let state_name = if a.lost {
-                "LOST"
+            let host_state = if a.lost {
+                HostState::Lost
             } else if state.agents.in_maintenance(&a.view.hostname) {
-                if tasks == 0 { "DRAINED" } else { "DRAINING" }
+                if tasks == 0 {
+                    HostState::Drained
+                } else {
+                    HostState::Draining
+                }
             } else if !a.connected {
-                "DISCONNECTED"
+                HostState::Disconnected
             } else {
-                "ACTIVE"
+                HostState::Active
             };
             HostView {
                 agent_id: id.clone(),
                 hostname: a.view.hostname.clone(),
-                state: state_name.to_owned(),
+                state: host_state,
                 attributes: a.view.attributes.clone(),
                 cpu: a.view.cpu,
                 ram_mb: a.view.ram_mb,
@@ -224,7 +229,7 @@ pub fn maintenance(state: &State, hosts: &[String]) -> Vec<MaintenanceView> {
         .into_iter()
         .map(|h| MaintenanceView {
             host: h.host,
-            mode: h.mode.to_owned(),
+            mode: h.mode,
         })
         .collect()
 }

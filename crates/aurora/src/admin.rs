@@ -6,6 +6,7 @@
 use crate::clusters::Clusters;
 use crate::commands::{client_for, poll};
 use aurora_api::{HostView, MaintenanceView};
+use aurora_model::host::MaintenanceMode;
 use std::fmt::Write;
 
 fn print_modes(modes: &[MaintenanceView]) {
@@ -24,7 +25,9 @@ pub async fn host_drain(cluster: &str, hosts: &[String], wait: bool) -> anyhow::
     let modes = if wait {
         poll("the hosts to be drained", async || {
             let m = client.maintenance(hosts).await?;
-            Ok(m.iter().all(|h| h.mode == "DRAINED").then_some(m))
+            Ok(m.iter()
+                .all(|h| h.mode == MaintenanceMode::Drained)
+                .then_some(m))
         })
         .await?
     } else {
@@ -133,7 +136,7 @@ pub fn hosts_table(hosts: &[HostView]) -> String {
                 .collect();
             [
                 h.hostname.clone(),
-                h.state.clone(),
+                h.state.to_string(),
                 h.tasks.to_string(),
                 format!(
                     "{:.2}/{:.2} ({:.2} free)",
@@ -197,7 +200,7 @@ mod tests {
         let h = HostView {
             agent_id: "agent-h1".into(),
             hostname: "h1".into(),
-            state: "ACTIVE".into(),
+            state: aurora_model::host::HostState::Active,
             attributes: [("rack".to_owned(), "r1".to_owned())].into(),
             cpu: 4.0,
             ram_mb: 4096,

@@ -9,6 +9,7 @@ use aurora_api::{JobDetails, TaskView};
 use aurora_client::{Client, LogQuery};
 use aurora_config::{Bind, Config};
 use aurora_model::instances::{InstanceSpec, TaskInstanceKey};
+use aurora_model::task::ScheduleStatus;
 use aurora_model::{JobKey, JobPath};
 use std::io::Write;
 use std::path::Path;
@@ -84,10 +85,6 @@ pub async fn login(cluster: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn is_terminal(status: &str) -> bool {
-    matches!(status, "FINISHED" | "FAILED" | "KILLED" | "LOST")
-}
-
 /// Polls `check` (backing off from 100 ms to 2 s) until it says done, or fails after `WAIT_LIMIT`.
 pub(crate) async fn poll<T>(
     what: &str,
@@ -145,7 +142,7 @@ pub async fn create(
     key: &JobPath,
     file: &Path,
     binds: &[Bind],
-    wait_until: &str,
+    wait_until: ScheduleStatus,
 ) -> anyhow::Result<()> {
     let clusters = Clusters::load()?;
     let (client, cluster) = client_for(&clusters, &key.cluster)?;
@@ -155,14 +152,13 @@ pub async fn create(
     }
     eprintln!(" INFO] Creating job {}", key.key.name);
     client.create_job(job).await.context("Job create failed")?;
-    if wait_until != "PENDING" {
-        let want_terminal = wait_until == "FINISHED";
+    if wait_until != ScheduleStatus::Pending {
+        let want_terminal = wait_until == ScheduleStatus::Finished;
         poll(&format!("{key} to be {wait_until}"), async || {
             let d = client.job(&key.key).await?;
-            let done = d
-                .tasks
-                .iter()
-                .all(|t| is_terminal(&t.status) || (!want_terminal && t.status == "RUNNING"));
+            let done = d.tasks.iter().all(|t| {
+                t.status.is_terminal() || (!want_terminal && t.status == ScheduleStatus::Running)
+            });
             Ok(done.then_some(()))
         })
         .await?;
@@ -364,7 +360,7 @@ async fn wait_terminal(client: &Client, key: &JobKey, ids: &[String]) -> anyhow:
             d.tasks
                 .iter()
                 .find(|t| &t.task_id == id)
-                .is_none_or(|t| is_terminal(&t.status))
+                .is_none_or(|t| t.status.is_terminal())
         });
         Ok(done.then_some(()))
     })
@@ -443,7 +439,7 @@ fn task_of(details: &JobDetails, instance: u32) -> Option<&TaskView> {
         .collect();
     of.sort_by_key(|t| {
         (
-            !is_terminal(&t.status),
+            !t.status.is_terminal(),
             t.events.last().map_or(0, |e| e.timestamp_ms),
         )
     });
@@ -523,7 +519,7 @@ pub async fn logs(
             if ended {
                 return Ok(());
             }
-            if is_terminal(&client.task(&task_id).await?.status) {
+            if client.task(&task_id).await?.status.is_terminal() {
                 ended = true;
                 continue;
             }

@@ -22,7 +22,7 @@ pub fn resources(r: &Resources) -> String {
 }
 
 fn is_active(t: &TaskView) -> bool {
-    !matches!(t.status.as_str(), "FINISHED" | "FAILED" | "KILLED" | "LOST")
+    !t.status.is_terminal()
 }
 
 /// Splits a job's tasks into active and inactive ones.

@@ -7,9 +7,11 @@
 
 use anyhow::Context;
 use aurora::{commands, inspect, updates};
+use aurora_api::UpdateAction;
 use aurora_config::{Bind, Config};
 use aurora_model::JobPath;
 use aurora_model::instances::{InstanceSpec, TaskInstanceKey};
+use aurora_model::task::ScheduleStatus;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -290,9 +292,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             wait_until,
         }) => {
             let wait = match wait_until {
-                WaitUntil::Pending => "PENDING",
-                WaitUntil::Running => "RUNNING",
-                WaitUntil::Finished => "FINISHED",
+                WaitUntil::Pending => ScheduleStatus::Pending,
+                WaitUntil::Running => ScheduleStatus::Running,
+                WaitUntil::Finished => ScheduleStatus::Finished,
             };
             commands::create(&key, &file, &bind, wait).await?;
         }
@@ -336,13 +338,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 wait,
                 message,
             } => updates::start(&spec, &file, &bind, wait, message).await?,
-            UpdateVerb::Pause { key, message } => updates::control(&key, "pause", message).await?,
-            UpdateVerb::Resume { key, message } => {
-                updates::control(&key, "resume", message).await?
+            UpdateVerb::Pause { key, message } => {
+                updates::control(&key, UpdateAction::Pause, message).await?
             }
-            UpdateVerb::Abort { key, message } => updates::control(&key, "abort", message).await?,
+            UpdateVerb::Resume { key, message } => {
+                updates::control(&key, UpdateAction::Resume, message).await?
+            }
+            UpdateVerb::Abort { key, message } => {
+                updates::control(&key, UpdateAction::Abort, message).await?
+            }
             UpdateVerb::Rollback { key, message } => {
-                updates::control(&key, "rollback", message).await?
+                updates::control(&key, UpdateAction::Rollback, message).await?
             }
             UpdateVerb::Pulse { key } => updates::pulse(&key).await?,
             UpdateVerb::List {

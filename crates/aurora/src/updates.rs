@@ -8,8 +8,8 @@ use crate::commands::{client_for, job_url, resolve_job};
 use crate::format;
 use anyhow::{Context, bail};
 use aurora_api::{
-    DiffRequest, DiffResponse, RestartRequest, StartUpdateRequest, UpdateDetails, UpdateQuery,
-    UpdateSummary,
+    DiffRequest, DiffResponse, RestartRequest, StartUpdateRequest, UpdateAction, UpdateDetails,
+    UpdateQuery, UpdateSummary,
 };
 use aurora_client::{Client, ClientError};
 use aurora_config::Bind;
@@ -199,7 +199,11 @@ async fn active(client: &Client, key: &JobKey) -> anyhow::Result<UpdateDetails> 
 }
 
 /// `aurora update pause|resume|abort|rollback KEY`.
-pub async fn control(key: &JobPath, verb: &str, message: Option<String>) -> anyhow::Result<()> {
+pub async fn control(
+    key: &JobPath,
+    verb: UpdateAction,
+    message: Option<String>,
+) -> anyhow::Result<()> {
     let clusters = Clusters::load()?;
     let (client, _) = client_for(&clusters, &key.cluster)?;
     match client.control_update(&key.key, verb, message).await {
@@ -215,10 +219,10 @@ pub async fn control(key: &JobPath, verb: &str, message: Option<String>) -> anyh
     println!(
         "{}",
         match verb {
-            "pause" => "Update has been paused.",
-            "resume" => "Update has been resumed.",
-            "abort" => "Update has been aborted.",
-            _ => "Update rollback has started.",
+            UpdateAction::Pause => "Update has been paused.",
+            UpdateAction::Resume => "Update has been resumed.",
+            UpdateAction::Abort => "Update has been aborted.",
+            UpdateAction::Rollback => "Update rollback has started.",
         }
     );
     Ok(())

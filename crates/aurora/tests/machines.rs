@@ -9,6 +9,8 @@
 use aurora_api::TaskView;
 use aurora_client::Client;
 use aurora_model::JobKey;
+use aurora_model::host::HostState;
+use aurora_model::task::ScheduleStatus;
 use aurora_testkit::{
     checkpoint_groups, client_command, free_port, home_with_clusters_json, kill_tasks_under,
     run_watched, sibling_bin, text,
@@ -200,7 +202,7 @@ impl Cluster {
         }
     }
 
-    async fn hosts_in(&self, state: &str, n: usize) {
+    async fn hosts_in(&self, state: HostState, n: usize) {
         let start = Instant::now();
         loop {
             let hosts = self.client.hosts().await.unwrap_or_default();
@@ -255,14 +257,17 @@ fn alive(g: i32) -> bool {
 }
 
 fn running(tasks: &[TaskView]) -> Vec<&TaskView> {
-    tasks.iter().filter(|t| t.status == "RUNNING").collect()
+    tasks
+        .iter()
+        .filter(|t| t.status == ScheduleStatus::Running)
+        .collect()
 }
 
 /// The active task of an instance.
 fn instance(tasks: &[TaskView], i: u32) -> Option<&TaskView> {
-    tasks.iter().find(|t| {
-        t.instance == i && !matches!(t.status.as_str(), "FINISHED" | "FAILED" | "KILLED" | "LOST")
-    })
+    tasks
+        .iter()
+        .find(|t| t.instance == i && !t.status.is_terminal())
 }
 
 fn write_job(dir: &Path, name: &str, instances: u32) -> PathBuf {
@@ -298,7 +303,7 @@ fn register_without_secret(port: u16) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_agents_constraints_loss_partition_drain_and_restart() {
     let mut c = Cluster::start();
-    c.hosts_in("ACTIVE", 3).await;
+    c.hosts_in(HostState::Active, 3).await;
     let answer = register_without_secret(c.port);
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     assert!(answer.contains("cluster secret"), "{answer}");
@@ -315,7 +320,7 @@ async fn three_agents_constraints_loss_partition_drain_and_restart() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let tasks = c
         .until(&spread, "3 RUNNING, 1 PENDING", |t| {
-            running(t).len() == 3 && t.iter().any(|t| t.status == "PENDING")
+            running(t).len() == 3 && t.iter().any(|t| t.status == ScheduleStatus::Pending)
         })
         .await;
     let mut hosts: Vec<_> = running(&tasks)
@@ -324,7 +329,10 @@ async fn three_agents_constraints_loss_partition_drain_and_restart() {
         .collect();
     hosts.sort();
     assert_eq!(hosts, ["host0", "host1", "host2"]);
-    let pending = tasks.iter().find(|t| t.status == "PENDING").unwrap();
+    let pending = tasks
+        .iter()
+        .find(|t| t.status == ScheduleStatus::Pending)
+        .unwrap();
     assert_eq!(
         pending.pending_reason.as_deref(),
         Some("Constraint not satisfied: host")
@@ -367,12 +375,13 @@ async fn three_agents_constraints_loss_partition_drain_and_restart() {
     let tasks = c
         .until(&pair, "instance 0 RUNNING on the free host", |t| {
             instance(t, 0).is_some_and(|x| {
-                x.status == "RUNNING" && x.host.as_deref() == Some(c.agents[free].host.as_str())
+                x.status == ScheduleStatus::Running
+                    && x.host.as_deref() == Some(c.agents[free].host.as_str())
             })
         })
         .await;
     let lost = tasks.iter().find(|t| t.task_id == first.task_id).unwrap();
-    assert_eq!(lost.status, "LOST");
+    assert_eq!(lost.status, ScheduleStatus::Lost);
     assert!(
         lost.events
             .last()
@@ -405,7 +414,7 @@ async fn three_agents_constraints_loss_partition_drain_and_restart() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    c.hosts_in("ACTIVE", 3).await;
+    c.hosts_in(HostState::Active, 3).await;
 
     // A partition: the agent of instance 1 stops answering; the instance is replaced elsewhere;
     // when the agent is back, its stale copy is killed.
@@ -415,7 +424,8 @@ async fn three_agents_constraints_loss_partition_drain_and_restart() {
     let cut_groups = c.groups(cut, &second.task_id);
     c.signal_agent(cut, Signal::SIGSTOP);
     c.until(&pair, "instance 1 replaced", |t| {
-        instance(t, 1).is_some_and(|x| x.status == "RUNNING" && x.task_id != second.task_id)
+        instance(t, 1)
+            .is_some_and(|x| x.status == ScheduleStatus::Running && x.task_id != second.task_id)
     })
     .await;
     assert!(
@@ -431,7 +441,7 @@ async fn three_agents_constraints_loss_partition_drain_and_restart() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    c.hosts_in("ACTIVE", 3).await;
+    c.hosts_in(HostState::Active, 3).await;
     let tasks = c.client.job(&pair).await.unwrap().tasks;
     assert_eq!(running(&tasks).len(), 2, "{tasks:#?}");
 
@@ -446,7 +456,7 @@ async fn three_agents_constraints_loss_partition_drain_and_restart() {
     let tasks = c
         .until(&pair, "instance 0 RUNNING elsewhere", |t| {
             instance(t, 0).is_some_and(|x| {
-                x.status == "RUNNING" && x.host.as_deref() != Some(drained.as_str())
+                x.status == ScheduleStatus::Running && x.host.as_deref() != Some(drained.as_str())
             })
         })
         .await;
@@ -484,7 +494,7 @@ async fn three_agents_constraints_loss_partition_drain_and_restart() {
         s.wait().unwrap();
     }
     c.start_scheduler();
-    c.hosts_in("ACTIVE", 3).await;
+    c.hosts_in(HostState::Active, 3).await;
     let tasks = c
         .until(&pair, "2 RUNNING after the restart", |t| {
             running(t).len() == 2
@@ -600,7 +610,7 @@ async fn an_agent_cut_off_by_the_network_is_replaced_and_its_copy_killed_when_it
         net.ns_ip.clone(),
         Some((net.name.clone(), net.host_ip.clone())),
     );
-    c.hosts_in("ACTIVE", 2).await;
+    c.hosts_in(HostState::Active, 2).await;
     let dir = tempfile::tempdir().unwrap();
     let pair = JobKey::new("www-data", "prod", "pair").unwrap();
     let out = c.aurora(&[
@@ -640,14 +650,15 @@ async fn an_agent_cut_off_by_the_network_is_replaced_and_its_copy_killed_when_it
     }
     // A host with room for the instance joins.
     c.add_agent("local1".into(), "127.0.0.3".into(), None);
-    c.hosts_in("ACTIVE", 3).await;
+    c.hosts_in(HostState::Active, 3).await;
     let groups = c.groups(far, &stranded.task_id);
     assert!(!groups.is_empty());
 
     net.link(false);
     c.until(&pair, "the cut-off instance replaced", |t| {
-        instance(t, stranded.instance)
-            .is_some_and(|x| x.status == "RUNNING" && x.host.as_deref() == Some("local1"))
+        instance(t, stranded.instance).is_some_and(|x| {
+            x.status == ScheduleStatus::Running && x.host.as_deref() == Some("local1")
+        })
     })
     .await;
     assert!(
@@ -664,7 +675,7 @@ async fn an_agent_cut_off_by_the_network_is_replaced_and_its_copy_killed_when_it
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    c.hosts_in("ACTIVE", 3).await;
+    c.hosts_in(HostState::Active, 3).await;
     let tasks = c.client.job(&pair).await.unwrap().tasks;
     assert_eq!(running(&tasks).len(), 2, "{tasks:#?}");
     assert!(

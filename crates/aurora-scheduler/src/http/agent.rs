@@ -7,7 +7,6 @@ use super::error::ApiError;
 use crate::core::{AgentLink, Core};
 use aurora_agent::cluster_secret;
 use aurora_api::{AgentCommand, RegisterRequest, RegisterResponse, StatusBatch};
-use aurora_model::task::ScheduleStatus;
 use aurora_sched::placement::AgentView;
 use axum::Json;
 use axum::body::Body;
@@ -178,18 +177,10 @@ pub async fn status(
     let core = app.core.clone();
     authorize(&core, peer, &headers)?;
     let Json(batch) = body?;
-    let mut updates = Vec::with_capacity(batch.updates.len());
-    for u in batch.updates {
-        let status: ScheduleStatus = u
-            .status
-            .parse()
-            .map_err(|e: aurora_model::task::UnknownStatus| ApiError::bad_request(e.to_string()))?;
-        updates.push((u.task_id, status, u.message));
-    }
     core.mutate(move |s, now, ids, dirty| {
         s.agent_seen(&agent_id, now);
-        for (id, status, message) in updates {
-            s.agent_status(&agent_id, &id, status, message, now, ids, dirty);
+        for u in batch.updates {
+            s.agent_status(&agent_id, &u.task_id, u.status, u.message, now, ids, dirty);
         }
         Ok(())
     })

@@ -238,7 +238,7 @@ fn exempt(path: &str) -> bool {
         || path.starts_with("/agent/")
         || path.starts_with("/assets/")
         || path == "/login"
-        || path == "/api/v1/openapi.json"
+        || path == aurora_api::routes::OPENAPI
 }
 
 /// Identifies the caller of every request and puts a [`Caller`] in its extensions. Bad

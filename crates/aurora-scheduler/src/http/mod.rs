@@ -13,44 +13,46 @@ pub mod sandbox;
 pub mod ui;
 
 pub use app::App;
+use aurora_api::routes;
 use axum::Router;
 use axum::routing::{get, post};
 use std::sync::Arc;
 
-/// The `/api/v1` operations the router below serves, as `(path, method)`: the OpenAPI document is
-/// checked against this list (`openapi::tests`). Keep it in step with the router.
+/// The `/api/v1` operations the router below serves, as `(path, method)` (the paths are
+/// `aurora_api::routes`'): the OpenAPI document is checked against this list (`openapi::tests`).
+/// Keep it in step with the router.
 pub const API_ROUTES: &[(&str, &str)] = &[
-    ("/api/v1/roles", "get"),
-    ("/api/v1/jobs", "get"),
-    ("/api/v1/jobs", "post"),
-    ("/api/v1/jobs/{role}/{env}/{name}", "get"),
-    ("/api/v1/jobs/{role}/{env}/{name}/instances", "get"),
-    ("/api/v1/jobs/{role}/{env}/{name}/instances", "post"),
-    ("/api/v1/jobs/{role}/{env}/{name}/kill", "post"),
-    ("/api/v1/jobs/{role}/{env}/{name}/restart", "post"),
-    ("/api/v1/jobs/{role}/{env}/{name}/update", "get"),
-    ("/api/v1/jobs/{role}/{env}/{name}/update", "post"),
-    ("/api/v1/jobs/{role}/{env}/{name}/update/{verb}", "post"),
-    ("/api/v1/jobs/{role}/{env}/{name}/diff", "post"),
-    ("/api/v1/updates", "get"),
-    ("/api/v1/updates/{id}", "get"),
-    ("/api/v1/updates/{id}/pulse", "post"),
-    ("/api/v1/cron", "post"),
-    ("/api/v1/cron/{role}/{env}/{name}", "get"),
-    ("/api/v1/cron/{role}/{env}/{name}", "delete"),
-    ("/api/v1/cron/{role}/{env}/{name}/start", "post"),
-    ("/api/v1/hosts", "get"),
-    ("/api/v1/maintenance", "get"),
-    ("/api/v1/maintenance/drain", "post"),
-    ("/api/v1/maintenance/activate", "post"),
-    ("/api/v1/tokens", "get"),
-    ("/api/v1/tokens", "post"),
-    ("/api/v1/tokens/{id}", "delete"),
-    ("/api/v1/tasks/{task_id}", "get"),
-    ("/api/v1/tasks/{task_id}/logs", "get"),
-    ("/api/v1/tasks/{task_id}/processes", "get"),
-    ("/api/v1/tasks/{task_id}/files", "get"),
-    ("/api/v1/tasks/{task_id}/files/content", "get"),
+    (routes::ROLES, "get"),
+    (routes::JOBS, "get"),
+    (routes::JOBS, "post"),
+    (routes::JOB, "get"),
+    (routes::JOB_INSTANCES, "get"),
+    (routes::JOB_INSTANCES, "post"),
+    (routes::JOB_KILL, "post"),
+    (routes::JOB_RESTART, "post"),
+    (routes::JOB_UPDATE, "get"),
+    (routes::JOB_UPDATE, "post"),
+    (routes::JOB_UPDATE_CONTROL, "post"),
+    (routes::JOB_DIFF, "post"),
+    (routes::UPDATES, "get"),
+    (routes::UPDATE, "get"),
+    (routes::UPDATE_PULSE, "post"),
+    (routes::CRON, "post"),
+    (routes::CRON_JOB, "get"),
+    (routes::CRON_JOB, "delete"),
+    (routes::CRON_START, "post"),
+    (routes::HOSTS, "get"),
+    (routes::MAINTENANCE, "get"),
+    (routes::MAINTENANCE_DRAIN, "post"),
+    (routes::MAINTENANCE_ACTIVATE, "post"),
+    (routes::TOKENS, "get"),
+    (routes::TOKENS, "post"),
+    (routes::TOKEN, "delete"),
+    (routes::TASK, "get"),
+    (routes::TASK_LOGS, "get"),
+    (routes::TASK_PROCESSES, "get"),
+    (routes::TASK_FILES, "get"),
+    (routes::TASK_FILE_CONTENT, "get"),
 ];
 
 /// Every route.
@@ -75,68 +77,47 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(api::metrics))
         .route(
-            "/api/v1/openapi.json",
+            routes::OPENAPI,
             get(|| async { axum::Json(openapi::document()) }),
         )
-        .route("/api/v1/roles", get(api::list_roles))
-        .route("/api/v1/jobs", get(api::list_jobs).post(api::create_job))
-        .route("/api/v1/jobs/{role}/{env}/{name}", get(api::get_job))
+        .route(routes::ROLES, get(api::list_roles))
+        .route(routes::JOBS, get(api::list_jobs).post(api::create_job))
+        .route(routes::JOB, get(api::get_job))
         .route(
-            "/api/v1/jobs/{role}/{env}/{name}/instances",
+            routes::JOB_INSTANCES,
             get(api::job_instances).post(api::add_instances),
         )
-        .route("/api/v1/jobs/{role}/{env}/{name}/kill", post(api::kill_job))
+        .route(routes::JOB_KILL, post(api::kill_job))
+        .route(routes::JOB_RESTART, post(api::restart_job))
         .route(
-            "/api/v1/jobs/{role}/{env}/{name}/restart",
-            post(api::restart_job),
-        )
-        .route(
-            "/api/v1/jobs/{role}/{env}/{name}/update",
+            routes::JOB_UPDATE,
             get(api::active_update).post(api::start_update),
         )
+        .route(routes::JOB_UPDATE_CONTROL, post(api::control_update))
+        .route(routes::JOB_DIFF, post(api::diff_job))
+        .route(routes::UPDATES, get(api::list_updates))
+        .route(routes::UPDATE, get(api::get_update))
+        .route(routes::UPDATE_PULSE, post(api::pulse_update))
+        .route(routes::CRON, post(api::schedule_cron))
         .route(
-            "/api/v1/jobs/{role}/{env}/{name}/update/{verb}",
-            post(api::control_update),
-        )
-        .route("/api/v1/jobs/{role}/{env}/{name}/diff", post(api::diff_job))
-        .route("/api/v1/updates", get(api::list_updates))
-        .route("/api/v1/updates/{id}", get(api::get_update))
-        .route("/api/v1/updates/{id}/pulse", post(api::pulse_update))
-        .route("/api/v1/cron", post(api::schedule_cron))
-        .route(
-            "/api/v1/cron/{role}/{env}/{name}",
+            routes::CRON_JOB,
             get(api::get_cron).delete(api::deschedule_cron),
         )
-        .route(
-            "/api/v1/cron/{role}/{env}/{name}/start",
-            post(api::start_cron),
-        )
-        .route("/api/v1/hosts", get(api::list_hosts))
-        .route("/api/v1/maintenance", get(api::maintenance_status))
-        .route("/api/v1/maintenance/drain", post(api::drain_hosts))
-        .route("/api/v1/maintenance/activate", post(api::activate_hosts))
-        .route(
-            "/api/v1/tokens",
-            get(api::list_tokens).post(api::issue_token),
-        )
-        .route(
-            "/api/v1/tokens/{id}",
-            axum::routing::delete(api::revoke_token),
-        )
-        .route("/api/v1/tasks/{task_id}", get(api::get_task))
-        .route("/api/v1/tasks/{task_id}/logs", get(api::task_logs))
-        .route(
-            "/api/v1/tasks/{task_id}/processes",
-            get(api::task_processes),
-        )
-        .route("/api/v1/tasks/{task_id}/files", get(api::task_files))
-        .route(
-            "/api/v1/tasks/{task_id}/files/content",
-            get(api::task_file_content),
-        )
-        .route("/agent/v1/register", post(agent::register))
-        .route("/agent/v1/{agent_id}/commands", get(agent::commands))
-        .route("/agent/v1/{agent_id}/status", post(agent::status))
+        .route(routes::CRON_START, post(api::start_cron))
+        .route(routes::HOSTS, get(api::list_hosts))
+        .route(routes::MAINTENANCE, get(api::maintenance_status))
+        .route(routes::MAINTENANCE_DRAIN, post(api::drain_hosts))
+        .route(routes::MAINTENANCE_ACTIVATE, post(api::activate_hosts))
+        .route(routes::TOKENS, get(api::list_tokens).post(api::issue_token))
+        .route(routes::TOKEN, axum::routing::delete(api::revoke_token))
+        .route(routes::TASK, get(api::get_task))
+        .route(routes::TASK_LOGS, get(api::task_logs))
+        .route(routes::TASK_PROCESSES, get(api::task_processes))
+        .route(routes::TASK_FILES, get(api::task_files))
+        .route(routes::TASK_FILE_CONTENT, get(api::task_file_content))
+        .route(routes::AGENT_REGISTER, post(agent::register))
+        .route(routes::AGENT_COMMANDS, get(agent::commands))
+        .route(routes::AGENT_STATUS, post(agent::status))
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

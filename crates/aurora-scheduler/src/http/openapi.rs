@@ -1,6 +1,8 @@
 //! The OpenAPI 3 document of `/api/v1`, served at `/api/v1/openapi.json`, so scripts and tools can
 //! discover the API. Kept next to the routes it describes (`http::api`).
 
+use aurora_api::{UpdateAction, routes};
+use aurora_model::host::{HostState, MaintenanceMode};
 use serde_json::{Value, json};
 
 fn body(schema: &str) -> Value {
@@ -41,11 +43,11 @@ pub fn document() -> Value {
 /// Every operation, by path.
 fn paths() -> Value {
     json!({
-        "/api/v1/roles": {
+        (routes::ROLES): {
             "get": { "summary": "Every role with jobs: job count, active, pending and failed tasks (the UI's /scheduler)",
                      "responses": { "200": { "description": "Roles", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/RoleSummary" } } } } } } }
         },
-        "/api/v1/jobs": {
+        (routes::JOBS): {
             "get": {
                 "summary": "List jobs",
                 "parameters": [
@@ -60,15 +62,15 @@ fn paths() -> Value {
                 "responses": { "201": answer("Created", Some("CreateJobResponse")), "400": errors(), "409": errors() }
             }
         },
-        "/api/v1/jobs/{role}/{env}/{name}": {
+        (routes::JOB): {
             "get": { "summary": "A job, its configuration and its tasks", "parameters": job_params(),
                      "responses": { "200": answer("The job", Some("JobDetails")), "404": errors() } }
         },
-        "/api/v1/jobs/{role}/{env}/{name}/kill": {
+        (routes::JOB_KILL): {
             "post": { "summary": "Kill instances (all when none are named)", "parameters": job_params(), "requestBody": body("KillRequest"),
                       "responses": { "200": answer("Tasks being killed", Some("TasksAffected")), "404": errors() } }
         },
-        "/api/v1/jobs/{role}/{env}/{name}/instances": {
+        (routes::JOB_INSTANCES): {
             "get": { "summary": "One page of the job's instances, each with its active task (the UI's job page)",
                      "parameters": [
                         { "name": "role", "in": "path", "required": true, "schema": { "type": "string" } },
@@ -81,32 +83,32 @@ fn paths() -> Value {
             "post": { "summary": "Add instances copying an active instance's configuration", "parameters": job_params(), "requestBody": body("AddInstancesRequest"),
                       "responses": { "200": answer("New tasks", Some("TasksAffected")), "400": errors(), "404": errors() } }
         },
-        "/api/v1/jobs/{role}/{env}/{name}/restart": {
+        (routes::JOB_RESTART): {
             "post": { "summary": "Rolling restart: an update that replaces each instance in scope with its own configuration, in batches, each watched", "parameters": job_params(), "requestBody": body("RestartRequest"),
                       "responses": { "200": answer("The restart's update", Some("StartUpdateResponse")), "400": errors(), "404": errors(), "409": errors() } }
         },
-        "/api/v1/jobs/{role}/{env}/{name}/update": {
+        (routes::JOB_UPDATE): {
             "get": { "summary": "The job's active update", "parameters": job_params(),
                      "responses": { "200": answer("The update", Some("UpdateDetails")), "404": errors() } },
             "post": { "summary": "Start an update to a new configuration (`aurora update start`); only changed instances are replaced", "parameters": job_params(), "requestBody": body("StartUpdateRequest"),
                       "responses": { "200": answer("The update, or that nothing changes", Some("StartUpdateResponse")), "400": errors(), "409": errors() } }
         },
-        "/api/v1/jobs/{role}/{env}/{name}/update/{verb}": {
+        (routes::JOB_UPDATE_CONTROL): {
             "post": { "summary": "Pause, resume, abort or roll back the job's active update",
                       "parameters": [
                         { "name": "role", "in": "path", "required": true, "schema": { "type": "string" } },
                         { "name": "env", "in": "path", "required": true, "schema": { "type": "string" } },
                         { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
-                        { "name": "verb", "in": "path", "required": true, "schema": { "type": "string", "enum": ["pause", "resume", "abort", "rollback"] } }
+                        { "name": "verb", "in": "path", "required": true, "schema": { "type": "string", "enum": UpdateAction::ALL.map(UpdateAction::name) } }
                       ],
                       "requestBody": body("UpdateControlRequest"),
                       "responses": { "200": answer("The update", Some("UpdateSummary")), "400": errors(), "404": errors() } }
         },
-        "/api/v1/jobs/{role}/{env}/{name}/diff": {
+        (routes::JOB_DIFF): {
             "post": { "summary": "What an update to this configuration would do to each instance (`aurora job diff`)", "parameters": job_params(), "requestBody": body("DiffRequest"),
                       "responses": { "200": answer("The diff", Some("DiffResponse")), "400": errors() } }
         },
-        "/api/v1/updates": {
+        (routes::UPDATES): {
             "get": { "summary": "Updates, newest first (`aurora update list`)",
                      "parameters": [
                         { "name": "role", "in": "query", "schema": { "type": "string" } },
@@ -117,63 +119,63 @@ fn paths() -> Value {
                      ],
                      "responses": { "200": { "description": "Updates", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/UpdateSummary" } } } } } } }
         },
-        "/api/v1/updates/{id}": {
+        (routes::UPDATE): {
             "get": { "summary": "An update: settings, state history, per-instance progress and events",
                      "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
                      "responses": { "200": answer("The update", Some("UpdateDetails")), "404": errors() } }
         },
-        "/api/v1/updates/{id}/pulse": {
+        (routes::UPDATE_PULSE): {
             "post": { "summary": "Pulse a coordinated update (pulse_interval_secs): it blocks unless pulsed",
                       "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
                       "responses": { "200": answer("The update's state", Some("PulseResponse")), "400": errors(), "404": errors() } }
         },
-        "/api/v1/cron": {
+        (routes::CRON): {
             "post": { "summary": "Schedule a cron job, or replace one (future runs only): `aurora cron schedule`", "requestBody": body("CreateJobRequest"),
                       "responses": { "200": answer("Scheduled", Some("CronScheduled")), "400": errors(), "409": errors() } }
         },
-        "/api/v1/cron/{role}/{env}/{name}": {
+        (routes::CRON_JOB): {
             "get": { "summary": "A cron job: schedule, collision policy, next firings, runs kept", "parameters": job_params(),
                      "responses": { "200": answer("The cron job", Some("CronView")), "404": errors() } },
             "delete": { "summary": "Deschedule a cron job (a run in progress goes on)", "parameters": job_params(),
                         "responses": { "200": answer("Descheduled, or was not scheduled", Some("CronDescheduled")) } }
         },
-        "/api/v1/cron/{role}/{env}/{name}/start": {
+        (routes::CRON_START): {
             "post": { "summary": "Run a cron job now, following its collision policy", "parameters": job_params(),
                       "responses": { "200": answer("What happened", Some("CronStarted")), "404": errors() } }
         },
-        "/api/v1/hosts": {
+        (routes::HOSTS): {
             "get": { "summary": "Every agent: hostname, attributes, state, resources used and free, isolation (`aurora_admin hosts`)",
                      "responses": { "200": { "description": "Hosts", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/HostView" } } } } } } }
         },
-        "/api/v1/maintenance": {
+        (routes::MAINTENANCE): {
             "get": { "summary": "Maintenance modes of hosts (`aurora_admin host_maintenance_status`)",
                      "parameters": [{ "name": "hosts", "in": "query", "required": true, "schema": { "type": "string" }, "description": "H1,H2,..." }],
                      "responses": { "200": { "description": "Modes", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/MaintenanceView" } } } } }, "400": errors() } }
         },
-        "/api/v1/maintenance/drain": {
+        (routes::MAINTENANCE_DRAIN): {
             "post": { "summary": "Drain hosts: no new tasks, their tasks moved off (`aurora_admin host_drain`)", "requestBody": body("HostsRequest"),
                       "responses": { "200": answer("Modes and the tasks being moved", Some("DrainResponse")), "400": errors() } }
         },
-        "/api/v1/maintenance/activate": {
+        (routes::MAINTENANCE_ACTIVATE): {
             "post": { "summary": "End maintenance of hosts (`aurora_admin host_activate`)", "requestBody": body("HostsRequest"),
                       "responses": { "200": { "description": "Modes", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/MaintenanceView" } } } } }, "400": errors() } }
         },
-        "/api/v1/tokens": {
+        (routes::TOKENS): {
             "get": { "summary": "Tokens: every one for administrators, the caller's own otherwise (never the tokens themselves)",
                      "responses": { "200": { "description": "Tokens", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/TokenView" } } } } }, "401": errors() } },
             "post": { "summary": "Issue a token: for the caller (`aurora auth login`), or for any user (administrators)", "requestBody": body("IssueTokenRequest"),
                       "responses": { "201": answer("The token, shown once", Some("TokenIssued")), "400": errors(), "401": errors(), "403": errors() } }
         },
-        "/api/v1/tokens/{id}": {
+        (routes::TOKEN): {
             "delete": { "summary": "Revoke a token (administrators, or its owner)",
                         "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
                         "responses": { "200": answer("The revoked token", Some("TokenView")), "401": errors(), "403": errors(), "404": errors() } }
         },
-        "/api/v1/tasks/{task_id}": {
+        (routes::TASK): {
             "get": { "summary": "A task with its events", "parameters": [{ "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } }],
                      "responses": { "200": answer("The task", Some("TaskView")), "404": errors() } }
         },
-        "/api/v1/tasks/{task_id}/logs": {
+        (routes::TASK_LOGS): {
             "get": {
                 "summary": "A process's stdout or stderr, fetched from the agent that ran the task",
                 "parameters": [
@@ -187,12 +189,12 @@ fn paths() -> Value {
                 "responses": { "200": { "description": "Log bytes; header X-Log-Offset is the offset after them", "content": { "text/plain": {} } }, "404": errors() }
             }
         },
-        "/api/v1/tasks/{task_id}/processes": {
+        (routes::TASK_PROCESSES): {
             "get": { "summary": "The task's processes as its executor last recorded them: state, runs, exit codes, times (fetched from the task's agent)",
                      "parameters": [{ "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } }],
                      "responses": { "200": { "description": "Processes", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/ProcessRecord" } } } } }, "404": errors(), "502": errors() } }
         },
-        "/api/v1/tasks/{task_id}/files": {
+        (routes::TASK_FILES): {
             "get": { "summary": "A folder of the task's sandbox (fetched from the task's agent); paths leaving the sandbox are refused",
                      "parameters": [
                         { "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } },
@@ -200,7 +202,7 @@ fn paths() -> Value {
                      ],
                      "responses": { "200": answer("The folder", Some("SandboxListing")), "400": errors(), "404": errors(), "502": errors() } }
         },
-        "/api/v1/tasks/{task_id}/files/content": {
+        (routes::TASK_FILE_CONTENT): {
             "get": { "summary": "A file of the task's sandbox: a chunk from `offset`, the last `tail` lines, or the whole file with `download=true`",
                      "parameters": [
                         { "name": "task_id", "in": "path", "required": true, "schema": { "type": "string" } },
@@ -223,12 +225,12 @@ fn schemas() -> Value {
         "CronView": { "type": "object", "properties": { "job": { "type": "string" }, "schedule": { "type": "string" }, "collision_policy": { "type": "string" }, "timezone": { "type": "string" },
             "next_runs_ms": { "type": "array", "items": { "type": "integer" } }, "last_run_ms": { "type": "integer" }, "pending_run_ms": { "type": "integer" },
             "runs": { "type": "array", "items": { "type": "object", "properties": { "run_ms": { "type": "integer" }, "task_counts": { "type": "object", "additionalProperties": { "type": "integer" } } } } } } },
-        "HostView": { "type": "object", "properties": { "agent_id": { "type": "string" }, "hostname": { "type": "string" }, "state": { "type": "string", "enum": ["ACTIVE", "DRAINING", "DRAINED", "DISCONNECTED", "LOST"] },
+        "HostView": { "type": "object", "properties": { "agent_id": { "type": "string" }, "hostname": { "type": "string" }, "state": { "type": "string", "enum": HostState::ALL.map(HostState::name) },
             "attributes": { "type": "object", "additionalProperties": { "type": "string" } }, "cpu": { "type": "number" }, "ram_mb": { "type": "integer" }, "disk_mb": { "type": "integer" },
             "used_cpu": { "type": "number" }, "used_ram_mb": { "type": "integer" }, "used_disk_mb": { "type": "integer" }, "tasks": { "type": "integer" }, "last_seen_ms": { "type": "integer" },
             "isolation": { "type": "string", "enum": ["cgroup-v2", "cgroup-v1", "rlimits", "none"] } } },
         "HostsRequest": { "type": "object", "required": ["hosts"], "properties": { "hosts": { "type": "array", "items": { "type": "string" } } } },
-        "MaintenanceView": { "type": "object", "properties": { "host": { "type": "string" }, "mode": { "type": "string", "enum": ["NONE", "DRAINING", "DRAINED"] } } },
+        "MaintenanceView": { "type": "object", "properties": { "host": { "type": "string" }, "mode": { "type": "string", "enum": MaintenanceMode::ALL.map(MaintenanceMode::name) } } },
         "DrainResponse": { "type": "object", "properties": { "hosts": { "type": "array", "items": { "$ref": "#/components/schemas/MaintenanceView" } }, "task_ids": { "type": "array", "items": { "type": "string" } } } },
         "IssueTokenRequest": { "type": "object", "properties": { "user": { "type": "string" }, "ttl_secs": { "type": "integer" }, "bind_ip": { "type": "string", "description": "an IP address, or * for any; the caller's address when absent" } } },
         "TokenIssued": { "type": "object", "properties": { "token": { "type": "string" }, "id": { "type": "string" }, "user": { "type": "string" }, "expires_ms": { "type": "integer" }, "bind_ip": { "type": "string" } } },

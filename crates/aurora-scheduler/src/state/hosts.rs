@@ -8,6 +8,7 @@
 //! long.
 
 use super::{Dirty, State};
+use aurora_model::host::MaintenanceMode;
 use aurora_model::task::ScheduleStatus;
 
 /// A host's maintenance state, as `aurora_admin host_maintenance_status` prints it.
@@ -15,7 +16,7 @@ use aurora_model::task::ScheduleStatus;
 pub struct HostStatus {
     pub host: String,
     /// Aurora's mode: `NONE`, `DRAINING` (tasks still being moved off) or `DRAINED`.
-    pub mode: &'static str,
+    pub mode: MaintenanceMode,
 }
 
 impl State {
@@ -104,11 +105,11 @@ impl State {
             .iter()
             .map(|host| {
                 let mode = if !self.agents.in_maintenance(host) {
-                    "NONE"
+                    MaintenanceMode::None
                 } else if self.tasks_on_host(host) > 0 {
-                    "DRAINING"
+                    MaintenanceMode::Draining
                 } else {
-                    "DRAINED"
+                    MaintenanceMode::Drained
                 };
                 HostStatus {
                     host: host.clone(),
@@ -236,11 +237,11 @@ mod tests {
             vec![
                 HostStatus {
                     host: "a1.local".into(),
-                    mode: "DRAINING"
+                    mode: MaintenanceMode::Draining
                 },
                 HostStatus {
                     host: "a2.local".into(),
-                    mode: "NONE"
+                    mode: MaintenanceMode::None
                 },
             ]
         );
@@ -260,7 +261,10 @@ mod tests {
                 .iter()
                 .all(|t| t.agent_id.as_deref() == Some("a2"))
         );
-        assert_eq!(s.host_status(&["a1.local".into()])[0].mode, "DRAINED");
+        assert_eq!(
+            s.host_status(&["a1.local".into()])[0].mode,
+            MaintenanceMode::Drained
+        );
         // It stays drained across a re-registration, until activated.
         s.register_agent(
             agent("a1"),
@@ -275,6 +279,9 @@ mod tests {
         s.activate_hosts(&["a1.local".into()], &mut d);
         assert!(d.hosts.contains("a1.local") && !s.agents.in_maintenance("a1.local"));
         assert!(!s.agents["a1"].view.unavailable);
-        assert_eq!(s.host_status(&["a1.local".into()])[0].mode, "NONE");
+        assert_eq!(
+            s.host_status(&["a1.local".into()])[0].mode,
+            MaintenanceMode::None
+        );
     }
 }

@@ -239,6 +239,7 @@ pub async fn active_update(
     Ok(Json(views::update_details(&state, u)))
 }
 
+/// The `{verb}` segment, as written (see [`UpdateAction`]).
 #[derive(Deserialize)]
 pub struct VerbParam {
     verb: String,
@@ -253,16 +254,15 @@ pub async fn control_update(
     body: Result<Json<UpdateControlRequest>, JsonRejection>,
 ) -> Result<Json<UpdateSummary>, ApiError> {
     let Json(req) = body?;
-    let control = match verb.as_str() {
-        "pause" => Control::Pause,
-        "resume" => Control::Resume,
-        "abort" => Control::Abort,
-        "rollback" => Control::Rollback,
-        other => {
-            return Err(ApiError::not_found(format!(
-                "no update action '{other}' (pause, resume, abort, rollback)"
-            )));
-        }
+    // Parsed here, not by the extractor: an unknown verb is a 404 saying which ones exist.
+    let verb: UpdateAction = verb
+        .parse()
+        .map_err(|e: UnknownUpdateAction| ApiError::not_found(e.to_string()))?;
+    let control = match verb {
+        UpdateAction::Pause => Control::Pause,
+        UpdateAction::Resume => Control::Resume,
+        UpdateAction::Abort => Control::Abort,
+        UpdateAction::Rollback => Control::Rollback,
     };
     let audit = caller.begin(
         &app,

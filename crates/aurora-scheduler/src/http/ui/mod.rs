@@ -162,7 +162,7 @@ fn timeline(t: &TaskView, now: i64) -> Vec<EventChip> {
     t.events
         .iter()
         .map(|e| EventChip {
-            status: e.status.clone(),
+            status: e.status.name().to_owned(),
             when: When::new(e.timestamp_ms, now),
             message: e.message.clone().unwrap_or_default(),
         })

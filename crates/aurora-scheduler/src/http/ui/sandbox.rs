@@ -9,7 +9,7 @@ use crate::core::Core;
 use crate::http::error::ApiError;
 use crate::http::sandbox;
 use askama::Template;
-use aurora_api::SandboxListing;
+use aurora_api::{SandboxListing, routes};
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -80,11 +80,11 @@ pub async fn log(
         crumbs,
         title: format!("{process} · run {run} · {stream}"),
         src: link(
-            &format!("/api/v1/tasks/{task_id}/logs"),
+            &routes::task_logs(&task_id),
             &[("process", process), ("run", &run), ("stream", &stream)],
         ),
         download: link(
-            &format!("/api/v1/tasks/{task_id}/files/content"),
+            &routes::task_file_content(&task_id),
             &[
                 ("path", &format!(".logs/{process}/{run}/{stream}")),
                 ("download", "true"),
@@ -119,7 +119,7 @@ pub async fn file(
         Ok(t) => t,
         Err(e) => return refused(core, e),
     };
-    let content = format!("/api/v1/tasks/{task_id}/files/content");
+    let content = routes::task_file_content(&task_id);
     render(LogPage {
         cluster: &core.cluster,
         crumbs,
@@ -218,7 +218,7 @@ pub async fn files(
                     link(&format!("/task/{task_id}/file"), &[("path", &child)])
                 },
                 download: link(
-                    &format!("/api/v1/tasks/{task_id}/files/content"),
+                    &routes::task_file_content(&task_id),
                     &[("path", &child), ("download", "true")],
                 ),
                 size: if e.dir {

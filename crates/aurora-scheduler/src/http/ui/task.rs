@@ -71,6 +71,8 @@ struct TaskPage<'a> {
     cluster: &'a str,
     crumbs: Vec<Crumb>,
     task: TaskView,
+    /// The task's JSON (`GET /api/v1/tasks/TASK`).
+    api: String,
     instance_of: String,
     job_href: String,
     host: String,
@@ -122,6 +124,7 @@ pub async fn task(AxState(app): AppState, Path(task_id): Path<String>) -> Respon
     render(TaskPage {
         cluster: &core.cluster,
         crumbs: c,
+        api: aurora_api::routes::task(&task_id),
         instance_of: format!("{}/{}", key, view.instance),
         job_href: job_href(&key),
         host: view.host.clone().unwrap_or_default(),

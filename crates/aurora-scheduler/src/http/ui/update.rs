@@ -80,7 +80,7 @@ pub fn update_page<'a>(
         key: key.to_string(),
         job_href: job_href(key),
         id: id.to_owned(),
-        api: format!("/api/v1/updates/{id}"),
+        api: aurora_api::routes::update(id),
         status: u.status.name().to_owned(),
         kind: format!("{:?}", u.kind).to_lowercase(),
         user: u.user.clone(),
