@@ -35,8 +35,9 @@ pub struct Config {
     /// Where the file server (logs, sandboxes) listens (port 0: any). The scheduler reaches it at
     /// this address, or at `hostname` when this is a wildcard address.
     pub listen: std::net::SocketAddr,
-    /// The cluster secret (`cluster_secret`): sent to the scheduler, required from it.
-    pub cluster_secret: Option<String>,
+    /// The agent's credential (`cluster_secret`): presented to the scheduler, required from it.
+    /// An agent without one does not start.
+    pub credential: Option<String>,
     /// Certificates (PEM) to trust for an `https://` scheduler, besides the system's.
     pub scheduler_ca: Option<PathBuf>,
     /// Who tasks run as, and what limits them.
@@ -133,7 +134,7 @@ impl Config {
             confine: Confine::detect(&agent_id),
             agent_id,
             listen: ([127, 0, 0, 1], 0).into(),
-            cluster_secret: None,
+            credential: None,
             scheduler_ca: None,
         }
     }
@@ -160,25 +161,32 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     } else {
         format!("http://{bound}")
     };
-    let secret = config.cluster_secret.clone();
+    let credential = config
+        .credential
+        .clone()
+        .context("the agent has no credential (cluster_secret::credential)")?;
+    let (expected, agent_id) = (credential.clone(), config.agent_id.clone());
     let app = files::router(sandboxes.clone()).layer(axum::middleware::from_fn(
         move |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<
             std::net::SocketAddr,
         >,
               req: axum::extract::Request,
               next: axum::middleware::Next| {
-            let secret = secret.clone();
+            let (expected, agent_id) = (expected.clone(), agent_id.clone());
             async move {
                 let given = req
                     .headers()
                     .get(cluster_secret::HEADER)
                     .map(|v| v.as_bytes());
-                match cluster_secret::check(secret.as_deref(), peer, given) {
+                match cluster_secret::check(&expected, &agent_id, given) {
                     Ok(()) => next.run(req).await,
-                    Err(e) => axum::response::IntoResponse::into_response((
-                        axum::http::StatusCode::UNAUTHORIZED,
-                        axum::Json(serde_json::json!({ "error": e.to_string() })),
-                    )),
+                    Err(e) => {
+                        tracing::warn!(%peer, "file server request refused: {e}");
+                        axum::response::IntoResponse::into_response((
+                            axum::http::StatusCode::UNAUTHORIZED,
+                            axum::Json(serde_json::json!({ "error": e.to_string() })),
+                        ))
+                    }
                 }
             }
         },
@@ -195,15 +203,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let scheduler = AgentProtocolClient::new(
-        &config.scheduler,
-        config.cluster_secret.as_deref(),
-        ca.as_deref(),
-    )
-    .with_context(|| match &config.scheduler_ca {
-        Some(path) => format!("the scheduler's client (CA {})", path.display()),
-        None => "the scheduler's client".to_owned(),
-    })?;
+    let scheduler = AgentProtocolClient::new(&config.scheduler, &credential, ca.as_deref())
+        .with_context(|| match &config.scheduler_ca {
+            Some(path) => format!("the scheduler's client (CA {})", path.display()),
+            None => "the scheduler's client".to_owned(),
+        })?;
     let reporter = report::Reporter::start(scheduler.clone(), config.agent_id.clone());
     tracing::info!(
         isolation = config.confine.isolation_name(),

@@ -18,8 +18,8 @@ use std::path::PathBuf;
 )]
 struct Args {
     /// The scheduler's URL.
-    #[arg(long)]
-    scheduler: String,
+    #[arg(long, required_unless_present = "print_credential")]
+    scheduler: Option<String>,
     /// This machine's name, as placement, constraints (`host`) and maintenance see it.
     #[arg(long)]
     hostname: Option<String>,
@@ -42,12 +42,21 @@ struct Args {
     /// The agent's id; derived from the hostname when absent.
     #[arg(long)]
     agent_id: Option<String>,
-    /// A file holding the cluster secret (the scheduler's --cluster-secret-file).
+    /// A file (mode 0600) holding the cluster secret (the scheduler's --cluster-secret-file, or
+    /// the DATA/cluster-secret a scheduler made): the agent derives its credential from it.
     #[arg(long)]
     cluster_secret_file: Option<PathBuf>,
+    /// A file (mode 0600) holding only this agent's credential (`--print-credential` makes it),
+    /// so that the machine never holds the cluster secret.
+    #[arg(long)]
+    agent_credential_file: Option<PathBuf>,
     /// Certificates (PEM) to trust for an https:// scheduler, besides the system's.
     #[arg(long)]
     scheduler_ca: Option<PathBuf>,
+    /// Print the credential of --agent-id (from --cluster-secret-file) and exit: what an agent
+    /// machine's --agent-credential-file holds.
+    #[arg(long, requires_all = ["agent_id", "cluster_secret_file"])]
+    print_credential: bool,
     /// Run every task as this user. By default an agent running as root runs each task as the
     /// user named by its role (and refuses a task whose role has no user here); any other agent
     /// runs tasks as itself.
@@ -111,7 +120,11 @@ fn apply_resources(config: &mut Config, spec: &str) -> anyhow::Result<()> {
 
 fn config(args: Args) -> anyhow::Result<Config> {
     let mut config = Config::local(
-        args.scheduler.trim_end_matches('/').to_owned(),
+        args.scheduler
+            .as_deref()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_owned(),
         args.work_dir,
     );
     if let Some(h) = args.hostname {
@@ -140,11 +153,22 @@ fn config(args: Args) -> anyhow::Result<Config> {
         None if nix::unistd::geteuid().is_root() => aurora_agent::TaskUser::Role,
         None => aurora_agent::TaskUser::Agent,
     };
-    config.cluster_secret = args
-        .cluster_secret_file
-        .as_deref()
-        .map(aurora_agent::cluster_secret::read)
-        .transpose()?;
+    use aurora_agent::cluster_secret;
+    config.credential = Some(
+        match (&args.cluster_secret_file, &args.agent_credential_file) {
+            (Some(secret), None) => {
+                cluster_secret::credential(&cluster_secret::read(secret)?, &config.agent_id)
+            }
+            (None, Some(credential)) => cluster_secret::read(credential)?,
+            (Some(_), Some(_)) => {
+                bail!("give --cluster-secret-file or --agent-credential-file, not both")
+            }
+            (None, None) => bail!(
+                "the agent must prove who it is: give --cluster-secret-file (the scheduler's, or the \
+             DATA/cluster-secret a scheduler made) or --agent-credential-file"
+            ),
+        },
+    );
     Ok(config)
 }
 
@@ -156,7 +180,13 @@ async fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = match config(Args::parse()) {
+    let args = Args::parse();
+    let print = args.print_credential;
+    let config = match config(args) {
+        Ok(c) if print => {
+            println!("{}", c.credential.unwrap_or_default());
+            return std::process::ExitCode::SUCCESS;
+        }
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -44,10 +44,19 @@ fn bad_flags_are_refused_with_the_reason() {
         "/nonexistent/s",
     ]);
     assert_eq!(code, Some(2));
-    assert!(
-        err.contains("reading the cluster secret /nonexistent/s"),
-        "{err}"
-    );
+    assert!(err.contains("reading /nonexistent/s"), "{err}");
+    // A secret others may read is refused, and an agent must have a way to prove who it is.
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("s");
+    std::fs::write(&secret, "a-cluster-secret-of-some-length").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let s = secret.to_str().unwrap();
+    let (code, err) = agent(&["--scheduler", "http://x", "--cluster-secret-file", s]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("is readable by others (mode 644)"), "{err}");
+    let (code, err) = agent(&["--scheduler", "http://x"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("the agent must prove who it is"), "{err}");
     let (code, _) = agent(&[]);
     assert_eq!(code, Some(2), "--scheduler is required");
 }

@@ -431,6 +431,9 @@ pub struct HostView {
     pub isolation: String,
     /// When it last reported (ms since the epoch).
     pub last_seen_ms: i64,
+    /// Where its file server listens (the scheduler reads logs and sandboxes there).
+    #[serde(default)]
+    pub endpoint: String,
 }
 
 /// `POST /api/v1/maintenance/drain` and `/activate`.
@@ -496,9 +499,9 @@ pub struct TokenView {
 
 // --- agent protocol -------------------------------------------------------------------------------
 
-/// The header carrying the cluster secret, both ways: agents to the scheduler, and the scheduler to
-/// agents' file servers (who may speak: `aurora_agent::cluster_secret`).
-pub const CLUSTER_SECRET_HEADER: &str = "x-aurora-cluster-secret";
+/// The header carrying an agent's credential, both ways: the agent to the scheduler, and the
+/// scheduler to that agent's file server (who may speak: `aurora_agent::cluster_secret`).
+pub const AGENT_CREDENTIAL_HEADER: &str = "x-aurora-agent-credential";
 
 /// Resources an agent offers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@
 
 use crate::{ClientError, build, http_builder, send};
 use aurora_api::{
-    AgentCommand, CLUSTER_SECRET_HEADER, RegisterRequest, RegisterResponse, StatusBatch, routes,
+    AGENT_CREDENTIAL_HEADER, AgentCommand, RegisterRequest, RegisterResponse, StatusBatch, routes,
 };
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -40,21 +40,17 @@ pub struct AgentProtocolClient {
 }
 
 impl AgentProtocolClient {
-    /// A client for the scheduler at `base` (`http://host:port`), sending `cluster_secret` with
-    /// every request and trusting the PEM certificates `ca` (besides the system's) for `https://`.
-    /// Requests have no overall timeout: the command stream lives as long as the connection.
-    pub fn new(
-        base: &str,
-        cluster_secret: Option<&str>,
-        ca: Option<&[u8]>,
-    ) -> Result<Self, ClientError> {
+    /// A client for the scheduler at `base` (`http://host:port`), presenting the agent's
+    /// `credential` with every request and trusting the PEM certificates `ca` (besides the
+    /// system's) for `https://`. Requests have no overall timeout: the command stream lives as
+    /// long as the connection.
+    pub fn new(base: &str, credential: &str, ca: Option<&[u8]>) -> Result<Self, ClientError> {
         let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(s) = cluster_secret {
-            let value = reqwest::header::HeaderValue::from_str(s).map_err(|_| {
-                ClientError::Auth("the cluster secret is not a valid header value".into())
-            })?;
-            headers.insert(CLUSTER_SECRET_HEADER, value);
-        }
+        let mut value = reqwest::header::HeaderValue::from_str(credential).map_err(|_| {
+            ClientError::Auth("the agent credential is not a valid header value".into())
+        })?;
+        value.set_sensitive(true);
+        headers.insert(AGENT_CREDENTIAL_HEADER, value);
         Ok(AgentProtocolClient {
             base: base.trim_end_matches('/').to_owned(),
             http: build(http_builder(ca)?.default_headers(headers))?,
@@ -218,7 +214,9 @@ mod tests {
             );
             conn.write_all(answer.as_bytes()).await.unwrap();
         });
-        let client = AgentProtocolClient::new(&format!("http://{addr}"), None, None).unwrap();
+        let client =
+            AgentProtocolClient::new(&format!("http://{addr}"), "credential-0123456789", None)
+                .unwrap();
         let req = RegisterRequest {
             agent_id: "a1".into(),
             hostname: "h".into(),
@@ -239,8 +237,8 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_that_is_no_header_value_is_refused() {
-        let e = AgentProtocolClient::new("http://x", Some("a\nb"), None)
+    fn a_credential_that_is_no_header_value_is_refused() {
+        let e = AgentProtocolClient::new("http://x", "a\nb", None)
             .err()
             .expect("refused");
         assert!(matches!(e, ClientError::Auth(_)), "{e:?}");

@@ -38,8 +38,8 @@ pub struct Core {
     pub wake: Notify,
     pub cluster: String,
     pub clock: Arc<dyn Clock>,
-    /// The secret agents present (`aurora_agent::cluster_secret`).
-    pub cluster_secret: Option<String>,
+    /// The cluster secret agents' credentials derive from (`aurora_agent::cluster_secret`).
+    pub cluster_secret: String,
     /// How often agents' command streams carry a heartbeat, which agents answer: often enough that
     /// a live agent is never taken for lost.
     pub heartbeat: std::time::Duration,
@@ -49,7 +49,7 @@ pub struct Core {
 pub struct CoreOptions {
     pub cluster: String,
     pub clock: Arc<dyn Clock>,
-    pub cluster_secret: Option<String>,
+    pub cluster_secret: String,
     pub heartbeat: std::time::Duration,
 }
 

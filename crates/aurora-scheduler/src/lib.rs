@@ -37,8 +37,8 @@ pub struct Config {
     pub cron_timezone: chrono_tz::Tz,
     /// The scheduler's clock (the system's, unless a test drives time).
     pub clock: Arc<dyn core::Clock>,
-    /// The secret agents must present (`aurora_agent::cluster_secret`); without one, only agents
-    /// on loopback may register.
+    /// The cluster secret agents' credentials derive from (`aurora_agent::cluster_secret`);
+    /// without one, the scheduler makes one in `DATA/cluster-secret` (mode 0600) and keeps it.
     pub cluster_secret: Option<String>,
     /// An agent silent for longer than this is lost: its tasks are LOST and replaced elsewhere.
     pub agent_lost_timeout: Duration,
@@ -72,6 +72,13 @@ const RETRY_PENDING: Duration = Duration::from_millis(500);
 pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let cluster_secret = match &config.cluster_secret {
+        Some(s) => s.clone(),
+        None => {
+            aurora_agent::cluster_secret::read_or_create(&config.data_dir.join("cluster-secret"))
+                .context("the cluster secret made for this scheduler's agents")?
+        }
+    };
     let db = db_path(config);
     let (store, snapshot) = aurora_store::Store::open(&db)?;
     let (jobs, tasks, crons) = (
@@ -97,7 +104,7 @@ pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
         core::CoreOptions {
             cluster: config.cluster.clone(),
             clock: config.clock.clone(),
-            cluster_secret: config.cluster_secret.clone(),
+            cluster_secret,
             // Three heartbeats fit in the lost timeout.
             heartbeat: (config.agent_lost_timeout / 3)
                 .min(http::agent::HEARTBEAT)
@@ -163,7 +170,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             format!("{scheme}://{}", local_address(addr)),
             config.data_dir.join("agent"),
         );
-        agent.cluster_secret = config.cluster_secret.clone();
+        agent.credential = Some(aurora_agent::cluster_secret::credential(
+            &core.cluster_secret,
+            &agent.agent_id,
+        ));
         agent.resources.port_range = config.local_agent_ports;
         agent.scheduler_ca = config.tls.as_ref().map(|(cert, _)| cert.clone());
         tokio::spawn(async move {

@@ -211,6 +211,7 @@ pub fn hosts(state: &State) -> Vec<HostView> {
                 tasks: tasks as u32,
                 last_seen_ms: a.last_seen_ms,
                 isolation: a.isolation.clone(),
+                endpoint: a.endpoint.clone(),
             }
         })
         .collect();

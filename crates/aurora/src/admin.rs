@@ -211,6 +211,7 @@ mod tests {
             tasks: 2,
             last_seen_ms: 0,
             isolation: "cgroup-v1".into(),
+            endpoint: String::new(),
         };
         assert_eq!(
             hosts_table(&[h]),

@@ -79,6 +79,11 @@ impl Cluster {
             client: Client::new(&format!("http://127.0.0.1:{port}")),
         };
         std::fs::write(c.secret_file(), SECRET).unwrap();
+        std::fs::set_permissions(
+            c.secret_file(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
         c.listen_ip = listen_ip.to_owned();
         c.start_scheduler();
         c
@@ -306,7 +311,7 @@ async fn three_agents_constraints_loss_partition_drain_and_restart() {
     c.hosts_in(HostState::Active, 3).await;
     let answer = register_without_secret(c.port);
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
-    assert!(answer.contains("cluster secret"), "{answer}");
+    assert!(answer.contains("agent credential"), "{answer}");
     let dir = tempfile::tempdir().unwrap();
 
     // Four instances, one per host at most, three hosts: three run, one waits with the reason.

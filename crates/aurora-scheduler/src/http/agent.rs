@@ -26,11 +26,31 @@ use tokio_stream::wrappers::{IntervalStream, UnboundedReceiverStream};
 /// the agent-lost timeout asks for more often (`Core::heartbeat`).
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 
-/// Who may speak this protocol (`aurora_agent::cluster_secret`): a 401 otherwise.
-fn authorize(core: &Core, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Whether the request proves it comes from agent `agent_id` (its credential,
+/// `aurora_agent::cluster_secret`): a 401 otherwise, logged with the peer's address.
+fn authorize(
+    core: &Core,
+    peer: SocketAddr,
+    agent_id: &str,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
     let given = headers.get(cluster_secret::HEADER).map(|v| v.as_bytes());
-    cluster_secret::check(core.cluster_secret.as_deref(), peer, given)
-        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, format!("agent refused: {e}")))
+    let expected = cluster_secret::credential(&core.cluster_secret, agent_id);
+    cluster_secret::check(&expected, agent_id, given).map_err(|e| {
+        tracing::warn!(%peer, agent = agent_id, "agent protocol request refused: {e}");
+        ApiError::new(StatusCode::UNAUTHORIZED, format!("agent refused: {e}"))
+    })
+}
+
+/// Refuses a request for an agent that has not registered (since the scheduler started).
+fn registered(core: &Core, agent_id: &str) -> Result<(), ApiError> {
+    if core.read().agents.get(agent_id).is_some() {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!(
+            "agent {agent_id} is not registered: register first"
+        )))
+    }
 }
 
 pub async fn register(
@@ -40,7 +60,6 @@ pub async fn register(
     body: Result<Json<RegisterRequest>, JsonRejection>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
     let core = app.core.clone();
-    authorize(&core, peer, &headers)?;
     let Json(req) = body?;
     if !aurora_model::job_key::is_good_identifier(&req.agent_id) {
         return Err(ApiError::bad_request(format!(
@@ -48,6 +67,7 @@ pub async fn register(
             req.agent_id
         )));
     }
+    authorize(&core, peer, &req.agent_id, &headers)?;
     // A fresh link: commands decided from here on wait for the agent's new stream.
     {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -120,7 +140,7 @@ pub async fn commands(
     Path(agent_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let core = app.core.clone();
-    authorize(&core, peer, &headers)?;
+    authorize(&core, peer, &agent_id, &headers)?;
     let (rx, generation) = {
         let mut links = core.links.lock().unwrap_or_else(|p| p.into_inner());
         let link = links.get_mut(&agent_id).ok_or_else(|| {
@@ -128,16 +148,15 @@ pub async fn commands(
                 "agent {agent_id} is not registered: register first"
             ))
         })?;
+        // One stream per registration: a second one is refused while the first is held (an
+        // agent whose stream broke registers again, which makes a fresh link).
+        let rx = link.rx.take().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                format!("agent {agent_id} already holds its command stream: register again first"),
+            )
+        })?;
         link.generation += 1;
-        let rx = match link.rx.take() {
-            Some(rx) => rx,
-            None => {
-                // A second stream replaces the first: the old one ends when its sender goes.
-                let (tx, rx) = mpsc::unbounded_channel();
-                link.tx = tx;
-                rx
-            }
-        };
         (rx, link.generation)
     };
     let guard = StreamGuard {
@@ -175,7 +194,8 @@ pub async fn status(
     body: Result<Json<StatusBatch>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let core = app.core.clone();
-    authorize(&core, peer, &headers)?;
+    authorize(&core, peer, &agent_id, &headers)?;
+    registered(&core, &agent_id)?;
     let Json(batch) = body?;
     core.mutate(move |s, now, ids, dirty| {
         s.agent_seen(&agent_id, now);
@@ -203,7 +223,7 @@ mod tests {
             crate::core::CoreOptions {
                 cluster: "c".into(),
                 clock: Arc::new(crate::core::SystemClock),
-                cluster_secret: None,
+                cluster_secret: "0123456789abcdef".into(),
                 heartbeat: HEARTBEAT,
             },
         );

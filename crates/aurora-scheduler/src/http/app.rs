@@ -38,8 +38,6 @@ pub enum AppError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the cluster secret cannot be sent in an HTTP header: {0}")]
-    Secret(#[from] reqwest::header::InvalidHeaderValue),
     #[error("cannot build the HTTP client for agents: {0}")]
     Client(#[from] reqwest::Error),
 }
@@ -58,7 +56,7 @@ impl App {
                     .map_err(|source| AppError::AuditLog { path, source })?,
             )),
         };
-        let agents = agent_client(core.cluster_secret.as_deref())?;
+        let agents = agent_client()?;
         Ok(Arc::new(App {
             core,
             auth: o.auth,
@@ -97,34 +95,17 @@ impl App {
     }
 }
 
-/// The HTTP client for agents' file servers, presenting the cluster secret if there is one.
-fn agent_client(secret: Option<&str>) -> Result<reqwest::Client, AppError> {
-    let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(s) = secret {
-        headers.insert(
-            aurora_agent::cluster_secret::HEADER,
-            reqwest::header::HeaderValue::from_str(s)?,
-        );
-    }
+/// The HTTP client for agents' file servers (each request presents that agent's credential:
+/// `http::sandbox`).
+fn agent_client() -> Result<reqwest::Client, AppError> {
     Ok(reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(3))
-        .default_headers(headers)
         .build()?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_secret_that_cannot_be_a_header_is_an_error_not_a_client_without_it() {
-        assert!(matches!(
-            agent_client(Some("line\nbreak-0123456789")),
-            Err(AppError::Secret(_))
-        ));
-        assert!(agent_client(Some("0123456789abcdef")).is_ok());
-        assert!(agent_client(None).is_ok());
-    }
 
     #[tokio::test]
     async fn an_audit_log_that_cannot_be_opened_stops_the_start() {
@@ -137,7 +118,7 @@ mod tests {
             crate::core::CoreOptions {
                 cluster: "c".into(),
                 clock: Arc::new(crate::core::SystemClock),
-                cluster_secret: None,
+                cluster_secret: "0123456789abcdef".into(),
                 heartbeat: std::time::Duration::from_secs(5),
             },
         );

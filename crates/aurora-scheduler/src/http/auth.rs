@@ -348,7 +348,7 @@ mod tests {
             CoreOptions {
                 cluster: "c".into(),
                 clock: Arc::new(SystemClock),
-                cluster_secret: None,
+                cluster_secret: "0123456789abcdef".into(),
                 heartbeat: std::time::Duration::from_secs(5),
             },
         );

@@ -13,14 +13,28 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-/// The URL of `path` (`logs`, `processes`, `files`, `files/content`) on the file server of the
-/// agent that ran `task_id`, with `query` appended.
+/// A request for an agent's file server: where, and the agent's credential it must present.
+pub struct AgentRequest {
+    pub url: reqwest::Url,
+    credential: String,
+}
+
+impl AgentRequest {
+    fn send(&self, app: &App) -> reqwest::RequestBuilder {
+        app.agents
+            .get(self.url.clone())
+            .header(aurora_agent::cluster_secret::HEADER, &self.credential)
+    }
+}
+
+/// The request for `path` (`logs`, `processes`, `files`, `files/content`) on the file server of
+/// the agent that ran `task_id`, with `query` appended.
 pub fn agent_url(
     core: &Core,
     task_id: &str,
     path: &str,
     query: &[(&str, String)],
-) -> Result<reqwest::Url, ApiError> {
+) -> Result<AgentRequest, ApiError> {
     let state = core.read();
     let t = state
         .tasks
@@ -44,7 +58,10 @@ pub fn agent_url(
         .extend(path.split('/'));
     url.query_pairs_mut()
         .extend_pairs(query.iter().map(|(k, v)| (k, v)));
-    Ok(url)
+    Ok(AgentRequest {
+        url,
+        credential: aurora_agent::cluster_secret::credential(&core.cluster_secret, agent),
+    })
 }
 
 /// Checks a sandbox path from a URL, as the agent will.
@@ -67,10 +84,9 @@ async fn refusal(resp: reqwest::Response) -> ApiError {
 }
 
 /// Fetches JSON from an agent.
-pub async fn fetch_json<T: DeserializeOwned>(app: &App, url: reqwest::Url) -> Result<T, ApiError> {
-    let resp = app
-        .agents
-        .get(url)
+pub async fn fetch_json<T: DeserializeOwned>(app: &App, req: AgentRequest) -> Result<T, ApiError> {
+    let resp = req
+        .send(app)
         .timeout(std::time::Duration::from_secs(10))
         .send()
         .await
@@ -84,8 +100,8 @@ pub async fn fetch_json<T: DeserializeOwned>(app: &App, url: reqwest::Url) -> Re
 }
 
 /// Forwards an agent's answer (bytes streamed, with the headers that matter).
-pub async fn forward(app: &App, url: reqwest::Url) -> Result<Response, ApiError> {
-    let resp = app.agents.get(url).send().await.map_err(unreachable)?;
+pub async fn forward(app: &App, req: AgentRequest) -> Result<Response, ApiError> {
+    let resp = req.send(app).send().await.map_err(unreachable)?;
     if !resp.status().is_success() {
         return Err(refusal(resp).await);
     }
