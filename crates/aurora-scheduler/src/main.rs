@@ -88,8 +88,9 @@ struct Args {
     /// The time zone cron schedules are evaluated in (an IANA name such as Europe/Zurich).
     #[arg(long, default_value = "UTC", value_parser = parse_tz)]
     cron_timezone: chrono_tz::Tz,
-    /// A file holding the cluster secret every agent must present. Without one, only agents on
-    /// loopback (such as `--local-agent`) may register.
+    /// A file (mode 0600) holding the cluster secret every agent's credential derives from.
+    /// Without one, the scheduler makes DATA/cluster-secret and uses it (for --local-agent, and
+    /// for agents given that file).
     #[arg(long)]
     cluster_secret_file: Option<PathBuf>,
     /// An agent silent for this long is lost: its tasks are LOST and replaced elsewhere.
