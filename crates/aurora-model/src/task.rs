@@ -132,6 +132,12 @@ impl ScheduleStatus {
         )
     }
 
+    /// The scheduler has told the agent to stop the task (a kill, or one to restart, drain or
+    /// preempt it): the kill is awaited, and sent again until the task ends.
+    pub fn is_being_killed(self) -> bool {
+        matches!(self, Killing | Preempting | Restarting | Draining)
+    }
+
     /// The state with Aurora's wire value `value`, if there is one.
     pub fn from_value(value: i32) -> Option<Self> {
         ScheduleStatus::ALL.into_iter().find(|s| s.value() == value)

@@ -1,8 +1,8 @@
 //! What must change when an agent registers (again) with the tasks it still runs: the reconciler,
 //! apart from placement, as Nomad keeps it. Tasks the scheduler placed there that the agent no
-//! longer runs are LOST (or KILLED, when they were being killed); tasks it runs that the scheduler
-//! does not expect there are killed; kills and launches that may have been lost on the way (either
-//! side restarted) are sent again.
+//! longer runs are LOST (or KILLED, when they were being killed: KILLING, RESTARTING, DRAINING,
+//! PREEMPTING); tasks it runs that the scheduler does not expect there are killed; kills and
+//! launches that may have been lost on the way (either side restarted) are sent again.
 //!
 //! Pure: the scheduler's state says what it has on the agent, this says what to do, the state
 //! applies it (status changes, agent commands).
@@ -50,7 +50,7 @@ pub fn on_register<'a>(placed: &[Placed<'a>], running: &[Running<'a>]) -> Vec<Ac
     for p in placed {
         // ASSIGNED tasks may still be on their way to the agent: their launch is sent again below.
         if p.status != ScheduleStatus::Assigned && !runs(p.task_id) {
-            actions.push(if p.status == ScheduleStatus::Killing {
+            actions.push(if p.status.is_being_killed() {
                 Action::Killed(p.task_id)
             } else {
                 Action::Lost(p.task_id)
@@ -60,7 +60,7 @@ pub fn on_register<'a>(placed: &[Placed<'a>], running: &[Running<'a>]) -> Vec<Ac
     for r in running {
         // Unknown tasks are killed; so are ours being killed: the kill sent before either side
         // restarted may never have reached the agent, or died with it mid-way.
-        if r.known.is_none_or(|s| s == ScheduleStatus::Killing) {
+        if r.known.is_none_or(ScheduleStatus::is_being_killed) {
             actions.push(Action::Kill(r.task_id));
         }
     }

@@ -150,7 +150,7 @@ impl State {
             if t.config_digest.is_none() {
                 t.config_digest = s.jobs.get(&t.job).map(|j| j.digest.clone());
             }
-            if t.status == ScheduleStatus::Killing && t.agent_id.is_some() {
+            if t.status.is_being_killed() && t.agent_id.is_some() {
                 s.arm_kill_retry(&t.task_id, t.since_ms());
             }
             s.insert_task(t);
@@ -286,7 +286,7 @@ impl State {
         };
         dirty.tasks.insert(id.to_owned());
         self.updates.touch(&moved.job);
-        if to == ScheduleStatus::Killing && moved.agent.is_some() {
+        if to.is_being_killed() && moved.agent.is_some() {
             self.arm_kill_retry(id, now_ms);
         }
         if moved.left_agent

@@ -1,12 +1,12 @@
-//! Kill retries: a task the scheduler has KILLING is told again to die until its agent reports
-//! it ended, as Aurora's `KillRetry` does (first after 15 s, then backing off, doubling up to
+//! Kill retries: a task the scheduler is killing (KILLING, or RESTARTING, DRAINING, PREEMPTING:
+//! `ScheduleStatus::is_being_killed`) is told again to die until its agent reports it ended, as Aurora's `KillRetry` does (first after 15 s, then backing off, doubling up to
 //! 5 min). A kill can be lost on the way (the command stream cut as it was sent, an agent restarted
 //! mid-kill); without a retry the task would stay KILLING and an update waiting on it would wait
 //! for ever. An agent that registers again is told at once (`State::register_agent`); this is
 //! the net for everything else.
 //!
 //! The retries live in memory only: after a scheduler restart every agent registers again and
-//! is told then, and each KILLING task restored from the store gets a fresh retry.
+//! is told then, and each such task restored from the store gets a fresh retry.
 
 use super::{Dirty, State};
 use aurora_model::task::ScheduleStatus;
@@ -46,7 +46,7 @@ impl State {
             let Some(agent) = self
                 .tasks
                 .get(&task_id)
-                .filter(|t| t.status == ScheduleStatus::Killing)
+                .filter(|t| t.status.is_being_killed())
                 .and_then(|t| t.agent_id.clone())
             else {
                 continue;
@@ -142,5 +142,16 @@ mod tests {
                 15_000, 30_000, 60_000, 120_000, 240_000, 300_000, 300_000, 300_000
             ]
         );
+    }
+
+    #[test]
+    fn a_drain_whose_kill_was_lost_is_told_again() {
+        let (mut s, _, _, created) = running_service(1);
+        let mut d = Dirty::default();
+        let moved = s.drain_hosts(&["a1.local".into()], 1_000, &mut d);
+        assert_eq!(moved, created);
+        let mut d = Dirty::default();
+        s.retry_kills(1_000 + KILL_RETRY_FIRST_MS, &mut d);
+        assert_eq!(kills(&d), created, "the DRAINING task's kill is sent again");
     }
 }
