@@ -1,9 +1,10 @@
 //! Kill retries: a task the scheduler is killing (KILLING, or RESTARTING, DRAINING, PREEMPTING:
 //! `ScheduleStatus::is_being_killed`) is told again to die until its agent reports it ended, as
-//! Aurora's `KillRetry` does (first after 15 s, then backing off, doubling up to 5 min). A kill can be lost on the way (the command stream cut as it was sent, an agent restarted
-//! mid-kill); without a retry the task would stay KILLING and an update waiting on it would wait
-//! for ever. An agent that registers again is told at once (`State::register_agent`); this is
-//! the net for everything else.
+//! Aurora's `KillRetry` does (first after 15 s, then backing off, doubling up to 5 min). A kill
+//! can be lost on the way (the command stream cut as it was sent, an agent restarted mid-kill);
+//! without a retry the task would stay KILLING and an update waiting on it would wait for ever.
+//! An agent that registers again is told at once (`State::register_agent`); this is the net for
+//! everything else.
 //!
 //! The retries live in memory only: after a scheduler restart every agent registers again and
 //! is told then, and each such task restored from the store gets a fresh retry.
