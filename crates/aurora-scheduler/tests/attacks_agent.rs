@@ -20,15 +20,7 @@ async fn running(dir: &std::path::Path) -> (Cluster, String, String, String, Str
         .wait_tasks(KEY, |t| t.len() == 1 && status(&t[0]) == "RUNNING")
         .await;
     let task = tasks[0]["task_id"].as_str().unwrap().to_owned();
-    let hosts: Vec<Value> = c
-        .http
-        .get(c.url("/api/v1/hosts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hosts = hosts(&c).await;
     let agent = hosts[0]["agent_id"].as_str().unwrap().to_owned();
     let endpoint = hosts[0]["endpoint"].as_str().unwrap_or_default().to_owned();
     let secret_file = dir.join("cluster-secret");
@@ -40,6 +32,12 @@ async fn running(dir: &std::path::Path) -> (Cluster, String, String, String, Str
     assert_eq!(mode, 0o600, "the secret the scheduler made is its own");
     let secret = cluster_secret::read(&secret_file).unwrap();
     (c, task, agent, endpoint, secret)
+}
+
+/// `GET /api/v1/hosts`.
+async fn hosts(c: &Cluster) -> Vec<Value> {
+    let resp = c.http.get(c.url("/api/v1/hosts")).send().await.unwrap();
+    resp.json().await.unwrap()
 }
 
 fn forged_status(task: &str) -> Value {
@@ -117,15 +115,7 @@ async fn nobody_without_the_credential_speaks_for_an_agent() {
     // Nothing changed: the task runs, no intruder among the hosts, its logs still come through.
     let tasks = c.tasks(KEY).await;
     assert_eq!((tasks.len(), status(&tasks[0])), (1, "RUNNING"));
-    let hosts: Vec<Value> = c
-        .http
-        .get(c.url("/api/v1/hosts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hosts = hosts(&c).await;
     assert_eq!(hosts.len(), 1, "{hosts:?}");
     c.until(async |c| c.logs(&task).await.contains("hello world"))
         .await;
