@@ -349,6 +349,20 @@ pub fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
 #[cfg(test)]
 mod port_range_tests {
     #[test]
+    fn port_ranges_parse_or_say_why() {
+        assert_eq!(
+            super::parse_port_range("31000-31010").unwrap(),
+            (31000, 31010)
+        );
+        assert!(super::parse_port_range("2-1").is_err() && super::parse_port_range("x").is_err());
+    }
+}
+
+#[cfg(test)]
+mod task_user_tests {
+    use super::{TaskUser, TaskUserError};
+
+    #[test]
     fn a_role_that_is_a_system_account_is_refused_at_launch() {
         let policy = aurora_model::task_user::TaskUserPolicy::default();
         let e = TaskUser::Role.run_as("root", &policy).unwrap_err();
@@ -372,14 +386,5 @@ mod port_range_tests {
                 .is_ok()
         );
         assert_eq!(TaskUser::Agent.run_as("root", &policy).unwrap(), None);
-    }
-
-    #[test]
-    fn port_ranges_parse_or_say_why() {
-        assert_eq!(
-            super::parse_port_range("31000-31010").unwrap(),
-            (31000, 31010)
-        );
-        assert!(super::parse_port_range("2-1").is_err() && super::parse_port_range("x").is_err());
     }
 }

@@ -23,8 +23,8 @@ use tower::ServiceExt;
 /// What one client may hold.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// From a connection's (or the previous response's) end to the last byte of a request's
-    /// headers.
+    /// From a connection's opening (or the previous response's end) to the last byte of a
+    /// request's headers: it also closes keep-alive connections idle between requests.
     pub header_read_timeout: Duration,
     /// Nothing read or written for this long closes the connection.
     pub idle_timeout: Duration,

@@ -216,12 +216,12 @@ fn the_store_is_private_and_a_task_cannot_read_it() {
     );
     assert!(read("peek.leak").is_empty());
 
-    // The modes, and another user reading the files directly.
-    assert_eq!(
-        mode(&data),
-        0o711,
-        "traversable for sandboxes, not listable"
-    );
+    assert_private(&data);
+}
+
+/// The data directory's and its files' modes, and `nobody` failing to read or list them.
+fn assert_private(data: &Path) {
+    assert_eq!(mode(data), 0o711, "traversable for sandboxes, not listable");
     let mut checked = 0;
     for name in [
         "scheduler.db",
@@ -246,7 +246,7 @@ fn the_store_is_private_and_a_task_cannot_read_it() {
     }
     assert!(checked >= 2, "the store and the audit log exist");
     let listing = Command::new("ls")
-        .arg(&data)
+        .arg(data)
         .uid(NOBODY)
         .gid(NOBODY)
         .output()

@@ -47,7 +47,7 @@ fn kinit_login_and_job_create_with_kerberos() {
            task = Task(processes = [p], resources = Resources(cpu = 0.1, ram = 32*MB, disk = 32*MB)))]\n",
     )
     .unwrap();
-    let home_at = |port: u16, user: &str| {
+    let home = |user: &str| {
         let h = home_with_clusters_json(
             &format!("http://localhost:{port}"),
             r#", "auth_mechanism": "KERBEROS""#,
@@ -55,7 +55,6 @@ fn kinit_login_and_job_create_with_kerberos() {
         let cache = realm.kinit(user);
         (h, cache)
     };
-    let home = |user: &str| home_at(port, user);
     let aurora = |home: &Path, cache: &Path, args: &[&str]| -> Output {
         let mut cmd = client_command("aurora", home);
         realm.env(&mut cmd);
@@ -106,36 +105,7 @@ fn kinit_login_and_job_create_with_kerberos() {
         text(&out.stderr)
     );
 
-    // Without --kerberos-realm, alice's principal keeps its realm: a scheduler that trusted
-    // another realm could not take its alice for ours.
-    let mut strict = LocalScheduler::new(&data.path().join("state2"))
-        .args(["--auth", "kerberos", "--keytab"])
-        .args([keytab.as_os_str(), OsStr::new("--authz"), authz.as_os_str()]);
-    for (k, v) in realm.vars() {
-        strict = strict.env(k, v);
-    }
-    let strict = strict.start();
-    let (realm_home, realm_cache) = home_at(strict.port, "alice");
-    let out = aurora(
-        realm_home.path(),
-        &realm_cache,
-        &[
-            "job",
-            "create",
-            "devcluster/mesostest/devel/hello",
-            "hello.aurora",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    assert!(
-        text(&out.stderr).contains(&format!(
-            "user 'alice@{}' may not create jobs of role 'mesostest'",
-            aurora_testkit::kdc::REALM
-        )),
-        "{}",
-        text(&out.stderr)
-    );
-    drop(strict);
+    a_principal_keeps_its_realm_without_kerberos_realm(&realm, data.path(), &keytab, &authz);
 
     // What curl --negotiate sends (SPNEGO, as browsers do) is accepted too.
     if let Some(curl) = program("curl") {
@@ -191,6 +161,48 @@ fn kinit_login_and_job_create_with_kerberos() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("run kinit"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Without `--kerberos-realm`, alice's principal keeps its realm: a scheduler that trusted another
+/// realm could not take its alice for ours. `dir` holds `hello.aurora`.
+fn a_principal_keeps_its_realm_without_kerberos_realm(
+    realm: &Realm,
+    dir: &Path,
+    keytab: &Path,
+    authz: &Path,
+) {
+    let mut strict = LocalScheduler::new(&dir.join("state2"))
+        .args(["--auth", "kerberos", "--keytab"])
+        .args([keytab.as_os_str(), OsStr::new("--authz"), authz.as_os_str()]);
+    for (k, v) in realm.vars() {
+        strict = strict.env(k, v);
+    }
+    let strict = strict.start();
+    let home = home_with_clusters_json(
+        &format!("http://localhost:{}", strict.port),
+        r#", "auth_mechanism": "KERBEROS""#,
+    );
+    let cache = realm.kinit("alice");
+    let mut cmd = client_command("aurora", home.path());
+    realm.env(&mut cmd);
+    cmd.args([
+        "job",
+        "create",
+        "devcluster/mesostest/devel/hello",
+        "hello.aurora",
+    ])
+    .env("KRB5CCNAME", format!("FILE:{}", cache.display()))
+    .current_dir(dir);
+    let out = run_watched(&mut cmd, String::new);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "user 'alice@{}' may not create jobs of role 'mesostest'",
+            aurora_testkit::kdc::REALM
+        )),
         "{}",
         text(&out.stderr)
     );
