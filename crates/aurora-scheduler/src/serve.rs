@@ -3,7 +3,9 @@
 //! connection trickling a header is closed), is closed after [`Limits::idle_timeout`] without a
 //! byte either way (a streaming response's heartbeats keep it open), and at most
 //! [`Limits::max_connections`] are served at once (more wait in the kernel's backlog). HTTPS
-//! (`axum-server`) gets the same header timeout.
+//! (`axum-server`) gets the same header and idle timeouts (and its own 10 s TLS handshake
+//! timeout); its cap counts connections past the TCP accept, so beyond it connections wait
+//! accepted, holding a file descriptor, before their handshake.
 //!
 //! Not here: what a request may do (`http::auth`) or how large its body may be (`http::router`).
 
@@ -62,7 +64,7 @@ pub async fn plain(listener: tokio::net::TcpListener, router: Router, limits: Li
         let router = router.clone();
         let limits = limits.clone();
         tokio::spawn(async move {
-            let io = TokioIo::new(Idle::new(stream, limits.idle_timeout));
+            let io = TokioIo::new(Idle::new(stream, limits.idle_timeout, slot));
             let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
                 router.clone().oneshot(req)
@@ -76,7 +78,6 @@ pub async fn plain(listener: tokio::net::TcpListener, router: Router, limits: Li
             if let Err(e) = served {
                 tracing::debug!(%peer, "connection closed: {e}");
             }
-            drop(slot);
         });
     }
 }
@@ -99,7 +100,11 @@ pub async fn tls(
                 key.display()
             )
         })?;
-    let mut server = axum_server::from_tcp_rustls(listener.into_std()?, tls)?;
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(IdleAcceptor {
+        timeout: limits.idle_timeout,
+        slots: Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1))),
+    });
+    let mut server = axum_server::from_tcp(listener.into_std()?)?.acceptor(acceptor);
     server
         .http_builder()
         .http1()
@@ -113,19 +118,48 @@ pub async fn tls(
     }))
 }
 
-/// A connection that fails once nothing was read or written for its timeout.
+/// Under TLS: each accepted TCP stream waits for one of the connection slots, then becomes an
+/// [`Idle`] one, before its handshake.
+#[derive(Clone)]
+struct IdleAcceptor {
+    timeout: Duration,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl<I, S> axum_server::accept::Accept<I, S> for IdleAcceptor
+where
+    I: Send + 'static,
+    S: Send + 'static,
+{
+    type Stream = Idle<I>;
+    type Service = S;
+    type Future = Pin<Box<dyn Future<Output = std::io::Result<(Idle<I>, S)>> + Send>>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        let (slots, timeout) = (self.slots.clone(), self.timeout);
+        Box::pin(async move {
+            let slot = slots.acquire_owned().await.map_err(std::io::Error::other)?;
+            Ok((Idle::new(stream, timeout, slot), service))
+        })
+    }
+}
+
+/// A connection that fails once nothing was read or written for its timeout, holding its slot
+/// of the connection cap while it lives.
 struct Idle<T> {
     inner: T,
     timeout: Duration,
     deadline: Pin<Box<tokio::time::Sleep>>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl<T> Idle<T> {
-    fn new(inner: T, timeout: Duration) -> Self {
+    fn new(inner: T, timeout: Duration, slot: tokio::sync::OwnedSemaphorePermit) -> Self {
         Idle {
             inner,
             timeout,
             deadline: Box::pin(tokio::time::sleep(timeout)),
+            _slot: slot,
         }
     }
 
