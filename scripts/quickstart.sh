@@ -21,8 +21,18 @@ JSON
 export AURORA_CONFIG_ROOT="$ROOT"
 
 echo "== starting a single-machine cluster 'devcluster' on 127.0.0.1:$PORT (data in $ROOT/data)"
+# The example's role is www-data, a system account (uid 33): allowed by name.
+USERS=(--allow-task-user www-data)
+if [ "$(id -u)" = 0 ]; then
+  echo "   (as root: tasks run as their role's user, here www-data, allowed with --allow-task-user)"
+else
+  # Not as root, the embedded agent can only run tasks as you, who own the store.
+  USERS+=(--local-agent-same-user)
+  echo "   (not as root: tasks run as you with --local-agent-same-user, and could read and write the"
+  echo "    cluster's store: fine for a machine only you use, not for a shared cluster)"
+fi
 # Its own session: a Ctrl-C meant for this script must not stop it before the job is killed.
-setsid "$BIN/aurora-scheduler" --local-agent --cluster devcluster --listen "127.0.0.1:$PORT" --data-dir "$ROOT/data" \
+setsid "$BIN/aurora-scheduler" --local-agent "${USERS[@]}" --cluster devcluster --listen "127.0.0.1:$PORT" --data-dir "$ROOT/data" \
   > "$ROOT/scheduler.log" 2>&1 &
 SCHEDULER=$!
 # On the way out (Ctrl-C, kill or the end): kill the job's tasks through the scheduler, then the

@@ -56,19 +56,32 @@ pub enum TaskUser {
     Fixed(String),
 }
 
+/// Why a task cannot run as the user it should.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskUserError {
+    #[error(transparent)]
+    Lookup(#[from] aurora_executor::isolation::IsolationError),
+    /// The role's account is a system account the agent was not told to allow.
+    #[error(transparent)]
+    SystemAccount(#[from] aurora_model::task_user::SystemAccount),
+}
+
 impl TaskUser {
-    /// The identity for a task of `role`.
+    /// The identity for a task of `role`, if `policy` allows it (the agent's own identity is not
+    /// checked: running as itself is what it was started to do).
     pub fn run_as(
         &self,
         role: &str,
-    ) -> Result<Option<aurora_executor::isolation::RunAs>, aurora_executor::isolation::IsolationError>
-    {
+        policy: &aurora_model::task_user::TaskUserPolicy,
+    ) -> Result<Option<aurora_executor::isolation::RunAs>, TaskUserError> {
         use aurora_executor::isolation::RunAs;
-        match self {
-            TaskUser::Agent => Ok(None),
-            TaskUser::Role => RunAs::lookup(role).map(Some),
-            TaskUser::Fixed(u) => RunAs::lookup(u).map(Some),
-        }
+        let r = match self {
+            TaskUser::Agent => return Ok(None),
+            TaskUser::Role => RunAs::lookup(role)?,
+            TaskUser::Fixed(u) => RunAs::lookup(u)?,
+        };
+        policy.check(&r.user, r.uid)?;
+        Ok(Some(r))
     }
 }
 
@@ -76,6 +89,8 @@ impl TaskUser {
 #[derive(Debug, Clone)]
 pub struct Confine {
     pub task_user: TaskUser,
+    /// The accounts tasks may run as (`--min-task-uid`, `--allow-task-user`).
+    pub task_users: aurora_model::task_user::TaskUserPolicy,
     /// Chosen once at start (`Isolation::detect`); `None` leaves tasks unlimited.
     pub isolation: Option<Arc<aurora_executor::isolation::Isolation>>,
     /// How often each sandbox's size is checked against its task's `disk`.
@@ -87,6 +102,7 @@ impl Confine {
     pub fn detect(agent_id: &str) -> Confine {
         Confine {
             task_user: TaskUser::Agent,
+            task_users: Default::default(),
             isolation: Some(Arc::new(aurora_executor::isolation::Isolation::detect(
                 &format!("aurora/{agent_id}"),
             ))),
@@ -314,5 +330,36 @@ mod port_range_tests {
             (31000, 31010)
         );
         assert!(super::parse_port_range("2-1").is_err() && super::parse_port_range("x").is_err());
+    }
+}
+
+#[cfg(test)]
+mod task_user_tests {
+    use super::{TaskUser, TaskUserError};
+
+    #[test]
+    fn a_role_that_is_a_system_account_is_refused_at_launch() {
+        let policy = aurora_model::task_user::TaskUserPolicy::default();
+        let e = TaskUser::Role.run_as("root", &policy).unwrap_err();
+        assert!(matches!(e, TaskUserError::SystemAccount(_)), "{e}");
+        assert!(e.to_string().contains("--allow-task-user root"), "{e}");
+        let allowed = aurora_model::task_user::TaskUserPolicy {
+            allowed: ["root".to_owned()].into(),
+            ..policy.clone()
+        };
+        assert_eq!(
+            TaskUser::Role
+                .run_as("root", &allowed)
+                .unwrap()
+                .unwrap()
+                .uid,
+            0
+        );
+        assert!(
+            TaskUser::Fixed("nobody".into())
+                .run_as("x", &policy)
+                .is_ok()
+        );
+        assert_eq!(TaskUser::Agent.run_as("root", &policy).unwrap(), None);
     }
 }

@@ -62,6 +62,13 @@ struct Args {
     /// runs tasks as itself.
     #[arg(long)]
     task_user: Option<String>,
+    /// Refuse to run a task as an account with a smaller uid (a system account such as root or
+    /// www-data), unless --allow-task-user names it.
+    #[arg(long, default_value_t = aurora_model::task_user::DEFAULT_MIN_UID)]
+    min_task_uid: u32,
+    /// A system account tasks may run as anyway (repeatable).
+    #[arg(long = "allow-task-user")]
+    allow_task_users: Vec<String>,
 }
 
 fn parse_attribute(s: &str) -> Result<(String, String), String> {
@@ -145,9 +152,14 @@ fn config(args: Args) -> anyhow::Result<Config> {
     config.listen = args.listen;
     config.scheduler_ca = args.scheduler_ca;
     config.confine = aurora_agent::Confine::detect(&config.agent_id);
+    config.confine.task_users = aurora_model::task_user::TaskUserPolicy {
+        min_uid: args.min_task_uid,
+        allowed: args.allow_task_users.iter().cloned().collect(),
+    };
     config.confine.task_user = match args.task_user {
         Some(u) => {
-            aurora_executor::isolation::RunAs::lookup(&u)?;
+            let r = aurora_executor::isolation::RunAs::lookup(&u)?;
+            config.confine.task_users.check(&r.user, r.uid)?;
             aurora_agent::TaskUser::Fixed(u)
         }
         None if nix::unistd::geteuid().is_root() => aurora_agent::TaskUser::Role,

@@ -124,7 +124,7 @@ impl Tasks {
         let me = self.clone();
         tokio::spawn(async move {
             let task_id = l.task_id.clone();
-            let run_as = match me.confine.task_user.run_as(&l.user) {
+            let run_as = match me.confine.task_user.run_as(&l.user, &me.confine.task_users) {
                 Ok(r) => r,
                 Err(e) => {
                     me.map().remove(&task_id);

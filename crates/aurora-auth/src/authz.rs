@@ -6,8 +6,15 @@
 //! [groups]
 //! alice-aurora-users = ["alice", "bob"]
 //! [roles]                              # role = groups (or users) who may act on it; "*": every role
-//! mesostest = ["alice-aurora-users"]
+//! mesostest = ["group:alice-aurora-users", "user:carol"]
 //! ```
+//!
+//! Users and groups are distinct namespaces: in `admins` and `[roles]`, `group:NAME` is the group
+//! and `user:NAME` the user. A bare name is the group when `[groups]` defines one of that name
+//! (so a user who happens to be called like a group is not its members), else the user; a user
+//! named like a group must be written `user:NAME`. `group:NAME` of a group the file does not
+//! define is an error. Kerberos users from a realm other than `--kerberos-realm` keep it
+//! (`alice@OTHER.REALM`) and are named so here.
 //!
 //! More keys are allowed (and ignored), so a site can keep its own notes in the file.
 
@@ -23,6 +30,19 @@ pub enum AuthzError {
     Read { path: String, message: String },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
+    #[error("{path}: '{entry}' names group '{group}', which [groups] does not define")]
+    UnknownGroup {
+        path: String,
+        entry: String,
+        group: String,
+    },
+}
+
+/// An entry of `admins` or `[roles]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Principal<'a> {
+    User(&'a str),
+    Group(&'a str),
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -77,7 +97,37 @@ impl Authz {
                 message: e.message().to_owned(),
             }
         })?;
-        Ok(Authz { file, open: false })
+        let authz = Authz { file, open: false };
+        for entry in authz
+            .file
+            .admins
+            .iter()
+            .chain(authz.file.roles.values().flatten())
+        {
+            if let Principal::Group(g) = authz.principal(entry)
+                && !authz.file.groups.contains_key(g)
+            {
+                return Err(AuthzError::UnknownGroup {
+                    path: origin.to_owned(),
+                    entry: entry.clone(),
+                    group: g.to_owned(),
+                });
+            }
+        }
+        Ok(authz)
+    }
+
+    /// What an entry names: `group:G`, `user:U`, or a bare name (a group if one is defined so).
+    fn principal<'a>(&self, entry: &'a str) -> Principal<'a> {
+        if let Some(g) = entry.strip_prefix("group:") {
+            Principal::Group(g)
+        } else if let Some(u) = entry.strip_prefix("user:") {
+            Principal::User(u)
+        } else if self.file.groups.contains_key(entry) {
+            Principal::Group(entry)
+        } else {
+            Principal::User(entry)
+        }
     }
 
     /// Whether reads (the API's GETs and the web UI) need a login.
@@ -85,15 +135,15 @@ impl Authz {
         self.file.read_requires_login
     }
 
-    /// Is `user` one of `names` (directly, or through a group)?
+    /// Is `user` one of `names` (named as a user, or a member of a group named)?
     fn among(&self, user: &str, names: &[String]) -> bool {
-        names.iter().any(|n| {
-            n == user
-                || self
-                    .file
-                    .groups
-                    .get(n)
-                    .is_some_and(|members| members.iter().any(|m| m == user))
+        names.iter().any(|n| match self.principal(n) {
+            Principal::User(u) => u == user,
+            Principal::Group(g) => self
+                .file
+                .groups
+                .get(g)
+                .is_some_and(|members| members.iter().any(|m| m == user)),
         })
     }
 
@@ -199,8 +249,13 @@ shared = ["carol"]
             "admin through the ops group"
         );
         assert!(
-            a.check_role("ops", Action::Create, "anything").is_ok(),
-            "admin by name"
+            a.check_role("ops", Action::Create, "anything").is_err(),
+            "'ops' is a group: a user called ops is not its member"
+        );
+        assert!(
+            a.check_role("alice-aurora-users", Action::Create, "mesostest")
+                .is_err(),
+            "a user named like a group does not match the group"
         );
         let e = a
             .check_role("mallory", Action::Create, "mesostest")
@@ -232,6 +287,25 @@ shared = ["carol"]
         let open = Authz::open();
         assert!(open.check_role("anyone", Action::Kill, "r").is_ok());
         assert!(open.check_admin("anyone", Action::Drain).is_ok());
+    }
+
+    #[test]
+    fn prefixed_entries_name_users_and_groups_apart() {
+        let a = Authz::parse(
+            "admins = [\"user:ops\"]\n[groups]\nops = [\"olga\"]\ndev = [\"dora\"]\n[roles]\nr = [\"group:dev\", \"user:dev\"]\n",
+            "f",
+        )
+        .unwrap();
+        assert!(a.check_admin("ops", Action::Drain).is_ok(), "the user ops");
+        assert!(
+            a.check_admin("olga", Action::Drain).is_err(),
+            "not the group"
+        );
+        assert!(a.check_role("dora", Action::Create, "r").is_ok());
+        assert!(a.check_role("dev", Action::Create, "r").is_ok(), "user:dev");
+        let e = Authz::parse("[roles]\nr = [\"group:nope\"]\n", "authz.toml").unwrap_err();
+        assert!(matches!(e, AuthzError::UnknownGroup { .. }), "{e}");
+        assert!(e.to_string().contains("group:nope"), "{e}");
     }
 
     #[test]

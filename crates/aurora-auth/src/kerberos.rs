@@ -56,12 +56,15 @@ pub fn initiate(host: &str) -> Result<String, KerberosError> {
     Ok(STANDARD.encode(&*token))
 }
 
-/// The user a principal names: `alice@REALM` → `alice` (`host/x@REALM` stays whole, without the
-/// realm).
-pub fn user_of(principal: &str) -> &str {
-    principal
-        .rsplit_once('@')
-        .map_or(principal, |(user, _)| user)
+/// The user a principal names. A principal keeps its realm (`alice@OTHER.REALM`), so that a
+/// user of a realm this KDC trusts cannot pass for the local user of the same name; principals
+/// of `local_realm` (`--kerberos-realm`) are bare names (`alice@LOCAL.REALM` → `alice`), the
+/// names the authorization file and roles use.
+pub fn user_of(principal: &str, local_realm: Option<&str>) -> String {
+    match (principal.rsplit_once('@'), local_realm) {
+        (Some((user, realm)), Some(local)) if realm == local => user.to_owned(),
+        _ => principal.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -70,8 +73,12 @@ mod tests {
 
     #[test]
     fn principals_name_users_and_garbage_is_refused() {
-        assert_eq!(user_of("alice@AURORA.TEST"), "alice");
-        assert_eq!(user_of("alice"), "alice");
+        let local = Some("AURORA.TEST");
+        assert_eq!(user_of("alice@AURORA.TEST", local), "alice");
+        assert_eq!(user_of("alice@EVIL.TEST", local), "alice@EVIL.TEST");
+        assert_eq!(user_of("alice@AURORA.TEST", None), "alice@AURORA.TEST");
+        assert_eq!(user_of("host/x@AURORA.TEST", local), "host/x");
+        assert_eq!(user_of("alice", local), "alice");
         assert_eq!(accept("not base64!").unwrap_err(), KerberosError::Encoding);
         assert!(matches!(accept("AAAA"), Err(KerberosError::Gss(_))));
     }

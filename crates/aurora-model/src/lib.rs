@@ -13,6 +13,7 @@ pub mod instances;
 pub mod job_key;
 pub mod process;
 pub mod task;
+pub mod task_user;
 pub mod template;
 pub mod time;
 pub mod update;

@@ -1,5 +1,6 @@
 // The scheduler UI's only script, no dependencies: keeps relative times fresh, refreshes pages
-// that ask for it (data-refresh), and follows logs as they are written (pre#log).
+// that ask for it (data-refresh), and follows logs as they are written (pre#log). Its requests carry
+// x-requested-by, which the scheduler asks of every change made with the session cookie (CSRF).
 "use strict";
 (function () {
   function relative(ms) {
@@ -22,7 +23,7 @@
     setInterval(async function () {
       if (document.hidden) return;
       try {
-        const r = await fetch(location.href, { headers: { "accept": "text/html" } });
+        const r = await fetch(location.href, { headers: { "accept": "text/html", "x-requested-by": "aurora-ui" } });
         if (!r.ok) return;
         const doc = new DOMParser().parseFromString(await r.text(), "text/html");
         const fresh = doc.getElementById("main");
@@ -44,7 +45,7 @@
       const sep = log.dataset.src.includes("?") ? "&" : "?";
       const url = log.dataset.src + sep + (offset === null ? "tail=" + log.dataset.tail : "offset=" + offset);
       try {
-        const r = await fetch(url);
+        const r = await fetch(url, { headers: { "x-requested-by": "aurora-ui" } });
         if (r.ok) {
           const text = await r.text();
           const next = Number(r.headers.get("x-log-offset"));

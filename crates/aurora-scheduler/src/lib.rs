@@ -9,6 +9,8 @@
 
 pub mod core;
 pub mod http;
+pub mod private;
+pub mod serve;
 pub mod state;
 pub mod views;
 
@@ -47,6 +49,53 @@ pub struct Config {
     /// Serve HTTPS with this certificate chain and key (PEM). The chain should include its CA:
     /// the embedded agent trusts it.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// `--local-agent-same-user`: the embedded agent runs tasks as the scheduler's own user, who
+    /// owns the store (unsafe unless every user of the machine may administer the cluster).
+    pub local_agent_same_user: bool,
+    /// The accounts tasks may run as: refused at submission, and by the embedded agent at launch.
+    pub task_users: aurora_model::task_user::TaskUserPolicy,
+    /// Timeouts and the connection cap of the HTTP listener.
+    pub limits: serve::Limits,
+}
+
+/// Whom the embedded agent runs tasks as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalTasks {
+    /// No embedded agent.
+    None,
+    /// Each task as its role's user (the scheduler runs as root).
+    AsRoles,
+    /// As the scheduler's own user (`--local-agent-same-user`).
+    AsScheduler,
+}
+
+impl Config {
+    /// Whom the embedded agent would run tasks as; an error when that would be the scheduler's own
+    /// user and `--local-agent-same-user` does not say the operator accepts it.
+    pub fn local_tasks(&self) -> anyhow::Result<LocalTasks> {
+        if !self.local_agent {
+            return Ok(LocalTasks::None);
+        }
+        if self.local_agent_same_user {
+            return Ok(LocalTasks::AsScheduler);
+        }
+        let me = nix::unistd::geteuid();
+        if me.is_root() {
+            return Ok(LocalTasks::AsRoles);
+        }
+        anyhow::bail!(
+            "--local-agent would run every task as this scheduler's own user (uid {me}), who owns the store: any task could read every token hash and write the store. Run the scheduler as root (tasks then run as their role's user), or, on a machine only you use, add --local-agent-same-user"
+        )
+    }
+
+    /// The data directory's mode: `0711` when tasks run as other users and must reach their
+    /// sandboxes under it, else `0700`.
+    fn data_dir_mode(&self) -> anyhow::Result<u32> {
+        Ok(match self.local_tasks()? {
+            LocalTasks::AsRoles => 0o711,
+            LocalTasks::None | LocalTasks::AsScheduler => 0o700,
+        })
+    }
 }
 
 /// A running scheduler.
@@ -70,8 +119,14 @@ const RETRY_PENDING: Duration = Duration::from_millis(500);
 /// Opens the store under `config.data_dir` and rebuilds the state from it: jobs, tasks and cron
 /// jobs (whose firings missed while the scheduler was down are not run late).
 pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let db = db_path(config);
+    private::secure_data_dir(
+        &config.data_dir,
+        config.data_dir_mode()?,
+        &db,
+        &audit_log_path(config),
+    )
+    .with_context(|| format!("securing the data directory {}", config.data_dir.display()))?;
     let cluster_secret = match &config.cluster_secret {
         Some(s) => s.clone(),
         None => {
@@ -79,7 +134,6 @@ pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
                 .context("the cluster secret made for this scheduler's agents")?
         }
     };
-    let db = db_path(config);
     let (store, snapshot) = aurora_store::Store::open(&db)?;
     let (jobs, tasks, crons) = (
         snapshot.jobs.len(),
@@ -118,46 +172,32 @@ fn db_path(config: &Config) -> PathBuf {
     config.data_dir.join("scheduler.db")
 }
 
+/// The audit log's file under the data directory.
+fn audit_log_path(config: &Config) -> PathBuf {
+    config.data_dir.join("audit.log")
+}
+
 /// Opens the store, rebuilds the state, binds the listener, and starts serving and scheduling.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let local_tasks = config.local_tasks()?;
     let core = recover(&config)?;
     let app = http::App::new(
         core.clone(),
         http::app::AppOptions {
             auth: config.auth.clone(),
             db: db_path(&config),
-            audit_log: Some(config.data_dir.join("audit.log")),
+            audit_log: Some(audit_log_path(&config)),
+            task_users: config.task_users.clone(),
         },
     )?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let app = http::router(app).into_make_service_with_connect_info::<SocketAddr>();
+    let router = http::router(app);
     let server = match &config.tls {
-        None => tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!("HTTP server failed: {e}");
-            }
-        }),
-        Some((cert, key)) => {
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                .await
-                .with_context(|| {
-                    format!(
-                        "loading the TLS certificate {} and key {}",
-                        cert.display(),
-                        key.display()
-                    )
-                })?;
-            let std_listener = listener.into_std()?;
-            let server = axum_server::from_tcp_rustls(std_listener, tls)?;
-            tokio::spawn(async move {
-                if let Err(e) = server.serve(app).await {
-                    tracing::error!("HTTPS server failed: {e}");
-                }
-            })
-        }
+        None => tokio::spawn(serve::plain(listener, router, config.limits.clone())),
+        Some((cert, key)) => serve::tls(listener, router, cert, key, &config.limits).await?,
     };
     let scheme = if config.tls.is_some() {
         "https"
@@ -165,7 +205,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         "http"
     };
     tokio::spawn(schedule_loop(core.clone(), config.agent_lost_timeout));
-    if config.local_agent {
+    if local_tasks != LocalTasks::None {
         let mut agent = aurora_agent::Config::local(
             format!("{scheme}://{}", local_address(addr)),
             config.data_dir.join("agent"),
@@ -176,6 +216,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         ));
         agent.resources.port_range = config.local_agent_ports;
         agent.scheduler_ca = config.tls.as_ref().map(|(cert, _)| cert.clone());
+        agent.confine.task_users = config.task_users.clone();
+        if local_tasks == LocalTasks::AsRoles {
+            agent.confine.task_user = aurora_agent::TaskUser::Role;
+        } else {
+            tracing::warn!(
+                "--local-agent-same-user: tasks run as the scheduler's own user and can read and write its store; do not share this cluster"
+            );
+        }
         tokio::spawn(async move {
             if let Err(e) = aurora_agent::run(agent).await {
                 tracing::error!("the local agent stopped: {e:#}");

@@ -121,6 +121,30 @@ struct Args {
     /// The certificate's private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// With --auth kerberos: principals of this realm are bare user names (alice@REALM is
+    /// alice); principals of any other realm keep it (bob@OTHER.REALM).
+    #[arg(long)]
+    kerberos_realm: Option<String>,
+    /// With --local-agent, run tasks as the scheduler's own user, who can read and write its
+    /// store: unsafe on a machine others use (needed when the scheduler does not run as root).
+    #[arg(long)]
+    local_agent_same_user: bool,
+    /// Refuse jobs whose role is a system account (a uid below this, such as root or
+    /// www-data), unless --allow-task-user names it.
+    #[arg(long, default_value_t = aurora_model::task_user::DEFAULT_MIN_UID)]
+    min_task_uid: u32,
+    /// A system account that roles may name anyway (repeatable).
+    #[arg(long = "allow-task-user")]
+    allow_task_users: Vec<String>,
+    /// Close a connection that has not sent a request's headers within this long.
+    #[arg(long, default_value_t = 10_000)]
+    http_header_timeout_ms: u64,
+    /// Close a connection with nothing read or written for this long.
+    #[arg(long, default_value_t = 120_000)]
+    http_idle_timeout_ms: u64,
+    /// Serve at most this many connections at once (more wait to be accepted).
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
 }
 
 fn auth_options(args: &Args) -> anyhow::Result<aurora_scheduler::http::auth::AuthOptions> {
@@ -135,6 +159,7 @@ fn auth_options(args: &Args) -> anyhow::Result<aurora_scheduler::http::auth::Aut
             Some(p) => aurora_auth::Authz::load(p)?,
             None => aurora_auth::Authz::open(),
         },
+        kerberos_realm: args.kerberos_realm.clone(),
     };
     for m in &args.auth {
         match m.trim() {
@@ -179,9 +204,10 @@ async fn issue_token(
     bind_ip: Option<std::net::IpAddr>,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let (store, _) = aurora_store::Store::open(&data_dir.join("scheduler.db"))?;
+    let db = data_dir.join("scheduler.db");
+    aurora_scheduler::private::secure_store(data_dir, &db)
+        .with_context(|| format!("securing the store in {}", data_dir.display()))?;
+    let (store, _) = aurora_store::Store::open(&db)?;
     let now = aurora_scheduler::core::now_ms();
     let (token, record) = aurora_auth::mint(user, now, ttl.as_millis() as i64, bind_ip)
         .map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
@@ -284,6 +310,16 @@ async fn serve(cli: Cli) -> std::process::ExitCode {
         agent_lost_timeout: std::time::Duration::from_millis(args.agent_lost_timeout_ms),
         auth,
         tls: args.tls_cert.zip(args.tls_key),
+        local_agent_same_user: args.local_agent_same_user,
+        task_users: aurora_model::task_user::TaskUserPolicy {
+            min_uid: args.min_task_uid,
+            allowed: args.allow_task_users.into_iter().collect(),
+        },
+        limits: aurora_scheduler::serve::Limits {
+            header_read_timeout: std::time::Duration::from_millis(args.http_header_timeout_ms),
+            idle_timeout: std::time::Duration::from_millis(args.http_idle_timeout_ms),
+            max_connections: args.max_connections,
+        },
     };
     match aurora_scheduler::start(config).await {
         Ok(running) => {

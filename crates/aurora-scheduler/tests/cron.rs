@@ -28,6 +28,9 @@ fn config(dir: &Path, clock: Arc<ManualClock>) -> Config {
         agent_lost_timeout: std::time::Duration::from_secs(60),
         auth: Default::default(),
         tls: None,
+        local_agent_same_user: false,
+        task_users: Default::default(),
+        limits: Default::default(),
     }
 }
 

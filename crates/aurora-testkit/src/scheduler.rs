@@ -3,6 +3,11 @@
 //! drop killed with every task process and cgroup its embedded agent started. Which flags it gets
 //! and what a test checks against it belong to the test (or to [`crate::env`] and
 //! [`crate::cluster`], which build on this).
+//!
+//! Tests name roles that are no Unix user here (`r`, `mesostest`) or a system one (`www-data`),
+//! so by default the embedded agent runs tasks as the scheduler's own user
+//! (`--local-agent-same-user`) and `www-data` is allowed (`--allow-task-user www-data`); a test
+//! of those protections asks for [`LocalScheduler::strict`].
 
 use crate::{free_port, kill_tasks_under, sibling_bin, wait_listening};
 use std::ffi::OsString;
@@ -19,7 +24,12 @@ pub struct LocalScheduler {
     env: Vec<(OsString, OsString)>,
     /// Where its standard error is appended, or nowhere.
     log: Option<PathBuf>,
+    /// Started with the scheduler's own protections only (no test defaults).
+    strict: bool,
 }
+
+/// What every scheduler gets unless [`LocalScheduler::strict`]: see the module's comment.
+pub const TEST_DEFAULTS: &[&str] = &["--local-agent-same-user", "--allow-task-user", "www-data"];
 
 impl LocalScheduler {
     /// A scheduler to be started on `data` (created by the scheduler if missing) and a free port.
@@ -31,7 +41,15 @@ impl LocalScheduler {
             flags: Vec::new(),
             env: Vec::new(),
             log: None,
+            strict: false,
         }
+    }
+
+    /// Without the test defaults: tasks run as their role's user (the scheduler runs as root),
+    /// and no system account is allowed.
+    pub fn strict(mut self) -> Self {
+        self.strict = true;
+        self
     }
 
     /// More flags, after `--local-agent --listen 127.0.0.1:PORT --data-dir DATA`.
@@ -81,6 +99,7 @@ impl LocalScheduler {
                 "--data-dir",
             ])
             .arg(&self.data)
+            .args(if self.strict { &[][..] } else { TEST_DEFAULTS })
             .args(&self.flags)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())

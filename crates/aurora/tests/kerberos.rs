@@ -1,6 +1,8 @@
 //! Kerberos against a real MIT KDC (Debian's `krb5-kdc`), in a temporary realm the test makes:
 //! `kinit`, `aurora auth login`, and `aurora job create` with `auth_mechanism: "KERBEROS"`, which
-//! succeeds for a member of the role's group and is refused with 403 for a user outside it.
+//! succeeds for a member of the role's group and is refused with 403 for a user outside it. The
+//! attacks of issue 14: a principal named like a group is not its members, and without
+//! `--kerberos-realm` a principal keeps its realm (`alice@AURORA.TEST` is not `alice`).
 //!
 //! Without the KDC's programs the test says so and passes, unless `AURORA_REQUIRE_KERBEROS` is set
 //! (CI sets it, after installing them).
@@ -13,7 +15,7 @@ use std::process::{Command, Output};
 
 #[test]
 fn kinit_login_and_job_create_with_kerberos() {
-    let Some(realm) = Realm::start(&["alice", "mallory"]) else {
+    let Some(realm) = Realm::start(&["alice", "mallory", "alice-aurora-users"]) else {
         assert!(
             std::env::var_os("AURORA_REQUIRE_KERBEROS").is_none(),
             "the MIT KDC is missing: install krb5-kdc krb5-admin-server krb5-user"
@@ -31,7 +33,8 @@ fn kinit_login_and_job_create_with_kerberos() {
     let authz = data.path().join("authz.toml");
     let mut scheduler = LocalScheduler::new(&data.path().join("state"))
         .args(["--auth", "kerberos,token", "--keytab"])
-        .args([keytab.as_os_str(), OsStr::new("--authz"), authz.as_os_str()]);
+        .args([keytab.as_os_str(), OsStr::new("--authz"), authz.as_os_str()])
+        .args(["--kerberos-realm", aurora_testkit::kdc::REALM]);
     for (k, v) in realm.vars() {
         scheduler = scheduler.env(k, v);
     }
@@ -87,6 +90,23 @@ fn kinit_login_and_job_create_with_kerberos() {
         text(&out.stderr)
     );
 
+    // A principal named like the role's group is not its members.
+    let (group_home, group_cache) = home("alice-aurora-users");
+    let out = aurora(
+        group_home.path(),
+        &group_cache,
+        &["job", "killall", "devcluster/mesostest/devel/hello"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr)
+            .contains("user 'alice-aurora-users' may not kill tasks of role 'mesostest'"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    a_principal_keeps_its_realm_without_kerberos_realm(&realm, data.path(), &keytab, &authz);
+
     // What curl --negotiate sends (SPNEGO, as browsers do) is accepted too.
     if let Some(curl) = program("curl") {
         let mut cmd = Command::new(curl);
@@ -141,6 +161,48 @@ fn kinit_login_and_job_create_with_kerberos() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("run kinit"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Without `--kerberos-realm`, alice's principal keeps its realm: a scheduler that trusted another
+/// realm could not take its alice for ours. `dir` holds `hello.aurora`.
+fn a_principal_keeps_its_realm_without_kerberos_realm(
+    realm: &Realm,
+    dir: &Path,
+    keytab: &Path,
+    authz: &Path,
+) {
+    let mut strict = LocalScheduler::new(&dir.join("state2"))
+        .args(["--auth", "kerberos", "--keytab"])
+        .args([keytab.as_os_str(), OsStr::new("--authz"), authz.as_os_str()]);
+    for (k, v) in realm.vars() {
+        strict = strict.env(k, v);
+    }
+    let strict = strict.start();
+    let home = home_with_clusters_json(
+        &format!("http://localhost:{}", strict.port),
+        r#", "auth_mechanism": "KERBEROS""#,
+    );
+    let cache = realm.kinit("alice");
+    let mut cmd = client_command("aurora", home.path());
+    realm.env(&mut cmd);
+    cmd.args([
+        "job",
+        "create",
+        "devcluster/mesostest/devel/hello",
+        "hello.aurora",
+    ])
+    .env("KRB5CCNAME", format!("FILE:{}", cache.display()))
+    .current_dir(dir);
+    let out = run_watched(&mut cmd, String::new);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "user 'alice@{}' may not create jobs of role 'mesostest'",
+            aurora_testkit::kdc::REALM
+        )),
         "{}",
         text(&out.stderr)
     );

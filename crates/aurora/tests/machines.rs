@@ -115,6 +115,8 @@ impl Cluster {
             .arg("--cluster-secret-file")
             .arg(self.secret_file())
             .args(["--agent-lost-timeout-ms", &LOST_AFTER_MS.to_string()])
+            // Tasks run as their role's user, www-data (uid 33): a system account, allowed.
+            .args(["--allow-task-user", "www-data"])
             // Users' authentication is not what these tests are about (see tests/auth.rs).
             .arg("--insecure-allow-anonymous")
             .stdout(Stdio::null())
@@ -147,6 +149,7 @@ impl Cluster {
             .args(["--attribute", &format!("rack=r{i}")])
             .args(["--resources", "cpu=4,ram=4GB,disk=4GB"])
             .args(["--port-range", &format!("{base}-{}", base + 99)])
+            .args(["--allow-task-user", "www-data"])
             .arg("--work-dir")
             .arg(&a.work)
             .arg("--cluster-secret-file")

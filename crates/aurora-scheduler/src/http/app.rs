@@ -4,6 +4,7 @@
 //! `Core` alone.
 
 use super::auth::AuthOptions;
+use super::error::ApiError;
 use crate::core::Core;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,10 @@ pub struct App {
     pub agents: reqwest::Client,
     /// Every mutation, one JSON line each: time, user, source, action, target, outcome.
     audit: Option<Mutex<std::fs::File>>,
+    /// Store look-ups of unknown tokens, per client address (`auth::lookup`).
+    pub failed_lookups: super::auth::FailedLookups,
+    /// The Unix accounts a role may name ([`App::check_task_user`]).
+    pub task_users: aurora_model::task_user::TaskUserPolicy,
 }
 
 /// How an [`App`] is set up around its core.
@@ -28,6 +33,8 @@ pub struct AppOptions {
     pub db: PathBuf,
     /// Where the audit log is appended; `None`: no audit log.
     pub audit_log: Option<PathBuf>,
+    /// The Unix accounts a role may name.
+    pub task_users: aurora_model::task_user::TaskUserPolicy,
 }
 
 /// Why the HTTP side cannot start.
@@ -49,10 +56,7 @@ impl App {
         let audit = match o.audit_log {
             None => None,
             Some(path) => Some(Mutex::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
+                crate::private::open_append(&path)
                     .map_err(|source| AppError::AuditLog { path, source })?,
             )),
         };
@@ -63,7 +67,28 @@ impl App {
             db: o.db,
             agents,
             audit,
+            failed_lookups: Default::default(),
+            task_users: o.task_users,
         }))
+    }
+
+    /// Refuses (400) a role whose Unix account on this host is a system account the policy does
+    /// not allow: tasks of the role would run as it on agents running as root. A role with no
+    /// account here passes: agents' hosts may have it, and they check again at launch. The look-up
+    /// (the user database, maybe NSS over the network) runs off the async workers.
+    pub async fn check_task_user(&self, role: &str) -> Result<(), ApiError> {
+        let name = role.to_owned();
+        let found = tokio::task::spawn_blocking(move || nix::unistd::User::from_name(&name))
+            .await
+            .map_err(|e| ApiError::internal(format!("cannot look user '{role}' up: {e}")))?
+            .map_err(|e| ApiError::internal(format!("cannot look user '{role}' up: {e}")))?;
+        match found {
+            Some(u) => self
+                .task_users
+                .check(role, u.uid.as_raw())
+                .map_err(|e| ApiError::bad_request(e.to_string())),
+            None => Ok(()),
+        }
     }
 
     /// Appends one mutation to the audit log. A failed write is logged: the mutation it records
@@ -126,6 +151,7 @@ mod tests {
             auth: AuthOptions::default(),
             db: dir.path().join("s.db"),
             audit_log,
+            task_users: Default::default(),
         };
         let missing = dir.path().join("no-such-dir/audit.log");
         assert!(matches!(

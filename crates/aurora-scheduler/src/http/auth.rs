@@ -4,13 +4,21 @@
 //! ([`Caller::may`]) against the authorization file (`aurora_auth::Authz`). Denials are 401 (who
 //! are you: how to log in) or 403 (you may not: who was refused what, whom to ask).
 //!
+//! Here too: the cross-site check every mutation passes (`csrf`) and the token look-up, in memory
+//! and then in the store off the async workers, limited per client address (`lookup`).
+//!
 //! The agent protocol has its own check (`aurora_agent::cluster_secret`).
+
+pub mod csrf;
+mod lookup;
+
+pub use lookup::{FailedLookups, TokenLookupError, token_record};
 
 use super::app::App;
 use super::error::ApiError;
 use aurora_auth::{Action, Authz, Denied};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, SocketAddr};
@@ -39,6 +47,9 @@ pub struct AuthOptions {
     pub authz: Authz,
     /// Session cookies carry `Secure` (the scheduler serves HTTPS).
     pub secure_cookies: bool,
+    /// `--kerberos-realm`: principals of this realm are bare user names (`alice@R` → `alice`);
+    /// any other principal stays whole (`alice@OTHER.REALM`), so no realm can alias this one.
+    pub kerberos_realm: Option<String>,
 }
 
 impl Default for AuthOptions {
@@ -51,6 +62,7 @@ impl Default for AuthOptions {
             anonymous: true,
             authz: Authz::open(),
             secure_cookies: false,
+            kerberos_realm: None,
         }
     }
 }
@@ -61,6 +73,29 @@ pub struct Caller {
     /// `None`: nobody identified (allowed only with `--auth none`).
     pub user: Option<String>,
     pub addr: IpAddr,
+    /// The token that identified the caller (Bearer or session cookie), if one did: a token it
+    /// mints may not outlive or widen it.
+    pub token: Option<Presented>,
+}
+
+/// What a caller's own token allows, for the tokens it mints.
+#[derive(Debug, Clone)]
+pub struct Presented {
+    pub id: String,
+    pub expires_ms: i64,
+    /// `None`: any address.
+    pub bind_ip: Option<String>,
+}
+
+impl Caller {
+    /// Nobody identified, from `addr`.
+    pub fn nobody(addr: IpAddr) -> Caller {
+        Caller {
+            user: None,
+            addr,
+            token: None,
+        }
+    }
 }
 
 impl Caller {
@@ -157,14 +192,14 @@ pub fn denied(d: Denied) -> ApiError {
 }
 
 /// The token a request carries: `Authorization: Bearer T`, else the session cookie.
-fn presented_token(headers: &HeaderMap) -> Option<String> {
+fn presented_token(headers: &HeaderMap) -> Option<(String, csrf::Credential)> {
     if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
         let v = v.trim();
         if let Some(t) = v
             .strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
         {
-            return Some(t.trim().to_owned());
+            return Some((t.trim().to_owned(), csrf::Credential::Bearer));
         }
     }
     headers
@@ -174,62 +209,7 @@ fn presented_token(headers: &HeaderMap) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
         .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_owned())
-}
-
-/// Why a presented token identifies nobody.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenLookupError {
-    /// The token is bad, unknown, expired, revoked or from the wrong address: a 401.
-    #[error(transparent)]
-    Denied(#[from] Denied),
-    /// The store could not be read: nothing is known about the token, and it is our fault (500).
-    #[error("cannot look the token up in the store: {0}")]
-    Store(#[from] aurora_store::StoreError),
-}
-
-impl From<aurora_auth::TokenError> for TokenLookupError {
-    fn from(e: aurora_auth::TokenError) -> Self {
-        TokenLookupError::Denied(e.into())
-    }
-}
-
-impl TokenLookupError {
-    /// The answer to the caller: a denial, or a 500 (logged here) when the store failed.
-    pub fn into_api_error(self) -> ApiError {
-        match self {
-            TokenLookupError::Denied(d) => denied(d),
-            TokenLookupError::Store(e) => {
-                tracing::error!("{e}");
-                ApiError::internal(format!("cannot look the token up: {e}"))
-            }
-        }
-    }
-}
-
-/// The user a token identifies, presented from `from`: looked up in memory, then in the store
-/// (for tokens another process issued since the start), where a found one is cached in memory.
-pub fn user_of_token(app: &App, token: &str, from: IpAddr) -> Result<String, TokenLookupError> {
-    let core = &app.core;
-    let now = core.now_ms();
-    {
-        let state = core.read();
-        match aurora_auth::verify(token, |h| state.tokens.get(h), from, now) {
-            Ok(r) => return Ok(r.user.clone()),
-            Err(aurora_auth::TokenError::Unknown) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let hash = aurora_auth::token::parse(token)?;
-    let Some(record) = aurora_store::find_token(&app.db, &hash)? else {
-        return Err(aurora_auth::TokenError::Unknown.into());
-    };
-    core.mutate_in_memory(|state| {
-        state.tokens.insert(record.hash.clone(), record);
-        aurora_auth::verify(token, |h| state.tokens.get(h), from, now)
-            .map(|r| r.user.clone())
-            .map_err(Into::into)
-    })
+        .map(|(_, v)| (v.to_owned(), csrf::Credential::Cookie))
 }
 
 /// Routes that identify themselves or need no identity.
@@ -242,8 +222,9 @@ fn exempt(path: &str) -> bool {
 }
 
 /// Identifies the caller of every request and puts a [`Caller`] in its extensions. Bad
-/// credentials are refused at once; missing ones only where a read needs a login (or later, by a
-/// mutation's check).
+/// credentials are refused at once; missing ones where the authorization file says every request
+/// needs a login (`read_requires_login`: whatever the method), else later by a mutation's check.
+/// Cross-site mutations are refused here (`csrf`).
 pub async fn identify(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -253,60 +234,15 @@ pub async fn identify(
     let addr = aurora_auth::token::canonical(peer.ip());
     let path = req.uri().path().to_owned();
     if exempt(&path) {
-        req.extensions_mut().insert(Caller { user: None, addr });
+        req.extensions_mut().insert(Caller::nobody(addr));
         return next.run(req).await;
     }
+    let (caller, credential) = match who(&app, addr, &path, req.headers()).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
     let auth = &app.auth;
-    let mut user = None;
-    if let Some(p) = &auth.proxy
-        && p.from.contains(&addr)
-        && let Some(u) = req
-            .headers()
-            .get(p.header.as_str())
-            .and_then(|v| v.to_str().ok())
-        && !u.trim().is_empty()
-    {
-        user = Some(u.trim().to_owned());
-    }
-    if user.is_none()
-        && auth.kerberos
-        && let Some(negotiate) = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().strip_prefix("Negotiate "))
-    {
-        let token = negotiate.to_owned();
-        let accepted = tokio::task::spawn_blocking(move || aurora_auth::kerberos::accept(&token))
-            .await
-            .map_err(|e| aurora_auth::kerberos::KerberosError::Gss(e.to_string()))
-            .and_then(|r| r);
-        match accepted {
-            Ok((principal, _)) => {
-                user = Some(aurora_auth::kerberos::user_of(&principal).to_owned())
-            }
-            Err(e) => {
-                let mut r = denied(Denied::Kerberos(e.to_string())).into_response();
-                r.headers_mut().insert(
-                    "www-authenticate",
-                    axum::http::HeaderValue::from_static("Negotiate"),
-                );
-                return r;
-            }
-        }
-    }
-    if user.is_none()
-        && auth.tokens
-        && let Some(token) = presented_token(req.headers())
-    {
-        match user_of_token(&app, &token, addr) {
-            Ok(u) => user = Some(u),
-            Err(TokenLookupError::Denied(d)) => return refusal(&path, d),
-            Err(e) => return e.into_api_error().into_response(),
-        }
-    }
-    let read = matches!(*req.method(), Method::GET | Method::HEAD);
-    if user.is_none() && read && auth.authz.read_requires_login() && !auth.anonymous {
+    if caller.user.is_none() && auth.authz.read_requires_login() && !auth.anonymous {
         let mut r = refusal(&path, Denied::NotLoggedIn);
         if auth.kerberos {
             r.headers_mut().insert(
@@ -316,8 +252,85 @@ pub async fn identify(
         }
         return r;
     }
-    req.extensions_mut().insert(Caller { user, addr });
+    if let Err(e) = csrf::check(req.method(), req.headers(), credential) {
+        let who = caller.user.as_deref().unwrap_or("-");
+        let target = format!("{} {path}", req.method());
+        app.audit(
+            who,
+            addr,
+            "csrf",
+            &target,
+            &format!("refused: {}", e.message),
+        );
+        return e.into_response();
+    }
+    req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// Who the request's credentials name (a trusted proxy's header, Kerberos, then a token), and
+/// how they came; a refusal when the credentials are bad.
+async fn who(
+    app: &App,
+    addr: IpAddr,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<(Caller, csrf::Credential), Response> {
+    let auth = &app.auth;
+    let mut caller = Caller::nobody(addr);
+    if let Some(p) = &auth.proxy
+        && p.from.contains(&addr)
+        && let Some(u) = headers.get(p.header.as_str()).and_then(|v| v.to_str().ok())
+        && !u.trim().is_empty()
+    {
+        caller.user = Some(u.trim().to_owned());
+        return Ok((caller, csrf::Credential::Other));
+    }
+    if auth.kerberos
+        && let Some(negotiate) = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().strip_prefix("Negotiate "))
+    {
+        let token = negotiate.to_owned();
+        let accepted = tokio::task::spawn_blocking(move || aurora_auth::kerberos::accept(&token))
+            .await
+            .map_err(|e| aurora_auth::kerberos::KerberosError::Gss(e.to_string()))
+            .and_then(|r| r);
+        return match accepted {
+            Ok((principal, _)) => {
+                let realm = auth.kerberos_realm.as_deref();
+                caller.user = Some(aurora_auth::kerberos::user_of(&principal, realm));
+                Ok((caller, csrf::Credential::Other))
+            }
+            Err(e) => {
+                let mut r = denied(Denied::Kerberos(e.to_string())).into_response();
+                r.headers_mut().insert(
+                    "www-authenticate",
+                    axum::http::HeaderValue::from_static("Negotiate"),
+                );
+                Err(r)
+            }
+        };
+    }
+    if auth.tokens
+        && let Some((token, credential)) = presented_token(headers)
+    {
+        return match token_record(app, &token, addr).await {
+            Ok(r) => {
+                caller.user = Some(r.user.clone());
+                caller.token = Some(Presented {
+                    id: r.id,
+                    expires_ms: r.expires_ms,
+                    bind_ip: r.bind_ip,
+                });
+                Ok((caller, credential))
+            }
+            Err(TokenLookupError::Denied(d)) => Err(refusal(path, d)),
+            Err(e) => Err(e.into_api_error().into_response()),
+        };
+    }
+    Ok((caller, csrf::Credential::Other))
 }
 
 /// A refusal: JSON for the API, a redirect to the login page for the UI.
@@ -330,67 +343,5 @@ fn refusal(path: &str, d: Denied) -> Response {
             form_urlencoded::byte_serialize(d.to_string().as_bytes()).collect::<String>()
         );
         axum::response::Redirect::to(&to).into_response()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::{Core, CoreOptions, SystemClock};
-    use crate::http::app::AppOptions;
-
-    /// An app whose store file for token look-ups is `db`.
-    fn app(dir: &std::path::Path, db: std::path::PathBuf) -> Arc<App> {
-        let (store, _) = aurora_store::Store::open(&dir.join("s.db")).expect("a fresh store");
-        let core = Core::new(
-            crate::state::State::default(),
-            store,
-            CoreOptions {
-                cluster: "c".into(),
-                clock: Arc::new(SystemClock),
-                cluster_secret: "0123456789abcdef".into(),
-                heartbeat: std::time::Duration::from_secs(5),
-            },
-        );
-        let options = AppOptions {
-            auth: AuthOptions::default(),
-            db,
-            audit_log: None,
-        };
-        App::new(core, options).expect("an app")
-    }
-
-    fn token(user: &str) -> (String, aurora_model::auth::TokenRecord) {
-        aurora_auth::mint(user, crate::core::now_ms(), 3_600_000, None).expect("randomness")
-    }
-
-    #[test]
-    fn a_store_that_cannot_be_read_is_a_500_not_a_401() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let app = app(dir.path(), dir.path().join("missing/scheduler.db"));
-        let (t, _) = token("alice");
-        let e = user_of_token(&app, &t, [127, 0, 0, 1].into()).expect_err("no store to read");
-        assert!(matches!(e, TokenLookupError::Store(_)), "{e:?}");
-        assert_eq!(e.into_api_error().status, StatusCode::INTERNAL_SERVER_ERROR);
-    }
-
-    #[tokio::test]
-    async fn a_token_another_process_stored_is_found_and_an_unknown_one_is_a_401() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let db = dir.path().join("s.db");
-        let app = app(dir.path(), db.clone());
-        let (t, record) = token("bob");
-        let (other, _) = aurora_store::Store::open(&db).expect("the same store");
-        other
-            .submit(vec![aurora_store::StoreOp::SaveToken { record }])
-            .wait()
-            .await
-            .expect("stored");
-        let from = [127, 0, 0, 1].into();
-        assert_eq!(user_of_token(&app, &t, from).expect("found"), "bob");
-        let (unknown, _) = token("carol");
-        let e = user_of_token(&app, &unknown, from).expect_err("unknown");
-        assert!(matches!(e, TokenLookupError::Denied(_)), "{e:?}");
-        assert_eq!(e.into_api_error().status, StatusCode::UNAUTHORIZED);
     }
 }

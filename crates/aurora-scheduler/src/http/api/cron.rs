@@ -22,12 +22,15 @@ pub async fn schedule_cron(
     check_cluster(&app.core, &req.config)?;
     let job = config_key(&req.config)?;
     let audit = caller.begin(&app, Action::ScheduleCron, Some(&req.config.role), &job)?;
-    let replaced = audit.done(
-        app.core
+    let scheduled = match app.check_task_user(&req.config.role).await {
+        Err(e) => Err(e),
+        Ok(()) => app
+            .core
             .mutate(move |s, now, _, dirty| s.schedule_cron(req.config, now, dirty))
             .await
             .map_err(ApiError::from),
-    )?;
+    };
+    let replaced = audit.done(scheduled)?;
     Ok(Json(CronScheduled { job, replaced }))
 }
 

@@ -23,12 +23,15 @@ pub async fn create_job(
     check_cluster(&app.core, &req.config)?;
     let job = config_key(&req.config)?;
     let audit = caller.begin(&app, Action::Create, Some(&req.config.role), &job)?;
-    let task_ids = audit.done(
-        app.core
+    let created = match app.check_task_user(&req.config.role).await {
+        Err(e) => Err(e),
+        Ok(()) => app
+            .core
             .mutate(move |s, now, ids, dirty| s.create_job(req.config, now, ids, dirty))
             .await
             .map_err(ApiError::from),
-    )?;
+    };
+    let task_ids = audit.done(created)?;
     Ok((
         StatusCode::CREATED,
         Json(CreateJobResponse { job, task_ids }),

@@ -4,7 +4,7 @@
 
 use super::AppState;
 use crate::http::app::App;
-use crate::http::auth::{Audited, Caller};
+use crate::http::auth::{Audited, Caller, Presented};
 use crate::http::error::ApiError;
 use crate::state::Refusal;
 use aurora_api::*;
@@ -50,11 +50,22 @@ pub async fn issue_token(
             ))
         })?),
     };
-    let ttl = req
+    let now = app.core.now_ms();
+    let ttl_ms = (req
         .ttl_secs
         .unwrap_or(TOKEN_TTL_SECS)
-        .clamp(60, 366 * 86_400);
-    let (token, record) = aurora_auth::mint(&user, app.core.now_ms(), (ttl * 1000) as i64, bind_ip)
+        .clamp(60, 366 * 86_400)
+        * 1000) as i64;
+    let asked = now.saturating_add(ttl_ms);
+    let admin = caller.may(&app, Action::ManageTokens, None).is_ok();
+    let expires_ms = match &caller.token {
+        Some(parent) if !admin => match narrower(parent, asked, bind_ip) {
+            Ok(e) => e,
+            Err(e) => return done(&app, audit, (&me, &caller, &target), Err(e)),
+        },
+        _ => asked,
+    };
+    let (token, record) = aurora_auth::mint(&user, now, expires_ms - now, bind_ip)
         .map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
     let issued = TokenIssued {
         token,
@@ -74,6 +85,29 @@ pub async fn issue_token(
         .map_err(ApiError::from);
     done(&app, audit, (&me, &caller, &target), r)?;
     Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// A token minted with `parent` (by a user who is not an administrator) may not outlive it nor
+/// be accepted from more addresses: its expiry is cut to the parent's, and a binding wider than
+/// the parent's (any address, or another one) is refused with 403.
+fn narrower(
+    parent: &Presented,
+    expires_ms: i64,
+    bind_ip: Option<std::net::IpAddr>,
+) -> Result<i64, ApiError> {
+    if let Some(bound) = &parent.bind_ip
+        && bind_ip.map(|ip| ip.to_string()).as_ref() != Some(bound)
+    {
+        let asked = bind_ip.map_or("any address".to_owned(), |ip| ip.to_string());
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "token {} is bound to {bound}: a token it mints cannot be accepted from {asked} (ask an administrator)",
+                parent.id
+            ),
+        ));
+    }
+    Ok(expires_ms.min(parent.expires_ms))
 }
 
 /// Records the outcome of a token action: through `audit` when an administrator's check was

@@ -56,6 +56,9 @@ pub async fn start_update(
         )));
     }
     let audit = caller.begin(&app, Action::Update, Some(&k.role), k.to_string())?;
+    if let Err(e) = app.check_task_user(&k.role).await {
+        return audit.done(Err(e));
+    }
     let user = audit.user.clone();
     begin_update(&app.core, audit, move |_| {
         Ok(UpdateRequest {

@@ -2,7 +2,7 @@
 //! scheduler has checked it. Identifying requests by that cookie is `http::auth`'s.
 
 use super::{AppState, Crumb, error_page, render};
-use crate::http::auth::{SESSION_COOKIE, TokenLookupError, user_of_token};
+use crate::http::auth::{SESSION_COOKIE, TokenLookupError, token_record};
 use askama::Template;
 use axum::extract::{Query, State as AxState};
 use axum::http::{StatusCode, header};
@@ -63,7 +63,7 @@ pub async fn login(
     }
     let token = form.token.trim().to_owned();
     let from = aurora_auth::token::canonical(peer.ip());
-    match user_of_token(&app, &token, from) {
+    match token_record(&app, &token, from).await {
         Ok(_) => (
             StatusCode::SEE_OTHER,
             [
@@ -83,12 +83,15 @@ pub async fn login(
             ],
         )
             .into_response(),
-        Err(TokenLookupError::Store(e)) => {
+        Err(e @ TokenLookupError::TooMany { .. }) => {
+            error_page(&core.cluster, StatusCode::TOO_MANY_REQUESTS, e.to_string())
+        }
+        Err(e @ (TokenLookupError::Store(_) | TokenLookupError::Task(_))) => {
             tracing::error!("{e}");
             error_page(
                 &core.cluster,
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("cannot look the token up: {e}"),
+                e.to_string(),
             )
         }
         Err(TokenLookupError::Denied(d)) => {
