@@ -66,6 +66,7 @@ static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
             auth: Default::default(),
             db,
             audit_log: None,
+            task_users: Default::default(),
         };
         router(App::new(core, options).expect("the HTTP side"))
     });
