@@ -72,6 +72,8 @@ fn io_error(what: &str, e: std::io::Error) -> Response {
 /// Why something in a sandbox could not be opened.
 enum OpenError {
     Refused(PathError),
+    /// A FIFO, a device, a socket: never read.
+    NotRegular,
     Io(std::io::Error),
 }
 
@@ -79,6 +81,10 @@ impl OpenError {
     fn response(self, what: &str) -> Response {
         match self {
             OpenError::Refused(e) => refused(e),
+            OpenError::NotRegular => error(
+                StatusCode::BAD_REQUEST,
+                format!("{what} is not a regular file"),
+            ),
             OpenError::Io(e) => io_error(what, e),
         }
     }
@@ -100,16 +106,21 @@ fn open_in(
     let rel = sandbox::relative(path).map_err(OpenError::Refused)?;
     let root = beneath::open_dir(&sandboxes.join(task_id)).map_err(OpenError::Io)?;
     let flags = flags | OFlag::O_RDONLY | OFlag::O_NONBLOCK;
-    beneath::open(&root, std::path::Path::new(&rel), flags, Mode::empty(), Links::Inside).map_err(
-        |e| {
-            let link = e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32);
-            if link || e.kind() == std::io::ErrorKind::PermissionDenied {
-                OpenError::Refused(PathError::Escapes(path.to_owned()))
-            } else {
-                OpenError::Io(e)
-            }
-        },
+    beneath::open(
+        &root,
+        std::path::Path::new(&rel),
+        flags,
+        Mode::empty(),
+        Links::Inside,
     )
+    .map_err(|e| {
+        let link = e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32);
+        if link || e.kind() == std::io::ErrorKind::PermissionDenied {
+            OpenError::Refused(PathError::Escapes(path.to_owned()))
+        } else {
+            OpenError::Io(e)
+        }
+    })
 }
 
 /// Opens a regular file of a sandbox (a folder or anything else is refused).
@@ -119,10 +130,7 @@ fn open_file(sandboxes: &std::path::Path, task_id: &str, path: &str) -> Result<F
     match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
         SFlag::S_IFREG => Ok(File::from(fd)),
         SFlag::S_IFDIR => Err(OpenError::Io(std::io::ErrorKind::IsADirectory.into())),
-        _ => Err(OpenError::Io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ))),
+        _ => Err(OpenError::NotRegular),
     }
 }
 
@@ -234,8 +242,8 @@ async fn list(
 ) -> Response {
     let work = move || {
         let what = format!("'{}'", q.path);
-        let dir = open_in(&root, &task_id, &q.path, OFlag::O_DIRECTORY)
-            .map_err(|e| e.response(&what))?;
+        let dir =
+            open_in(&root, &task_id, &q.path, OFlag::O_DIRECTORY).map_err(|e| e.response(&what))?;
         let rel = sandbox::relative(&q.path).unwrap_or_default();
         listing(dir, rel).map_err(|e| io_error(&what, e))
     };
@@ -314,16 +322,22 @@ async fn content(
                 format!("attachment; filename=\"{name}\""),
             ),
         ],
-        Body::from_stream(tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(
-            file,
-        ))),
+        Body::from_stream(tokio_util::io::ReaderStream::new(
+            tokio::fs::File::from_std(file),
+        )),
     )
         .into_response()
 }
 
 /// The newest run of a process, from its log folder opened beneath the sandbox.
 fn latest_run(sandboxes: &std::path::Path, task_id: &str, process: &str) -> Option<u32> {
-    let dir = open_in(sandboxes, task_id, &format!(".logs/{process}"), OFlag::O_DIRECTORY).ok()?;
+    let dir = open_in(
+        sandboxes,
+        task_id,
+        &format!(".logs/{process}"),
+        OFlag::O_DIRECTORY,
+    )
+    .ok()?;
     nix::dir::Dir::from_fd(dir)
         .ok()?
         .into_iter()
@@ -392,14 +406,8 @@ mod tests {
         let p = dir.path().join("stdout");
         std::fs::write(&p, "a\nb\nc\nd\n").unwrap();
         let read_range = |o, t| super::read_range(File::open(&p).unwrap(), o, t);
-        assert_eq!(
-            read_range(Some(4), None).unwrap(),
-            (b"c\nd\n".to_vec(), 8)
-        );
-        assert_eq!(
-            read_range(None, Some(2)).unwrap(),
-            (b"c\nd\n".to_vec(), 8)
-        );
+        assert_eq!(read_range(Some(4), None).unwrap(), (b"c\nd\n".to_vec(), 8));
+        assert_eq!(read_range(None, Some(2)).unwrap(), (b"c\nd\n".to_vec(), 8));
         assert_eq!(
             read_range(None, Some(10)).unwrap(),
             (b"a\nb\nc\nd\n".to_vec(), 8)
@@ -433,14 +441,16 @@ mod tests {
         assert!(inside.is_ok() || escapes("in"));
         assert!(matches!(
             open_file(dir.path(), "t1", "fifo"),
-            Err(OpenError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidInput
+            Err(OpenError::NotRegular)
         ));
         assert!(matches!(
             open_file(dir.path(), "..", ""),
             Err(OpenError::Refused(PathError::BadTaskId(_)))
         ));
         let listed = listing(
-            open_in(dir.path(), "t1", "", OFlag::O_DIRECTORY).ok().unwrap(),
+            open_in(dir.path(), "t1", "", OFlag::O_DIRECTORY)
+                .ok()
+                .unwrap(),
             String::new(),
         )
         .unwrap();

@@ -198,7 +198,13 @@ pub fn mkdirs(root: impl AsFd, rel: &Path, mode: Mode, owner: Owner) -> io::Resu
             Err(Errno::EEXIST) => false,
             Err(e) => return Err(io_err(e)),
         };
-        let next = open(&dir, Path::new(part), dir_flags, Mode::empty(), Links::Refuse)?;
+        let next = open(
+            &dir,
+            Path::new(part),
+            dir_flags,
+            Mode::empty(),
+            Links::Refuse,
+        )?;
         if made {
             // The umask may have narrowed it; the owner is the task's.
             nix::sys::stat::fchmod(&next, mode).map_err(io_err)?;
@@ -320,7 +326,13 @@ mod tests {
             let r = open(root, Path::new(bad), read_flags(), Mode::empty(), links);
             assert!(r.is_err(), "{bad} was opened");
         }
-        let ok = open(root, Path::new("sub/file"), read_flags(), Mode::empty(), links);
+        let ok = open(
+            root,
+            Path::new("sub/file"),
+            read_flags(),
+            Mode::empty(),
+            links,
+        );
         assert_eq!(read_all(ok.expect("inside")), "inside");
     }
 
@@ -329,10 +341,22 @@ mod tests {
         let (_d, root) = attack();
         check_refusals(&root, Links::Refuse);
         check_refusals(&root, Links::Inside);
-        let strict = open(&root, Path::new("in"), read_flags(), Mode::empty(), Links::Refuse);
+        let strict = open(
+            &root,
+            Path::new("in"),
+            read_flags(),
+            Mode::empty(),
+            Links::Refuse,
+        );
         assert!(strict.is_err(), "no link at all when refused");
         if OPENAT2.load(Ordering::Relaxed) == 1 {
-            let inside = open(&root, Path::new("in"), read_flags(), Mode::empty(), Links::Inside);
+            let inside = open(
+                &root,
+                Path::new("in"),
+                read_flags(),
+                Mode::empty(),
+                Links::Inside,
+            );
             assert_eq!(read_all(inside.expect("a link inside")), "inside");
         }
     }
@@ -406,8 +430,10 @@ mod tests {
             read_bounded(Path::new("/dev/zero"), 10),
             Err(ReadError::NotRegular { .. })
         ));
-        assert!(read_bounded(&d.path().join("missing"), 10)
-            .expect_err("missing")
-            .is_not_found());
+        assert!(
+            read_bounded(&d.path().join("missing"), 10)
+                .expect_err("missing")
+                .is_not_found()
+        );
     }
 }

@@ -70,7 +70,11 @@ pub fn read(state: &Path) -> Option<Checkpoint> {
 /// in the task's own cgroup (so a checkpoint naming someone else's process group never gets it
 /// signalled); without one, every group it names.
 fn verified_groups(cp: &Checkpoint, isolation: Option<&crate::isolation::Isolation>) -> Vec<i32> {
-    let alive = cp.groups.iter().copied().filter(|g| crate::process::group_alive(*g));
+    let alive = cp
+        .groups
+        .iter()
+        .copied()
+        .filter(|g| crate::process::group_alive(*g));
     match isolation.and_then(|i| i.task_groups(&cp.task_id)) {
         Some(mine) => alive.filter(|g| mine.contains(g)).collect(),
         None => alive.collect(),

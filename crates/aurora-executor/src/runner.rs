@@ -346,19 +346,17 @@ impl Run {
         let st = &mut self.state;
         let p = &st.launch.task.processes[i];
         let run = st.plan.runs(i);
-        let spawned =
-            process::RunLogs::open(&st.launch.sandbox, &p.name, run, st.setup.owner).and_then(
-                |logs| {
-                    process::spawn(
-                        &st.cmdlines[i],
-                        &st.launch.sandbox,
-                        &logs,
-                        p.logger.as_ref(),
-                        &st.setup.env,
-                        &st.setup.confine,
-                    )
-                },
-            );
+        let spawned = process::RunLogs::open(&st.launch.sandbox, &p.name, run, st.setup.owner)
+            .and_then(|logs| {
+                process::spawn(
+                    &st.cmdlines[i],
+                    &st.launch.sandbox,
+                    &logs,
+                    p.logger.as_ref(),
+                    &st.setup.env,
+                    &st.setup.confine,
+                )
+            });
         st.plan.started(i);
         let mut child = match spawned {
             Ok(child) => child,

@@ -82,7 +82,10 @@ mod tests {
         assert_eq!(check_name(""), Err(NameError::Empty));
         assert_eq!(check_name("."), Err(NameError::LeadingDot(".".into())));
         assert_eq!(check_name(".."), Err(NameError::LeadingDot("..".into())));
-        assert_eq!(check_name("../x"), Err(NameError::LeadingDot("../x".into())));
+        assert_eq!(
+            check_name("../x"),
+            Err(NameError::LeadingDot("../x".into()))
+        );
         assert_eq!(check_name("/tmp/x"), Err(NameError::Slash("/tmp/x".into())));
         assert_eq!(check_name("a/b"), Err(NameError::Slash("a/b".into())));
         assert_eq!(check_name("a\0b"), Err(NameError::Nul));

@@ -14,7 +14,8 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 
 /// The `PATH` tasks get.
-pub(crate) const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The sandbox's mode: the task's user writes, its group reads, nobody else.
 const SANDBOX_MODE: u32 = 0o750;
@@ -26,7 +27,10 @@ fn make_sandbox(sandbox: &Path, owner: Option<(u32, u32)>) -> std::io::Result<()
     if let Some(parent) = sandbox.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    match std::fs::DirBuilder::new().mode(SANDBOX_MODE).create(sandbox) {
+    match std::fs::DirBuilder::new()
+        .mode(SANDBOX_MODE)
+        .create(sandbox)
+    {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e),
@@ -100,7 +104,14 @@ mod tests {
         let names: Vec<&str> = setup.env.iter().map(|(k, _)| *k).collect();
         assert_eq!(
             names,
-            ["HOME", "MESOS_SANDBOX", "THERMOS_TASK_ID", "USER", "LOGNAME", "PATH"]
+            [
+                "HOME",
+                "MESOS_SANDBOX",
+                "THERMOS_TASK_ID",
+                "USER",
+                "LOGNAME",
+                "PATH"
+            ]
         );
         // A link in the sandbox's place refuses the task.
         let linked = dir.path().join("linked");
