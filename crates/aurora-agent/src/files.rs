@@ -176,24 +176,24 @@ async fn read_log(
             None => match latest_run(&root, &task_id, &process) {
                 Some(r) => r,
                 None => {
-                    return Err(error(
+                    return Err(Box::new(error(
                         StatusCode::NOT_FOUND,
                         format!("process {process} of task {task_id} has not run yet"),
-                    ));
+                    )));
                 }
             },
         };
         let rel = format!(".logs/{process}/{run}/{stream}");
         let what = format!("the {stream} log of run {run} of process {process}");
-        let file = open_file(&root, &task_id, &rel).map_err(|e| e.response(&what))?;
-        read_range(file, offset, tail).map_err(|e| io_error(&what, e))
+        let file = open_file(&root, &task_id, &rel).map_err(|e| Box::new(e.response(&what)))?;
+        read_range(file, offset, tail).map_err(|e| Box::new(io_error(&what, e)))
     };
     chunk(work).await
 }
 
 /// The answer of `work` (a chunk of a file and the offset after it, read off the runtime).
 async fn chunk(
-    work: impl FnOnce() -> Result<(Vec<u8>, u64), Response> + Send + 'static,
+    work: impl FnOnce() -> Result<(Vec<u8>, u64), Box<Response>> + Send + 'static,
 ) -> Response {
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok((bytes, end))) => (
@@ -204,7 +204,7 @@ async fn chunk(
             bytes,
         )
             .into_response(),
-        Ok(Err(r)) => r,
+        Ok(Err(r)) => *r,
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
@@ -242,14 +242,14 @@ async fn list(
 ) -> Response {
     let work = move || {
         let what = format!("'{}'", q.path);
-        let dir =
-            open_in(&root, &task_id, &q.path, OFlag::O_DIRECTORY).map_err(|e| e.response(&what))?;
+        let dir = open_in(&root, &task_id, &q.path, OFlag::O_DIRECTORY)
+            .map_err(|e| Box::new(e.response(&what)))?;
         let rel = sandbox::relative(&q.path).unwrap_or_default();
-        listing(dir, rel).map_err(|e| io_error(&what, e))
+        listing(dir, rel).map_err(|e| Box::new(io_error(&what, e)))
     };
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(l)) => axum::Json(l).into_response(),
-        Ok(Err(r)) => r,
+        Ok(Err(r)) => *r,
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
@@ -295,8 +295,9 @@ async fn content(
     if !q.download {
         return chunk(move || {
             let what = format!("'{}'", q.path);
-            let file = open_file(&root, &task_id, &q.path).map_err(|e| e.response(&what))?;
-            read_range(file, q.offset, q.tail).map_err(|e| io_error(&what, e))
+            let file =
+                open_file(&root, &task_id, &q.path).map_err(|e| Box::new(e.response(&what)))?;
+            read_range(file, q.offset, q.tail).map_err(|e| Box::new(io_error(&what, e)))
         })
         .await;
     }
