@@ -2,11 +2,23 @@
 //! sandbox can ever be named. Used by the agent before it touches the disk and by the scheduler
 //! before it forwards a request, so a bad path is refused at the first door.
 //!
-//! Two checks: [`relative`] refuses what is wrong on its face (`..`, NUL), without the disk;
-//! [`resolve`] then follows symbolic links on disk and refuses a path that ends outside the
-//! sandbox (a task can make a link to `/etc`; its sandbox browser must not follow it out).
+//! [`relative`] refuses what is wrong on its face (`..`, NUL), without the disk. What is on the
+//! disk (a task can make a link to `/etc`, or swap a folder for one at any moment) is the
+//! opener's business: the file server opens beneath the sandbox's fd
+//! (`aurora_executor::beneath`), so checking a path and opening it are one system call.
 
 use std::path::{Path, PathBuf};
+
+/// Where the executor keeps its own records of task `task_id` (checkpoint, process report) for
+/// sandboxes under `sandboxes` (`WORK/sandboxes`): `WORK/executor/TASK_ID`, root-only and out of
+/// every task's reach, and never served by the file server.
+pub fn state_dir(sandboxes: &Path, task_id: &str) -> PathBuf {
+    sandboxes
+        .parent()
+        .unwrap_or(sandboxes)
+        .join("executor")
+        .join(task_id)
+}
 
 /// Why a path was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,33 +53,6 @@ pub fn relative(path: &str) -> Result<String, PathError> {
     Ok(parts.join("/"))
 }
 
-/// The real location of `path` inside the sandbox of `task_id` under `sandboxes`: the path is
-/// checked with [`relative`], then resolved on disk (symbolic links followed) and refused unless
-/// it stays inside the sandbox. I/O errors (a missing file) come back as `Ok(Err(..))`.
-pub fn resolve(
-    sandboxes: &Path,
-    task_id: &str,
-    path: &str,
-) -> Result<std::io::Result<PathBuf>, PathError> {
-    if !safe_component(task_id) {
-        return Err(PathError::BadTaskId(task_id.to_owned()));
-    }
-    let rel = relative(path)?;
-    let root = match sandboxes.join(task_id).canonicalize() {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(e)),
-    };
-    let real = match root.join(&rel).canonicalize() {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(e)),
-    };
-    if real.starts_with(&root) {
-        Ok(Ok(real))
-    } else {
-        Err(PathError::Escapes(path.to_owned()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,33 +75,5 @@ mod tests {
             assert!(!safe_component(bad), "{bad:?}");
         }
         assert!(safe_component("www-data-prod-hello-0-abc"));
-    }
-
-    #[test]
-    fn symbolic_links_out_of_the_sandbox_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let sandbox = dir.path().join("t1");
-        std::fs::create_dir_all(sandbox.join("sub")).unwrap();
-        std::fs::write(sandbox.join("sub/file"), "x").unwrap();
-        std::fs::write(dir.path().join("secret"), "s").unwrap();
-        std::os::unix::fs::symlink(dir.path().join("secret"), sandbox.join("out")).unwrap();
-        std::os::unix::fs::symlink("sub/file", sandbox.join("in")).unwrap();
-
-        let ok = resolve(dir.path(), "t1", "sub/file").unwrap().unwrap();
-        assert!(ok.ends_with("t1/sub/file"));
-        assert!(resolve(dir.path(), "t1", "in").unwrap().is_ok());
-        assert_eq!(
-            resolve(dir.path(), "t1", "out").err(),
-            Some(PathError::Escapes("out".into()))
-        );
-        assert!(resolve(dir.path(), "t1", "missing").unwrap().is_err());
-        assert_eq!(
-            resolve(dir.path(), "..", "").err(),
-            Some(PathError::BadTaskId("..".into()))
-        );
-        assert!(matches!(
-            resolve(dir.path(), "t1", "../secret"),
-            Err(PathError::Escapes(_))
-        ));
     }
 }

@@ -84,14 +84,18 @@ impl Tasks {
             return;
         };
         for entry in entries.flatten() {
-            let Some(adopted) = aurora_executor::checkpoint::adopt(&entry.path()) else {
+            let task_id = entry.file_name().to_string_lossy().into_owned();
+            if !crate::sandbox::safe_component(&task_id) {
+                continue;
+            }
+            let state = crate::sandbox::state_dir(&self.sandboxes, &task_id);
+            let isolation = self.confine.isolation.as_deref();
+            let Some(adopted) = aurora_executor::checkpoint::adopt(&state, isolation) else {
                 // Not alive by its checkpoint. A task launched just before the agent died may have
                 // processes its checkpoint never named: nothing would ever stop them (and they
                 // would hold their ports), so whatever is left in its cgroups is killed.
-                let task_id = entry.file_name().to_string_lossy().into_owned();
-                let ended =
-                    aurora_executor::checkpoint::read(&entry.path()).is_some_and(|c| c.terminal);
-                if !ended && crate::sandbox::safe_component(&task_id) {
+                let ended = aurora_executor::checkpoint::read(&state).is_some_and(|c| c.terminal);
+                if !ended {
                     aurora_executor::isolation::remove_leftover_cgroups(&task_id);
                 }
                 continue;
@@ -137,6 +141,7 @@ impl Tasks {
                 task_id: l.task_id.clone(),
                 task: l.task,
                 sandbox: me.sandboxes.join(&l.task_id),
+                state_dir: crate::sandbox::state_dir(&me.sandboxes, &l.task_id),
                 ports: l.ports.into_iter().collect(),
                 instance: l.instance,
                 hostname: me.hostname.clone(),

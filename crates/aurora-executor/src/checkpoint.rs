@@ -1,7 +1,10 @@
-//! The task's checkpoint in its sandbox (`.executor/checkpoint.json`): which process groups it
-//! runs. Written (atomically: temp file, fsync, rename) on every change, so that after the agent
-//! restarts (or crashes) it can find the processes that are still alive and re-adopt them instead
-//! of losing or duplicating them.
+//! The task's checkpoint in the executor's state directory (`STATE/checkpoint.json`, root-only
+//! and outside the sandbox, so the task can neither forge nor replace it): which process groups
+//! it runs. Written (atomically: temp file, fsync, rename) on every change, so that after the
+//! agent restarts (or crashes) it can find the processes that are still alive and re-adopt them
+//! instead of losing or duplicating them. Read back bounded (`beneath::read_bounded`), and a
+//! group it names is adopted (and may later be killed) only if the task's cgroup holds a
+//! process of that group, when there is a cgroup back end.
 //!
 //! Not here: when the runner writes it (the checkpoint hook, `hooks::checkpoint`).
 
@@ -22,24 +25,60 @@ pub struct Checkpoint {
     pub terminal: bool,
 }
 
-fn path(sandbox: &Path) -> PathBuf {
-    sandbox.join(".executor").join("checkpoint.json")
+fn path(state: &Path) -> PathBuf {
+    state.join("checkpoint.json")
 }
 
-/// Writes the checkpoint durably.
-pub fn write(sandbox: &Path, cp: &Checkpoint) -> std::io::Result<()> {
-    let dir = sandbox.join(".executor");
-    std::fs::create_dir_all(&dir)?;
-    let tmp = dir.join("checkpoint.json.tmp");
+/// Creates the executor's state directory of a task (and its parents) root-only: 0700.
+pub fn make_state_dir(state: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(state)?;
+    std::fs::set_permissions(state, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Writes the checkpoint durably into the state directory `state`.
+pub fn write(state: &Path, cp: &Checkpoint) -> std::io::Result<()> {
+    make_state_dir(state)?;
+    let tmp = state.join("checkpoint.json.tmp");
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(&serde_json::to_vec(cp).map_err(std::io::Error::other)?)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path(sandbox))
+    std::fs::rename(&tmp, path(state))
 }
 
-/// Reads a sandbox's checkpoint, if there is one.
-pub fn read(sandbox: &Path) -> Option<Checkpoint> {
-    serde_json::from_slice(&std::fs::read(path(sandbox)).ok()?).ok()
+/// Reads the checkpoint in `state`, if there is a readable one (at most
+/// [`crate::beneath::MAX_STATE_FILE`] bytes, a regular file, valid JSON); anything else is
+/// logged and taken as no checkpoint.
+pub fn read(state: &Path) -> Option<Checkpoint> {
+    let bytes = match crate::beneath::read_bounded(&path(state), crate::beneath::MAX_STATE_FILE) {
+        Ok(b) => b,
+        Err(e) if e.is_not_found() => return None,
+        Err(e) => {
+            tracing::warn!("ignoring the checkpoint: {e}");
+            return None;
+        }
+    };
+    serde_json::from_slice(&bytes)
+        .map_err(|e| tracing::warn!("ignoring the checkpoint in {}: {e}", state.display()))
+        .ok()
+}
+
+/// The groups of `cp` that may be adopted: under a cgroup back end, only those with a process
+/// in the task's own cgroup (so a checkpoint naming someone else's process group never gets it
+/// signalled); without one, every group it names.
+fn verified_groups(cp: &Checkpoint, isolation: Option<&crate::isolation::Isolation>) -> Vec<i32> {
+    let alive = cp
+        .groups
+        .iter()
+        .copied()
+        .filter(|g| crate::process::group_alive(*g));
+    match isolation.and_then(|i| i.task_groups(&cp.task_id)) {
+        Some(mine) => alive.filter(|g| mine.contains(g)).collect(),
+        None => alive.collect(),
+    }
 }
 
 /// A task found alive in its sandbox after a restart.
@@ -49,12 +88,17 @@ pub struct Adopted {
     kill: mpsc::UnboundedSender<Duration>,
 }
 
-/// Looks for a live task in `sandbox`: its checkpoint says it was running and one of its process
-/// groups still exists. The adopted task is watched (it is over when its groups are gone, and is
+/// Looks for a live task whose state directory is `state`: its checkpoint says it was running
+/// and one of its process groups still exists (and, under `isolation`'s cgroups, is in the
+/// task's cgroup). The adopted task is watched (it is over when its groups are gone, and is
 /// then reported LOST: its exit statuses went with the old executor) and can be killed.
-pub fn adopt(sandbox: &Path) -> Option<Adopted> {
-    let cp = read(sandbox)?;
-    if cp.terminal || !cp.groups.iter().any(|g| crate::process::group_alive(*g)) {
+pub fn adopt(state: &Path, isolation: Option<&crate::isolation::Isolation>) -> Option<Adopted> {
+    let cp = read(state)?;
+    if cp.terminal || !crate::beneath::plain_name(&cp.task_id) {
+        return None;
+    }
+    let groups = verified_groups(&cp, isolation);
+    if groups.is_empty() {
         return None;
     }
     let processes = Vec::new();
@@ -64,9 +108,9 @@ pub fn adopt(sandbox: &Path) -> Option<Adopted> {
         processes,
     });
     let (kill_tx, mut kill_rx) = mpsc::unbounded_channel::<Duration>();
-    let sandbox = sandbox.to_owned();
-    let groups = cp.groups.clone();
+    let state = state.to_owned();
     let task_id = cp.task_id.clone();
+    let isolation = isolation.cloned();
     tokio::spawn(async move {
         let mut killed = false;
         let mut poll = tokio::time::interval(Duration::from_millis(200));
@@ -74,7 +118,9 @@ pub fn adopt(sandbox: &Path) -> Option<Adopted> {
             tokio::select! {
                 Some(grace) = kill_rx.recv() => {
                     killed = true;
-                    crate::kill::escalate(groups.clone(), grace).await;
+                    // Checked again: a group gone meanwhile may have had its id reused.
+                    let cp = Checkpoint { task_id: task_id.clone(), groups: groups.clone(), terminal: false };
+                    crate::kill::escalate(verified_groups(&cp, isolation.as_ref()), grace).await;
                 }
                 _ = poll.tick() => {}
             }
@@ -83,7 +129,7 @@ pub fn adopt(sandbox: &Path) -> Option<Adopted> {
             }
         }
         let _ = write(
-            &sandbox,
+            &state,
             &Checkpoint {
                 task_id: task_id.clone(),
                 groups: Vec::new(),

@@ -5,8 +5,14 @@
 //! once running (or when it never gets healthy within its budget). A `.healthchecksnooze` file in
 //! the sandbox suspends checking.
 //!
+//! A shell check runs as the task's processes do (`isolation::Confinement`: the task's user,
+//! its cgroups or rlimits, a session and process group of its own, the task's environment
+//! only), and its whole process group is SIGKILLed as soon as it exits or times out: nothing a
+//! check starts outlives it.
+//!
 //! [`Tracker`] holds the counting rules (pure, tested alone); [`check_once`] does one check.
 
+use crate::isolation::Confinement;
 use aurora_model::config::HealthCheckConfig;
 use std::path::Path;
 use std::time::Duration;
@@ -161,13 +167,22 @@ impl Tracker {
     }
 }
 
+/// How a shell check runs: the task's environment and confinement.
+#[derive(Debug, Clone, Copy)]
+pub struct AsTask<'a> {
+    pub env: &'a [(&'static str, String)],
+    pub confine: &'a Confinement,
+}
+
 /// Runs one check; `Err` says why it failed. `None` when checking is snoozed.
 pub async fn check_once(
     plan: &HealthPlan,
     sandbox: &Path,
     http: &reqwest::Client,
+    as_task: AsTask<'_>,
 ) -> Option<Result<(), String>> {
-    if sandbox.join(SNOOZE_FILE).exists() {
+    // Any entry of that name snoozes, a link too (not followed: root does not look through it).
+    if std::fs::symlink_metadata(sandbox.join(SNOOZE_FILE)).is_ok() {
         return None;
     }
     let r = match &plan.check {
@@ -190,28 +205,54 @@ pub async fn check_once(
                 }
             }
         },
-        Check::Shell { command } => {
-            let run = tokio::process::Command::new("bash")
-                .arg("-c")
-                .arg(command)
-                .current_dir(sandbox)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .status();
-            match tokio::time::timeout(plan.timeout, run).await {
-                Err(_) => Err(format!("'{command}' timed out after {:?}", plan.timeout)),
-                Ok(Err(e)) => Err(format!("'{command}' could not run: {e}")),
-                Ok(Ok(s)) if s.success() => Ok(()),
-                Ok(Ok(s)) => Err(format!(
-                    "'{command}' exited with {}",
-                    s.code().unwrap_or(-1)
-                )),
-            }
-        }
+        Check::Shell { command } => shell(command, plan.timeout, sandbox, as_task).await,
     };
     Some(r)
+}
+
+/// Runs a shell check as the task, in its own process group, killed with everything it started
+/// once it exits or times out.
+async fn shell(
+    command: &str,
+    timeout: Duration,
+    sandbox: &Path,
+    as_task: AsTask<'_>,
+) -> Result<(), String> {
+    let mut cmd = tokio::process::Command::new("bash");
+    cmd.arg("-c")
+        .arg(command)
+        .current_dir(sandbox)
+        .env_clear()
+        .envs(as_task.env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let confine = as_task.confine.clone();
+    // SAFETY: `enter` makes only async-signal-safe calls; it runs in the child between fork and
+    // exec. It starts a new session, so the check leads its own process group.
+    unsafe {
+        cmd.pre_exec(move || confine.enter());
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("'{command}' could not run: {e}"))?;
+    let group = child.id().map_or(0, |p| p as i32);
+    let ended = tokio::time::timeout(timeout, child.wait()).await;
+    // Whatever the check left behind (a background child) goes with it, on time or not.
+    crate::process::signal_group(group, nix::sys::signal::Signal::SIGKILL);
+    match ended {
+        Err(_) => {
+            let _ = child.wait().await;
+            Err(format!("'{command}' timed out after {timeout:?}"))
+        }
+        Ok(Err(e)) => Err(format!("'{command}' could not run: {e}")),
+        Ok(Ok(s)) if s.success() => Ok(()),
+        Ok(Ok(s)) => Err(format!(
+            "'{command}' exited with {}",
+            s.code().unwrap_or(-1)
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -330,11 +371,16 @@ mod tests {
             ..plan(0, 0, 1)
         };
         let http = reqwest::Client::new();
+        let confine = Confinement::default();
+        let as_task = AsTask {
+            env: &[],
+            confine: &confine,
+        };
         assert_eq!(
-            check_once(&p, dir.path(), &http).await,
+            check_once(&p, dir.path(), &http, as_task).await,
             Some(Err("'false' exited with 1".into()))
         );
         std::fs::write(dir.path().join(SNOOZE_FILE), "").unwrap();
-        assert_eq!(check_once(&p, dir.path(), &http).await, None);
+        assert_eq!(check_once(&p, dir.path(), &http, as_task).await, None);
     }
 }

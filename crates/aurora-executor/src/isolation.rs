@@ -139,6 +139,30 @@ impl Isolation {
         }
     }
 
+    /// The task's cgroup directory that lists its processes (`cgroup.procs`); `None` under
+    /// rlimits.
+    fn task_dir(&self, task_id: &str) -> Option<PathBuf> {
+        match self {
+            Isolation::CgroupV2 { root } => Some(root.join(task_id)),
+            Isolation::CgroupV1 { memory, .. } => Some(memory.join(task_id)),
+            Isolation::Rlimits => None,
+        }
+    }
+
+    /// The process groups of the processes in the task's cgroup (empty when it has none); `None`
+    /// when this back end has no cgroups to ask.
+    pub fn task_groups(&self, task_id: &str) -> Option<std::collections::HashSet<i32>> {
+        let dir = self.task_dir(task_id)?;
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        Some(
+            procs
+                .lines()
+                .filter_map(|l| l.trim().parse::<i32>().ok())
+                .filter_map(process_group)
+                .collect(),
+        )
+    }
+
     /// Creates the task's cgroup(s) with its limits.
     pub fn for_task(&self, task_id: &str, r: &Resources) -> io::Result<TaskLimits> {
         let ram = r.ram.max(0) as u64;
@@ -216,6 +240,17 @@ impl TaskLimits {
         })
     }
 
+    /// SIGKILLs every process still in the task's cgroups: what left the task's process groups
+    /// (a double fork, `setsid`) goes with the task too.
+    pub fn kill_all(&self) {
+        for d in &self.dirs {
+            let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+
     /// Removes the cgroups, once their processes are gone (retried briefly: the kernel frees a
     /// cgroup a moment after its last process exits).
     pub async fn remove(&self) {
@@ -228,6 +263,14 @@ impl TaskLimits {
             }
         }
     }
+}
+
+/// The process group of process `pid`, from `/proc/PID/stat` (after the command name in
+/// parentheses come the state, the parent and the group).
+fn process_group(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    rest.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// Clears what a task left under any agent's group (`aurora/AGENT/TASK_ID` in the v2 tree and in

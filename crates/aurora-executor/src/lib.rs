@@ -3,11 +3,13 @@
 //! process groups (`kill`), the task runner that drives them (`runner`) through an ordered list of
 //! hooks, one per concern (`hooks`: sandbox, isolation, checkpoint, report, health, disk,
 //! graceful shutdown), the status it publishes (`status`), and the per-process report it keeps in
-//! the sandbox for the UI (`report`).
+//! the sandbox for the UI (`report`). Everything it opens inside a sandbox as root goes through
+//! `beneath` (resolved from the sandbox's fd, never following a link out of it).
 //!
 //! It knows nothing of the scheduler or its protocol: the agent gives it a [`TaskLaunch`] and
 //! watches the [`TaskStatus`] it publishes.
 
+pub mod beneath;
 pub mod checkpoint;
 pub mod health;
 mod hooks;

@@ -17,6 +17,11 @@ use std::time::{Duration, Instant};
 /// Why a task's process graph is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
+    #[error("processes[{index}].name: {error}")]
+    BadName {
+        index: usize,
+        error: aurora_model::process::NameError,
+    },
     #[error("order constraint names '{0}', which is not a process of this task")]
     Unknown(String),
     #[error("order constraints form a cycle through '{0}'")]
@@ -80,6 +85,11 @@ pub struct Plan {
 impl Plan {
     /// Builds and validates the plan of `task`.
     pub fn new(task: &Task) -> Result<Self, PlanError> {
+        // A name becomes a folder of the sandbox: checked before anything touches the disk.
+        for (index, p) in task.processes.iter().enumerate() {
+            aurora_model::process::check_name(&p.name)
+                .map_err(|error| PlanError::BadName { index, error })?;
+        }
         let index: HashMap<&str, usize> = task
             .processes
             .iter()

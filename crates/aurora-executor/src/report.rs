@@ -1,4 +1,5 @@
-//! The task's process report in its sandbox (`.executor/processes.json`): every process's state,
+//! The task's process report in the executor's state directory (`STATE/processes.json`, beside
+//! the checkpoint, out of the task's reach): every process's state,
 //! runs, exit codes and times, for people (the web UI and the API) rather than for recovery (that
 //! is `checkpoint`). Rewritten atomically on every change; the format is the model's
 //! [`ProcessRecord`], so the agent serves it as it is.
@@ -10,11 +11,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Where the report lives, relative to the sandbox.
-pub const REPORT_PATH: &str = ".executor/processes.json";
+/// The report's file name in the state directory.
+pub const REPORT_FILE: &str = "processes.json";
 
-fn path(sandbox: &Path) -> PathBuf {
-    sandbox.join(REPORT_PATH)
+fn path(state: &Path) -> PathBuf {
+    state.join(REPORT_FILE)
 }
 
 /// Thermos's name of a process state.
@@ -50,19 +51,25 @@ pub fn views(status: &TaskStatus) -> Vec<ProcessRecord> {
 
 /// Writes the report (temp file then rename: a reader never sees half of it). Not fsynced: losing
 /// the newest version in a machine crash loses nothing the scheduler relies on.
-pub fn write(sandbox: &Path, status: &TaskStatus) -> std::io::Result<()> {
-    let dir = sandbox.join(".executor");
-    std::fs::create_dir_all(&dir)?;
-    let tmp = dir.join("processes.json.tmp");
+pub fn write(state: &Path, status: &TaskStatus) -> std::io::Result<()> {
+    crate::checkpoint::make_state_dir(state)?;
+    let tmp = state.join("processes.json.tmp");
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(&serde_json::to_vec(&views(status)).map_err(std::io::Error::other)?)?;
     drop(f);
-    std::fs::rename(&tmp, path(sandbox))
+    std::fs::rename(&tmp, path(state))
 }
 
-/// Reads a sandbox's report, if there is one.
-pub fn read(sandbox: &Path) -> Option<Vec<ProcessRecord>> {
-    serde_json::from_slice(&std::fs::read(path(sandbox)).ok()?).ok()
+/// Reads the report in the state directory `state`: `Ok(None)` when there is none yet; a file
+/// that is not a regular one of at most [`crate::beneath::MAX_STATE_FILE`] bytes is an error.
+pub fn read(state: &Path) -> Result<Option<Vec<ProcessRecord>>, crate::beneath::ReadError> {
+    let bytes = match crate::beneath::read_bounded(&path(state), crate::beneath::MAX_STATE_FILE) {
+        Ok(b) => b,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // A report cut short by a crash is no report.
+    Ok(serde_json::from_slice(&bytes).ok())
 }
 
 /// Records in `history` that run `run` started now.
@@ -114,9 +121,9 @@ mod tests {
                 history,
             }],
         };
-        assert_eq!(read(dir.path()), None);
+        assert_eq!(read(dir.path()).unwrap(), None);
         write(dir.path(), &status).unwrap();
-        let back = read(dir.path()).unwrap();
+        let back = read(dir.path()).unwrap().unwrap();
         assert_eq!(back.len(), 1);
         assert_eq!(back[0].state, "RUNNING");
         assert_eq!(back[0].runs, 2);

@@ -25,8 +25,12 @@ use tokio::sync::{mpsc, watch};
 pub struct TaskLaunch {
     pub task_id: String,
     pub task: Task,
-    /// The task's sandbox directory (created if missing).
+    /// The task's sandbox directory (created if missing; the task's user owns it).
     pub sandbox: PathBuf,
+    /// Where the executor keeps its own records of the task (checkpoint, process report):
+    /// created root-only (0700) if missing, and never inside the sandbox, which the task can
+    /// write to.
+    pub state_dir: PathBuf,
     pub ports: Vec<(String, u16)>,
     pub instance: u32,
     pub hostname: String,
@@ -199,6 +203,11 @@ impl RunState {
         &self.launch
     }
 
+    /// What every process of the task gets (environment, confinement, owner of its files).
+    pub(crate) fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
     pub(crate) fn plan(&self) -> &Plan {
         &self.plan
     }
@@ -337,15 +346,17 @@ impl Run {
         let st = &mut self.state;
         let p = &st.launch.task.processes[i];
         let run = st.plan.runs(i);
-        let logs = process::log_dir(&st.launch.sandbox, &p.name, run);
-        let spawned = process::spawn(
-            &st.cmdlines[i],
-            &st.launch.sandbox,
-            &logs,
-            p.logger.as_ref(),
-            &st.setup.env,
-            &st.setup.confine,
-        );
+        let spawned = process::RunLogs::open(&st.launch.sandbox, &p.name, run, st.setup.owner)
+            .and_then(|logs| {
+                process::spawn(
+                    &st.cmdlines[i],
+                    &st.launch.sandbox,
+                    &logs,
+                    p.logger.as_ref(),
+                    &st.setup.env,
+                    &st.setup.confine,
+                )
+            });
         st.plan.started(i);
         let mut child = match spawned {
             Ok(child) => child,
@@ -528,6 +539,7 @@ pub(crate) mod testing {
                 user: None,
             },
             sandbox: sandbox.to_owned(),
+            state_dir: sandbox.join("executor-state"),
             ports: vec![],
             instance: 0,
             hostname: "h1".into(),

@@ -43,6 +43,7 @@ fn launch(dir: &Path, checker: HealthCheckerConfig, ports: Vec<(String, u16)>) -
             user: None,
         },
         sandbox: dir.join("sandbox"),
+        state_dir: dir.join("executor"),
         ports,
         instance: 0,
         hostname: "h".into(),

@@ -68,6 +68,7 @@ fn launch(dir: &Path, id: &str, task: Task, isolation: Option<Arc<Isolation>>) -
         task_id: id.into(),
         task,
         sandbox: dir.join(id),
+        state_dir: dir.join("executor").join(id),
         ports: vec![],
         instance: 0,
         hostname: "h".into(),

@@ -50,6 +50,7 @@ fn launch(dir: &Path, task: Task) -> TaskLaunch {
         task_id: "r-e-j-0-x".into(),
         task,
         sandbox: dir.join("sandbox"),
+        state_dir: dir.join("executor"),
         ports: vec![("http".into(), 31337)],
         instance: 3,
         hostname: "h1".into(),

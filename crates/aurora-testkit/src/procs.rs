@@ -6,9 +6,21 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use std::path::Path;
 
+/// The executor's state directory of the agent's task sandbox `WORK/sandboxes/TASK`:
+/// `WORK/executor/TASK` (the agent's layout, `aurora_agent::sandbox::state_dir`).
+pub fn state_dir(sandbox: &Path) -> std::path::PathBuf {
+    let task = sandbox.file_name().unwrap_or_default();
+    let sandboxes = sandbox.parent().unwrap_or(sandbox);
+    sandboxes
+        .parent()
+        .unwrap_or(sandboxes)
+        .join("executor")
+        .join(task)
+}
+
 /// The process groups the checkpoint of the task sandbox `sandbox` names (none if it has none).
 pub fn checkpoint_groups(sandbox: &Path) -> Vec<i32> {
-    let cp = std::fs::read(sandbox.join(".executor/checkpoint.json")).unwrap_or_default();
+    let cp = std::fs::read(state_dir(sandbox).join("checkpoint.json")).unwrap_or_default();
     let v: serde_json::Value = serde_json::from_slice(&cp).unwrap_or_default();
     v["groups"]
         .as_array()
@@ -95,13 +107,14 @@ mod tests {
     #[test]
     fn checkpoint_groups_reads_the_groups_and_nothing_from_a_missing_file() {
         let dir = tempfile::tempdir().expect("tempdir");
-        assert!(checkpoint_groups(dir.path()).is_empty());
-        std::fs::create_dir_all(dir.path().join(".executor")).expect("mkdir");
+        let sandbox = dir.path().join("sandboxes/t1");
+        assert!(checkpoint_groups(&sandbox).is_empty());
+        std::fs::create_dir_all(dir.path().join("executor/t1")).expect("mkdir");
         std::fs::write(
-            dir.path().join(".executor/checkpoint.json"),
+            dir.path().join("executor/t1/checkpoint.json"),
             r#"{"groups": [12, 34]}"#,
         )
         .expect("write");
-        assert_eq!(checkpoint_groups(dir.path()), [12, 34]);
+        assert_eq!(checkpoint_groups(&sandbox), [12, 34]);
     }
 }

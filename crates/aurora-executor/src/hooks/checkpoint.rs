@@ -1,5 +1,5 @@
 //! The checkpoint hook: whenever the task's live process groups change, they are written to the
-//! sandbox's checkpoint (so a restarted agent re-adopts them); once the task is over, the
+//! task's checkpoint (in the executor's state directory) (so a restarted agent re-adopts them); once the task is over, the
 //! checkpoint says so.
 //!
 //! Not here: the checkpoint's format and re-adoption (`crate::checkpoint`).
@@ -28,7 +28,7 @@ impl CheckpointHook {
             groups,
             terminal,
         };
-        if let Err(e) = checkpoint::write(&run.launch().sandbox, &cp) {
+        if let Err(e) = checkpoint::write(&run.launch().state_dir, &cp) {
             tracing::warn!(task = %self.task_id, "cannot write the checkpoint: {e}");
         }
     }
@@ -61,14 +61,15 @@ mod tests {
         let mut hook = CheckpointHook::new("r-e-j-0-x");
         let run = testing::state(testing::launch(dir.path(), 0), &[42, 7]);
         hook.groups_changed(&run);
-        let written = checkpoint::read(dir.path()).expect("written");
+        let state = run.launch().state_dir.clone();
+        let written = checkpoint::read(&state).expect("written");
         assert_eq!((written.groups, written.terminal), (vec![7, 42], false));
         // Unchanged groups are not written again.
-        std::fs::remove_file(dir.path().join(".executor/checkpoint.json")).expect("removed");
+        std::fs::remove_file(state.join("checkpoint.json")).expect("removed");
         hook.groups_changed(&run);
-        assert_eq!(checkpoint::read(dir.path()), None);
+        assert_eq!(checkpoint::read(&state), None);
         hook.poststop(&run).await;
-        let end = checkpoint::read(dir.path()).expect("written");
+        let end = checkpoint::read(&state).expect("written");
         assert_eq!((end.groups, end.terminal), (vec![], true));
     }
 }

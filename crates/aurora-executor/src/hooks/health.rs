@@ -1,11 +1,12 @@
 //! The health hook: while the task has processes and is not being stopped, its health check runs
 //! every interval; enough successes make it RUNNING (it gates RUNNING when the job has health
-//! checking), too many failures stop it.
+//! checking), too many failures stop it. A shell check runs as the task's processes do: its
+//! user, its cgroups, its environment (the setup the prestart hooks made).
 //!
 //! Not here: what a check is and the counting rules (`crate::health`).
 
 use super::{Action, Hook, HookFuture};
-use crate::health::{HealthPlan, Tracker, Verdict, check_once};
+use crate::health::{AsTask, HealthPlan, Tracker, Verdict, check_once};
 use crate::runner::{RunState, TaskLaunch};
 use crate::status::StopReason;
 use aurora_model::template::bind_runtime;
@@ -57,7 +58,12 @@ impl Hook for HealthHook {
             };
             // Spaced from this check's start, as a delayed interval would.
             self.next = Instant::now() + plan.interval;
-            let Some(result) = check_once(plan, &run.launch().sandbox, &self.http).await else {
+            let as_task = AsTask {
+                env: &run.setup().env,
+                confine: &run.setup().confine,
+            };
+            let Some(result) = check_once(plan, &run.launch().sandbox, &self.http, as_task).await
+            else {
                 return Action::None;
             };
             match tracker.record(result) {

@@ -1,6 +1,7 @@
 //! The isolation hook: before any process starts, the task's cgroups (or rlimits) and user are
 //! prepared for every child to enter; when a process exits, whether the kernel killed it for
-//! exceeding the task's memory; after the task, its cgroups are removed.
+//! exceeding the task's memory; after the task, whatever is left in its cgroups is killed and
+//! they are removed.
 //!
 //! Not here: the back ends and the syscalls (`crate::isolation`).
 
@@ -46,6 +47,7 @@ impl Hook for IsolationHook {
     fn poststop<'a>(&'a mut self, _run: &'a RunState) -> HookFuture<'a, ()> {
         Box::pin(async move {
             if let Some(l) = &self.limits {
+                l.kill_all();
                 l.remove().await;
             }
         })

@@ -41,8 +41,10 @@ pub(crate) enum Action {
 pub(crate) struct Setup {
     /// What each child does before exec (its session, cgroups or rlimits, user).
     pub confine: Confinement,
-    /// Environment variables every process gets.
+    /// The whole environment every process (and shell health check) gets.
     pub env: Vec<(&'static str, String)>,
+    /// Who owns the folders and files made for the task in its sandbox (its logs).
+    pub owner: crate::beneath::Owner,
 }
 
 /// One concern of a task's life. Every method has a default that does nothing, so a hook

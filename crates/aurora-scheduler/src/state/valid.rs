@@ -63,6 +63,7 @@ impl ValidJob {
             )));
         }
         job_constraints(&config).map_err(Refusal::Invalid)?;
+        process_names(&config)?;
         Ok(ValidJob {
             key,
             config,
@@ -95,6 +96,16 @@ fn check_cron(config: &Job) -> Result<CronSchedule, Refusal> {
     CronSchedule::parse(text).map_err(|e| Refusal::Invalid(e.to_string()))
 }
 
+/// Every process name becomes a folder of the task's sandbox on its agent: one plain path
+/// component (`aurora_model::process::check_name`), refused here with the field it is in.
+fn process_names(config: &Job) -> Result<(), Refusal> {
+    for (i, p) in config.task.processes.iter().enumerate() {
+        aurora_model::process::check_name(&p.name)
+            .map_err(|e| Refusal::Invalid(format!("task.processes[{i}].name: {e}")))?;
+    }
+    Ok(())
+}
+
 fn invalid(message: &str) -> Refusal {
     Refusal::Invalid(message.to_owned())
 }
@@ -104,5 +115,31 @@ pub fn job_constraints(config: &Job) -> Result<Vec<placement::Constraint>, Strin
     match &config.constraints {
         Some(map) => placement::constraints::parse(&config.role, map),
         None => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_named_like_a_path_is_refused_with_its_field() {
+        let mut job = crate::state::tests::job(false, 1, 1);
+        assert!(ValidJob::check(job.clone(), Submission::Create).is_ok());
+        let mut second = job.task.processes[0].clone();
+        second.name = "/tmp/x".into();
+        job.task.processes.push(second);
+        let Err(Refusal::Invalid(why)) = ValidJob::check(job.clone(), Submission::Create) else {
+            panic!("a process named /tmp/x was accepted");
+        };
+        assert_eq!(
+            why,
+            "task.processes[1].name: process name '/tmp/x' may not contain '/'"
+        );
+        job.task.processes[1].name = "../x".into();
+        assert!(matches!(
+            ValidJob::check(job, Submission::Create),
+            Err(Refusal::Invalid(w)) if w.starts_with("task.processes[1].name: ")
+        ));
     }
 }
