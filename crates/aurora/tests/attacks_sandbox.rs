@@ -115,6 +115,15 @@ impl Machine {
             .is_ok_and(|h| h.iter().any(|h| h.state == HostState::Active))
     }
 
+    /// Where the (active) agent's file server listens, as the scheduler knows it.
+    async fn agent_endpoint(&self) -> Option<String> {
+        let hosts = self.client.hosts().await.ok()?;
+        hosts
+            .into_iter()
+            .find(|h| h.state == HostState::Active)
+            .map(|h| h.endpoint)
+    }
+
     async fn isolation(&self) -> String {
         let hosts = self.client.hosts().await.expect("hosts");
         hosts
@@ -471,11 +480,14 @@ async fn fifo_zero_and_forged_executor_files_do_not_hang_or_arm_the_restarted_ag
     let md = std::fs::metadata(&state).expect("the state directory");
     assert_eq!((md.uid(), md.mode() & 0o777), (0, 0o700));
     assert!(state.join("checkpoint.json").exists());
+    let before = m.agent_endpoint().await;
     m.kill9_agent();
     m.start_agent();
     let agent_pid = m.agent.as_ref().expect("started").id();
+    // Registered again: active with its new file server (the old one is gone with kill -9).
     m.until("the restarted agent is ACTIVE", async |m| {
-        m.agent_active().await
+        let now = m.agent_endpoint().await;
+        now.is_some() && now != before
     })
     .await;
     // The served report comes from the executor's state, quickly, whatever the task planted.
