@@ -385,17 +385,7 @@ mod tests {
     use aurora_model::config::{Constraint, Process, Resources};
 
     fn proc(name: &str) -> Process {
-        Process {
-            name: name.into(),
-            cmdline: "true".into(),
-            resources: None,
-            max_failures: 1,
-            daemon: false,
-            ephemeral: false,
-            min_duration: 0,
-            final_: false,
-            logger: None,
-        }
+        Process::once(name, "true")
     }
 
     fn task(processes: Vec<Process>, order: &[&[&str]]) -> Task {

@@ -515,17 +515,7 @@ pub(crate) mod testing {
             task_id: "r-e-j-0-x".into(),
             task: Task {
                 name: "t".into(),
-                processes: vec![Process {
-                    name: "p".into(),
-                    cmdline: "true".into(),
-                    resources: None,
-                    max_failures: 1,
-                    daemon: false,
-                    ephemeral: false,
-                    min_duration: 0,
-                    final_: false,
-                    logger: None,
-                }],
+                processes: vec![Process::once("p", "true")],
                 constraints: vec![],
                 resources: Resources {
                     cpu: 1.0,

@@ -18,17 +18,7 @@ fn launch(dir: &Path, process: &str) -> TaskLaunch {
         task_id: "t".into(),
         task: Task {
             name: "t".into(),
-            processes: vec![Process {
-                name: process.into(),
-                cmdline: "echo escaped".into(),
-                resources: None,
-                max_failures: 1,
-                daemon: false,
-                ephemeral: false,
-                min_duration: 0,
-                final_: false,
-                logger: None,
-            }],
+            processes: vec![Process::once(process, "echo escaped")],
             constraints: vec![],
             resources: Resources {
                 cpu: 0.1,

@@ -19,17 +19,7 @@ fn launch(dir: &Path, checker: HealthCheckerConfig, ports: Vec<(String, u16)>) -
         task_id: "t".into(),
         task: Task {
             name: "t".into(),
-            processes: vec![Process {
-                name: "server".into(),
-                cmdline: "sleep 30".into(),
-                resources: None,
-                max_failures: 1,
-                daemon: false,
-                ephemeral: false,
-                min_duration: 0,
-                final_: false,
-                logger: None,
-            }],
+            processes: vec![Process::once("server", "sleep 30")],
             constraints: vec![],
             resources: Resources {
                 cpu: 0.1,

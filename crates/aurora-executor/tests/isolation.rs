@@ -22,17 +22,7 @@ fn root() -> bool {
 fn task(cmdline: &str, cpu: f64, ram: i64, disk: i64) -> Task {
     Task {
         name: "t".into(),
-        processes: vec![Process {
-            name: "p".into(),
-            cmdline: cmdline.into(),
-            resources: None,
-            max_failures: 1,
-            daemon: false,
-            ephemeral: false,
-            min_duration: 0,
-            final_: false,
-            logger: None,
-        }],
+        processes: vec![Process::once("p", cmdline)],
         constraints: vec![],
         resources: Resources {
             cpu,

@@ -8,17 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 fn proc(name: &str, cmdline: &str) -> Process {
-    Process {
-        name: name.into(),
-        cmdline: cmdline.into(),
-        resources: None,
-        max_failures: 1,
-        daemon: false,
-        ephemeral: false,
-        min_duration: 0,
-        final_: false,
-        logger: None,
-    }
+    Process::once(name, cmdline)
 }
 
 fn task(processes: Vec<Process>, order: &[&str]) -> Task {

@@ -108,6 +108,24 @@ pub struct Process {
     pub logger: Option<Logger>,
 }
 
+impl Process {
+    /// A process that runs `cmdline` once (one failure ends it), with nothing else set: not a
+    /// daemon, ephemeral or final, no minimum duration (Thermos's is 5 s), the default logger.
+    pub fn once(name: &str, cmdline: &str) -> Process {
+        Process {
+            name: name.to_owned(),
+            cmdline: cmdline.to_owned(),
+            resources: None,
+            max_failures: 1,
+            daemon: false,
+            ephemeral: false,
+            min_duration: 0,
+            final_: false,
+            logger: None,
+        }
+    }
+}
+
 /// Where a process's stdout and stderr go.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
