@@ -20,22 +20,26 @@ use tower::ServiceExt;
 const SECRET: &str = "fuzzing-cluster-secret-0123456789";
 const AGENT: &str = "fuzz-agent";
 
-/// The routes taking a body, by the first byte of the input.
-const ROUTES: &[&str] = &[
-    "/api/v1/jobs",
-    "/api/v1/jobs/www-data/prod/hello/instances",
-    "/api/v1/jobs/www-data/prod/hello/kill",
-    "/api/v1/jobs/www-data/prod/hello/restart",
-    "/api/v1/jobs/www-data/prod/hello/update",
-    "/api/v1/jobs/www-data/prod/hello/update/pause",
-    "/api/v1/jobs/www-data/prod/hello/diff",
-    "/api/v1/cron",
-    "/api/v1/maintenance/drain",
-    "/api/v1/maintenance/activate",
-    "/api/v1/tokens",
-    "/agent/v1/register",
-    "/agent/v1/fuzz-agent/status",
-];
+/// The routes taking a body, by the first byte of the input (as `aurora_api::routes` makes them).
+static ROUTES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    use aurora_api::{UpdateAction, routes};
+    let key = aurora_model::JobKey::new("www-data", "prod", "hello").expect("a valid key");
+    vec![
+        routes::JOBS.to_owned(),
+        routes::job_instances(&key),
+        routes::job_kill(&key),
+        routes::job_restart(&key),
+        routes::job_update(&key),
+        routes::job_update_control(&key, UpdateAction::Pause),
+        routes::job_diff(&key),
+        routes::CRON.to_owned(),
+        routes::MAINTENANCE_DRAIN.to_owned(),
+        routes::MAINTENANCE_ACTIVATE.to_owned(),
+        routes::TOKENS.to_owned(),
+        routes::AGENT_REGISTER.to_owned(),
+        routes::agent_status(AGENT),
+    ]
+});
 
 struct Harness {
     runtime: tokio::runtime::Runtime,
@@ -81,7 +85,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, body)) = data.split_first() else {
         return;
     };
-    let path = ROUTES[pick as usize % ROUTES.len()];
+    let path = ROUTES[pick as usize % ROUTES.len()].as_str();
     let h = &*HARNESS;
     let credential = aurora_agent::cluster_secret::credential(SECRET, AGENT);
     let mut req = Request::post(path)
