@@ -368,23 +368,55 @@ impl Confinement {
     }
 }
 
-/// Bytes used by the files under `dir` (not following symbolic links).
+/// Bytes used by the files under `dir`. The task owns everything below `dir` and may swap a
+/// folder for a link while this runs (as root), so the walk goes by directory fds: each entry is
+/// looked at with `fstatat(AT_SYMLINK_NOFOLLOW)` and each folder opened `O_NOFOLLOW` beneath its
+/// parent's fd; a link is never followed, so nothing outside `dir` is counted. Only as many fds
+/// are open as the tree is deep, and the walk is a loop, not a recursion.
 pub fn disk_usage(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
+    use nix::dir::Dir;
+    use nix::fcntl::{AtFlags, OFlag};
+    use nix::sys::stat::{Mode, SFlag, fstatat};
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let Ok(root) = Dir::open(dir, flags, Mode::empty()) else {
+        return 0;
+    };
+    let mut total = 0u64;
+    // Each open folder with the names of its subfolders still to visit.
+    let mut stack: Vec<(Dir, Vec<CString>)> = Vec::new();
+    let mut next = Some(root);
+    loop {
+        if let Some(mut d) = next.take() {
+            let mut subfolders = Vec::new();
+            // SAFETY: `d` outlives every use of `fd` (the loop below), and is not closed in it.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(d.as_raw_fd()) };
+            for entry in d.iter().flatten() {
+                let name = entry.file_name();
+                if name.to_bytes() == b"." || name.to_bytes() == b".." {
+                    continue;
+                }
+                let Ok(st) = fstatat(fd, name, AtFlags::AT_SYMLINK_NOFOLLOW) else {
+                    continue;
+                };
+                match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
+                    SFlag::S_IFDIR => subfolders.push(name.to_owned()),
+                    SFlag::S_IFREG => total += st.st_size.max(0) as u64,
+                    _ => {}
+                }
+            }
+            stack.push((d, subfolders));
+        }
+        let Some((parent, pending)) = stack.last_mut() else {
+            return total;
         };
-        for e in entries.flatten() {
-            match e.metadata() {
-                Ok(m) if m.is_dir() => stack.push(e.path()),
-                Ok(m) if m.is_file() => total += m.len(),
-                _ => {}
+        match pending.pop() {
+            // A folder swapped for a link (or gone) since it was listed fails to open: skipped.
+            Some(name) => next = Dir::openat(&*parent, name.as_c_str(), flags, Mode::empty()).ok(),
+            None => {
+                stack.pop();
             }
         }
     }
-    total
 }
 
 #[cfg(test)]
@@ -411,6 +443,11 @@ mod tests {
         std::fs::create_dir_all(d.path().join("a/b")).unwrap();
         std::fs::write(d.path().join("a/b/f"), vec![0u8; 3000]).unwrap();
         std::fs::write(d.path().join("g"), vec![0u8; 100]).unwrap();
+        assert_eq!(disk_usage(d.path()), 3100);
+        // A link to a folder outside is not followed.
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("big"), vec![0u8; 5000]).unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.path().join("a/link")).unwrap();
         assert_eq!(disk_usage(d.path()), 3100);
     }
 
