@@ -7,6 +7,7 @@
 
 use crate::error::ConfigError;
 use crate::prepass::{self, Chunk};
+use crate::python2::{self, Py2Context};
 use crate::starlark_glue::{self, StructObj};
 use crate::value::StructValue;
 use starlark::environment::{Globals, GlobalsBuilder, LibraryExtension, Module};
@@ -26,6 +27,10 @@ pub trait SourceLoader {
     fn read(&self, path: &Path) -> io::Result<String>;
     /// The file's canonical path (symlinks resolved), used to keep includes inside their folder.
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf>;
+    /// The name of the user running the client, for `getpass.getuser()`; `None` when unknown.
+    fn user(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Reads from the local filesystem.
@@ -38,12 +43,20 @@ impl SourceLoader for FsLoader {
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         std::fs::canonicalize(path)
     }
+    /// As Python's `getpass.getuser()`: the first of `LOGNAME`, `USER`, `LNAME`, `USERNAME`.
+    fn user(&self) -> Option<String> {
+        ["LOGNAME", "USER", "LNAME", "USERNAME"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+    }
 }
 
 /// Reads from an in-memory map of path to text (tests, fuzzing).
 #[derive(Default)]
 pub struct MemoryLoader {
     pub files: HashMap<PathBuf, String>,
+    /// What `getpass.getuser()` answers.
+    pub user: Option<String>,
 }
 
 impl SourceLoader for MemoryLoader {
@@ -55,6 +68,9 @@ impl SourceLoader for MemoryLoader {
     }
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         Ok(normalize(path))
+    }
+    fn user(&self) -> Option<String> {
+        self.user.clone()
     }
 }
 
@@ -93,10 +109,23 @@ fn globals() -> &'static Globals {
         GlobalsBuilder::extended_by(&[
             LibraryExtension::Print,
             LibraryExtension::Filter,
+            LibraryExtension::SetType,
             LibraryExtension::Partial,
         ])
         .with(starlark_glue::register)
+        .with(python2::register)
         .build()
+    })
+}
+
+/// Python 2's `/` and `%` in place of Starlark's (see `python2::OPERATORS`); built once.
+fn python2_operators() -> &'static HashMap<String, String> {
+    static OPS: OnceLock<HashMap<String, String>> = OnceLock::new();
+    OPS.get_or_init(|| {
+        python2::OPERATORS
+            .iter()
+            .map(|(op, f)| (op.to_string(), f.to_string()))
+            .collect()
     })
 }
 
@@ -123,8 +152,12 @@ pub fn evaluate(
         message: e.to_string(),
     })?;
     let globals = globals();
+    let context = Py2Context {
+        user: loader.user(),
+    };
     Module::with_temp_heap(|module| {
         let mut eval = Evaluator::new(&module);
+        eval.extra = Some(&context);
         eval.set_print_handler(&StderrPrint);
         eval.set_max_callstack_size(MAX_CALLSTACK)
             .map_err(|e| ConfigError::Internal(e.to_string()))?;
@@ -192,8 +225,9 @@ fn run_file(
     for chunk in chunks {
         match chunk {
             Chunk::Code(code) => {
-                let ast = AstModule::parse(&name, code, &dialect())
+                let mut ast = AstModule::parse(&name, code, &dialect())
                     .map_err(ConfigError::from_starlark)?;
+                ast.replace_binary_operators(python2_operators());
                 eval.eval_module(ast, globals)
                     .map_err(ConfigError::from_starlark)?;
             }

@@ -8,6 +8,8 @@
 //! other imports) are refused here with a hint. This module only rewrites text: it evaluates
 //! nothing and reads no file.
 
+mod forms;
+
 /// One piece of a pre-passed file, in source order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Chunk {
@@ -169,7 +171,8 @@ fn first_word(s: &str) -> &str {
 
 /// Rewrites `source` into Starlark chunks.
 pub fn prepass(source: &str) -> Result<Vec<Chunk>, PrepassError> {
-    let raw: Vec<&str> = source
+    let rewritten = forms::rewrite(source);
+    let raw: Vec<&str> = rewritten
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .collect();
@@ -209,8 +212,11 @@ pub fn prepass(source: &str) -> Result<Vec<Chunk>, PrepassError> {
             }
             "import" | "from" if st.indent == 0 => {
                 let whole: String = (st.first..=st.last).map(|n| content(raw[n], &infos[n])).collect::<Vec<_>>().join(" ");
-                check_import(&whole).map_err(err)?;
+                let bind = import_bindings(&whole).map_err(err)?;
                 blank(&mut out, &mut edits, st);
+                if !bind.is_empty() {
+                    out[st.first] = bind;
+                }
             }
             "include" if st.indent == 0 && st.first == st.last => {
                 if let Some(path) = include_path(text) {
@@ -277,21 +283,81 @@ fn is_schema_module(m: &str) -> bool {
     .any(|p| m == *p || m.strip_prefix(p).is_some_and(|r| r.starts_with('.')))
 }
 
-fn check_import(stmt: &str) -> Result<(), String> {
+/// Modules without side effects that a config may import: `prepass` binds the names an import
+/// asks for to the built-in namespaces of the same name (`python2`).
+const PURE_MODULES: &[&str] = &["string", "getpass"];
+
+/// What an import statement becomes: nothing for the schema modules, assignments from the built-in
+/// namespaces for the pure modules (`from string import digits` → `digits = string.digits`), and
+/// an error for anything else.
+fn import_bindings(stmt: &str) -> Result<String, String> {
     let stmt = stmt.trim();
-    let modules: Vec<&str> = if let Some(rest) = stmt.strip_prefix("from") {
-        vec![rest.split_whitespace().next().unwrap_or("")]
+    let refuse = |m: &str| {
+        format!(
+            "`import {m}` is not supported: .aurora files are evaluated hermetically (no files, environment, network or clock); pass values with --bind instead"
+        )
+    };
+    // (name bound, value) pairs.
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if let Some(rest) = stmt.strip_prefix("from") {
+        let (module, names) = rest.split_once(" import ").unwrap_or((rest, ""));
+        let module = module.trim();
+        if is_schema_module(module) {
+            return Ok(String::new());
+        }
+        if !PURE_MODULES.contains(&module) {
+            return Err(refuse(module));
+        }
+        let names = names.trim().trim_start_matches('(').trim_end_matches(')');
+        for item in names.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, alias) = split_alias(item);
+            if name == "*" {
+                return Err(format!(
+                    "`from {module} import *` is not supported: name what you use"
+                ));
+            }
+            pairs.push((alias.to_owned(), format!("{module}.{name}")));
+        }
     } else {
         let rest = stmt.strip_prefix("import").unwrap_or(stmt);
-        rest.split(',')
-            .map(|m| m.split_whitespace().next().unwrap_or(""))
-            .collect()
+        for item in rest.split(',').map(str::trim) {
+            let (module, alias) = split_alias(item);
+            if is_schema_module(module) {
+                continue;
+            }
+            if !PURE_MODULES.contains(&module) {
+                return Err(refuse(module));
+            }
+            if alias != module {
+                pairs.push((alias.to_owned(), module.to_owned()));
+            }
+        }
+    }
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
     };
-    match modules.iter().find(|m| !is_schema_module(m)) {
-        None => Ok(()),
-        Some(m) => Err(format!(
-            "`import {m}` is not supported: .aurora files are evaluated hermetically (no files, environment, network or clock); pass values with --bind instead"
-        )),
+    if pairs
+        .iter()
+        .any(|(a, v)| !ident(a) || a.contains('.') || !ident(v))
+    {
+        return Err(format!("cannot read the import statement `{stmt}`"));
+    }
+    if pairs.is_empty() {
+        return Ok(String::new());
+    }
+    let (names, values): (Vec<String>, Vec<String>) = pairs.into_iter().unzip();
+    Ok(format!("{} = {}", names.join(", "), values.join(", ")))
+}
+
+/// `name as alias` → (`name`, `alias`); `name` → (`name`, `name`).
+fn split_alias(item: &str) -> (&str, &str) {
+    let mut words = item.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some(n), Some("as"), Some(a)) => (n, a),
+        (Some(n), _, _) => (n, n),
+        _ => ("", ""),
     }
 }
 

@@ -320,6 +320,22 @@ fn struct_methods(builder: &mut MethodsBuilder) {
 // ---------------------------------------------------------------------------------------------
 // Globals
 
+/// `isinstance(v, T)` for a Pystachio type `T`.
+pub(crate) fn is_instance_of_type(v: SValue<'_>, ty: &Type) -> bool {
+    match ty {
+        Type::Struct(st) => v
+            .downcast_ref::<StructObj>()
+            .is_some_and(|s| s.0.ty.name == st.name),
+        Type::String | Type::Enum { .. } => v.unpack_str().is_some(),
+        Type::Integer => v.get_type() == "int",
+        Type::Float => v.get_type() == "float",
+        Type::Boolean => v.get_type() == "bool",
+        Type::List(_) => v.get_type() == "list",
+        Type::Map(..) => v.get_type() == "dict",
+        Type::Choice(alts) => alts.iter().any(|t| is_instance_of_type(v, t)),
+    }
+}
+
 fn type_of(v: SValue<'_>) -> anyhow::Result<Type> {
     match v.downcast_ref::<TypeObj>() {
         Some(t) => Ok(t.0.clone()),
@@ -492,8 +508,8 @@ fn schema_declarations(builder: &mut GlobalsBuilder) {
 
     /// What `class Name(Base): field = ...` becomes after the pre-pass.
     fn __aurora_class__<'v>(
-        name: &str,
-        base: SValue<'v>,
+        #[starlark(require = pos)] name: &str,
+        #[starlark(require = pos)] base: SValue<'v>,
         #[starlark(kwargs)] fields: SmallMap<String, SValue<'v>>,
     ) -> anyhow::Result<TypeObj> {
         declare_class(name, base, fields)
@@ -562,62 +578,15 @@ fn task_builders(builder: &mut GlobalsBuilder) {
     }
 }
 
-/// The Python 2 built-ins `.aurora` files use that Starlark lacks, and `include()` out of place.
+/// `include()` anywhere but where the pre-pass takes it.
 #[starlark_module]
-fn python2_builtins(builder: &mut GlobalsBuilder) {
+fn include_builtin(builder: &mut GlobalsBuilder) {
     /// Aurora's `include()` is handled before evaluation, as a top-level statement; anywhere else
     /// it cannot run into the including file's namespace.
     fn include(path: &str) -> anyhow::Result<NoneType> {
         anyhow::bail!(
             "include('{path}') must be a top-level statement of its own line, with a string literal path"
         )
-    }
-
-    /// Python 2's `xrange`.
-    fn xrange<'v>(
-        start: i64,
-        stop: Option<i64>,
-        step: Option<i64>,
-        heap: Heap<'v>,
-    ) -> anyhow::Result<SValue<'v>> {
-        let (start, stop) = match stop {
-            Some(stop) => (start, stop),
-            None => (0, start),
-        };
-        let step = step.unwrap_or(1);
-        anyhow::ensure!(step != 0, "xrange() step must not be zero");
-        let mut items = Vec::new();
-        let mut i = start;
-        while (step > 0 && i < stop) || (step < 0 && i > stop) {
-            anyhow::ensure!(items.len() < 10_000_000, "xrange() too long");
-            items.push(i);
-            i += step;
-        }
-        Ok(heap.alloc(AllocList(items)))
-    }
-
-    /// Python 2's `unicode(x)`: Starlark's `str(x)`.
-    fn unicode<'v>(x: SValue<'v>) -> anyhow::Result<String> {
-        Ok(x.unpack_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| x.to_str()))
-    }
-
-    /// Python 2's `long(x)`: an integer.
-    fn long<'v>(x: SValue<'v>) -> anyhow::Result<i64> {
-        if let Ok(Some(i)) = i64::unpack_value(x) {
-            return Ok(i);
-        }
-        if let Some(f) = x.downcast_ref::<StarlarkFloat>() {
-            return Ok(f.0.trunc() as i64);
-        }
-        if let Some(s) = x.unpack_str() {
-            return s
-                .trim()
-                .parse()
-                .map_err(|_| anyhow::anyhow!("long(): invalid literal '{s}'"));
-        }
-        anyhow::bail!("long(): cannot convert {x}")
     }
 }
 
@@ -775,7 +744,7 @@ fn units_namespace(builder: &mut GlobalsBuilder) {
 pub(crate) fn register(builder: &mut GlobalsBuilder) {
     schema_declarations(builder);
     task_builders(builder);
-    python2_builtins(builder);
+    include_builtin(builder);
     task_helpers(builder);
     builder.namespace("Tasks", tasks_namespace);
     builder.namespace("Processes", processes_namespace);

@@ -1,0 +1,704 @@
+//! Python 2 expression forms that Starlark's parser refuses, rewritten token by token into forms it
+//! accepts, without moving any line:
+//!
+//! - adjacent string literals (`'a' 'b'`, across lines inside brackets or after `\`) become one
+//!   parenthesised sum, `('a' + 'b')`, so that a method or `%` after them applies to the whole;
+//! - generator expressions become list comprehensions: `f(x for x in y)` → `f([x for x in y])`,
+//!   `(x for x in y)` → `[x for x in y]`;
+//! - calls with named arguments after `*args` (`f(a, *rest, k=v)`) get the `*args` moved after
+//!   them, where Starlark wants it;
+//! - calls of methods that Python 2's `str`, `dict` and `list` have and Starlark's lack or spell
+//!   differently (`'{:03d}'.format(i)`, `d.iteritems()`, `d.has_key(k)`, `s.ljust(8)`) become
+//!   calls of the built-in `__pymethod__(receiver, 'name', args...)`, which does what Python does
+//!   (and falls back to the receiver's own attribute for any other type);
+//! - chained assignments (`a = b = expr`) become one tuple assignment (`a, b = [expr] * 2`), which
+//!   evaluates `expr` once and binds every target to the same value, as Python does;
+//! - `x /= y` and `x %= y` become `x = x / (y)` and `x = x % (y)`, so that they reach Python 2's
+//!   `/` and `%` like the plain operators (see `python2::OPERATORS`);
+//! - Python 2 octal literals (`0755`) become `0o755`.
+//!
+//! This pass runs before the statement-level pre-pass (`prepass`) and only rewrites text: when the
+//! tokens do not make sense (unbalanced brackets, say), it leaves them for Starlark to report.
+//! Columns move only where text is inserted; line N of the output is line N of the input.
+
+/// The methods rewritten into `__pymethod__` calls.
+pub(crate) const PY2_METHODS: &[&str] = &[
+    "format",
+    "iteritems",
+    "iterkeys",
+    "itervalues",
+    "has_key",
+    "ljust",
+    "rjust",
+    "center",
+    "zfill",
+    "swapcase",
+    "expandtabs",
+    "copy",
+    "sort",
+    "reverse",
+    "count",
+    "encode",
+    "decode",
+];
+
+/// Python keywords that can stand before `(` without making it a call.
+const KEYWORDS: &[&str] = &[
+    "and", "or", "not", "in", "is", "if", "else", "elif", "return", "for", "while", "lambda",
+    "yield", "print", "assert", "del", "import", "from", "as", "with", "except", "raise", "exec",
+    "global", "pass", "break", "continue", "def", "class", "try", "finally",
+];
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Name,
+    Number,
+    Str,
+    Op,
+}
+
+/// A token: its kind and where it starts and ends (line, byte column). Only strings span lines.
+#[derive(Debug)]
+struct Token {
+    kind: Kind,
+    line: usize,
+    col: usize,
+    end_line: usize,
+    end_col: usize,
+    /// The first token of a logical line.
+    first: bool,
+}
+
+struct Tokens<'a> {
+    lines: Vec<&'a str>,
+    toks: Vec<Token>,
+    /// For each bracket token, the index of its partner (or `usize::MAX` when unbalanced).
+    partner: Vec<usize>,
+}
+
+impl<'a> Tokens<'a> {
+    fn text(&self, i: usize) -> &'a str {
+        let t = &self.toks[i];
+        if t.line == t.end_line {
+            &self.lines[t.line][t.col..t.end_col]
+        } else {
+            &self.lines[t.line][t.col..]
+        }
+    }
+
+    fn is_op(&self, i: usize, op: &str) -> bool {
+        self.toks.get(i).is_some_and(|t| t.kind == Kind::Op) && self.text(i) == op
+    }
+
+    fn is_name(&self, i: usize) -> bool {
+        self.toks[i].kind == Kind::Name && !KEYWORDS.contains(&self.text(i))
+    }
+
+    fn is_closer(&self, i: usize) -> bool {
+        self.toks[i].kind == Kind::Op && matches!(self.text(i), ")" | "]" | "}")
+    }
+
+    /// `(` at `i` opens a call's arguments (it follows something callable).
+    fn is_call(&self, i: usize) -> bool {
+        i > 0
+            && !self.toks[i].first
+            && (self.is_name(i - 1)
+                || self.toks[i - 1].kind == Kind::Str
+                || (self.is_closer(i - 1) && self.text(i - 1) != "}"))
+            && !(i >= 2 && self.text(i - 2) == "def" && self.toks[i - 2].kind == Kind::Name)
+    }
+}
+
+fn tokenize(source: &str) -> Tokens<'_> {
+    let lines: Vec<&str> = source.split('\n').collect();
+    let mut toks: Vec<Token> = Vec::new();
+    let mut depth = 0i32;
+    let mut line_start = true;
+    // An open triple-quoted string: its quote byte and where it began.
+    let mut open: Option<(u8, usize, usize)> = None;
+    for (n, line) in lines.iter().enumerate() {
+        let b = line.as_bytes();
+        let mut i = 0;
+        let mut continued = false;
+        if let Some((q, l0, c0)) = open {
+            match find_close(b, 0, q, true) {
+                Some(end) => {
+                    toks.push(tok(Kind::Str, (l0, c0), (n, end), line_start));
+                    line_start = false;
+                    open = None;
+                    i = end;
+                }
+                None => continue,
+            }
+        }
+        while i < b.len() {
+            let c = b[i];
+            let start = i;
+            if c == b' ' || c == b'\t' || c == b'\r' || c == b'\x0c' {
+                i += 1;
+                continue;
+            }
+            if c == b'#' {
+                break;
+            }
+            if c == b'\\' && b[i + 1..].iter().all(|c| c.is_ascii_whitespace()) {
+                continued = true;
+                break;
+            }
+            let prefix = b[i..].iter().take_while(|c| b"uUrRbB".contains(c)).count();
+            let q = b.get(i + prefix).copied();
+            if prefix <= 2 && matches!(q, Some(b'\'' | b'"')) {
+                let q = q.unwrap_or(b'\'');
+                let body = i + prefix;
+                let triple = b[body..].starts_with(&[q, q, q]);
+                let from = body + if triple { 3 } else { 1 };
+                match find_close(b, from, q, triple) {
+                    Some(end) => {
+                        toks.push(tok(Kind::Str, (n, start), (n, end), line_start));
+                        i = end;
+                    }
+                    None if triple => {
+                        open = Some((q, n, start));
+                        i = b.len();
+                    }
+                    None => {
+                        // An unterminated string: Starlark reports it.
+                        toks.push(tok(Kind::Str, (n, start), (n, b.len()), line_start));
+                        i = b.len();
+                    }
+                }
+                line_start = false;
+                continue;
+            }
+            if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80)
+                {
+                    i += 1;
+                }
+                toks.push(tok(Kind::Name, (n, start), (n, i), line_start));
+            } else if c.is_ascii_digit()
+                || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+            {
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric()
+                        || b[i] == b'.'
+                        || (matches!(b[i], b'+' | b'-') && matches!(b[i - 1], b'e' | b'E')))
+                {
+                    i += 1;
+                }
+                toks.push(tok(Kind::Number, (n, start), (n, i), line_start));
+            } else {
+                let len = op_len(&b[i..]);
+                i += len;
+                match c {
+                    b'(' | b'[' | b'{' => depth += 1,
+                    b')' | b']' | b'}' => depth -= 1,
+                    _ => {}
+                }
+                toks.push(tok(Kind::Op, (n, start), (n, i), line_start));
+            }
+            line_start = false;
+        }
+        if open.is_none() && depth <= 0 && !continued {
+            line_start = true;
+        }
+    }
+    let partner = partners(&lines, &toks);
+    Tokens {
+        lines,
+        toks,
+        partner,
+    }
+}
+
+fn tok(kind: Kind, start: (usize, usize), end: (usize, usize), first: bool) -> Token {
+    Token {
+        kind,
+        line: start.0,
+        col: start.1,
+        end_line: end.0,
+        end_col: end.1,
+        first,
+    }
+}
+
+/// The end (exclusive) of a string whose body starts at `from`, or `None` if it runs past the line.
+fn find_close(b: &[u8], mut i: usize, q: u8, triple: bool) -> Option<usize> {
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            c if c == q && (!triple || b[i..].starts_with(&[q, q, q])) => {
+                return Some(i + if triple { 3 } else { 1 });
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn op_len(b: &[u8]) -> usize {
+    const OPS: &[&[u8]] = &[
+        b"**=", b"//=", b">>=", b"<<=", b"**", b"//", b"==", b"!=", b"<=", b">=", b"<>", b"->",
+        b"+=", b"-=", b"*=", b"/=", b"%=", b"&=", b"|=", b"^=", b"<<", b">>",
+    ];
+    OPS.iter()
+        .find(|op| b.starts_with(op))
+        .map_or(1, |op| op.len())
+        .min(b.len().max(1))
+}
+
+fn partners(lines: &[&str], toks: &[Token]) -> Vec<usize> {
+    let mut partner = vec![usize::MAX; toks.len()];
+    let mut stack: Vec<usize> = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        if t.kind != Kind::Op {
+            continue;
+        }
+        let text = &lines[t.line][t.col..t.end_col];
+        match text {
+            "(" | "[" | "{" => stack.push(i),
+            ")" | "]" | "}" => {
+                let want = match text {
+                    ")" => "(",
+                    "]" => "[",
+                    _ => "{",
+                };
+                if let Some(&o) = stack.last() {
+                    let ot = &toks[o];
+                    if &lines[ot.line][ot.col..ot.end_col] == want {
+                        stack.pop();
+                        partner[o] = i;
+                        partner[i] = o;
+                        continue;
+                    }
+                }
+                // Unbalanced: give up on everything still open.
+                stack.clear();
+            }
+            _ => {}
+        }
+    }
+    partner
+}
+
+/// What to do to one token: text before it, a replacement, text after it.
+#[derive(Default, Clone)]
+struct Change {
+    before: String,
+    replace: Option<String>,
+    after: String,
+}
+
+/// Rewrites the forms listed in the module documentation.
+pub fn rewrite(source: &str) -> String {
+    let t = tokenize(source);
+    if t.toks.is_empty() {
+        return source.to_owned();
+    }
+    let mut ch: Vec<Change> = vec![Change::default(); t.toks.len()];
+    adjacent_strings(&t, &mut ch);
+    octal_literals(&t, &mut ch);
+    for i in 0..t.toks.len() {
+        if t.is_op(i, "(") && t.partner[i] != usize::MAX {
+            generator(&t, i, &mut ch);
+            star_args_last(&t, i, &mut ch);
+        }
+    }
+    methods(&t, &mut ch);
+    for (first, last) in simple_statements(&t) {
+        chained_assignment(&t, first, last, &mut ch);
+        augmented_division(&t, first, last, &mut ch);
+    }
+    render(&t, &ch)
+}
+
+fn adjacent_strings(t: &Tokens<'_>, ch: &mut [Change]) {
+    let n = t.toks.len();
+    let mut i = 0;
+    while i < n {
+        if t.toks[i].kind != Kind::Str {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < n && t.toks[j].kind == Kind::Str && !t.toks[j].first {
+            j += 1;
+        }
+        if j - i >= 2 {
+            ch[i].before.insert(0, '(');
+            for c in &mut ch[i..j - 1] {
+                c.after.push_str(" +");
+            }
+            ch[j - 1].after.push(')');
+        }
+        i = j;
+    }
+}
+
+fn octal_literals(t: &Tokens<'_>, ch: &mut [Change]) {
+    for (i, tok) in t.toks.iter().enumerate() {
+        let s = t.text(i);
+        if tok.kind == Kind::Number
+            && s.len() > 1
+            && s.starts_with('0')
+            && s[1..]
+                .trim_end_matches(['L', 'l'])
+                .bytes()
+                .all(|c| c.is_ascii_digit())
+            && s[1..].trim_end_matches(['L', 'l']).len() == s.len() - 1
+        {
+            ch[i].replace = Some(format!("0o{}", &s[1..]));
+        }
+    }
+}
+
+/// The top-level items between bracket `open` and its partner: (first, last) token indices.
+fn items(t: &Tokens<'_>, open: usize) -> Vec<(usize, usize)> {
+    let close = t.partner[open];
+    let mut out = Vec::new();
+    let mut start = open + 1;
+    let mut i = open + 1;
+    while i < close {
+        if t.partner[i] != usize::MAX && t.partner[i] > i {
+            i = t.partner[i] + 1;
+            continue;
+        }
+        if t.is_op(i, ",") {
+            if i > start {
+                out.push((start, i - 1));
+            }
+            start = i + 1;
+        }
+        i += 1;
+    }
+    if close > start {
+        out.push((start, close - 1));
+    }
+    out
+}
+
+/// `f(x for x in y)` → `f([x for x in y])`; `(x for x in y)` → `[x for x in y]`.
+fn generator(t: &Tokens<'_>, open: usize, ch: &mut [Change]) {
+    let close = t.partner[open];
+    // A `for` at the top level of the brackets, with no comma before it and something before it.
+    let mut i = open + 1;
+    let mut has_for = false;
+    while i < close {
+        if t.partner[i] != usize::MAX && t.partner[i] > i {
+            i = t.partner[i] + 1;
+            continue;
+        }
+        if t.is_op(i, ",") {
+            return;
+        }
+        if t.toks[i].kind == Kind::Name && t.text(i) == "for" {
+            has_for = i > open + 1;
+            break;
+        }
+        i += 1;
+    }
+    if !has_for {
+        return;
+    }
+    if t.is_call(open) {
+        ch[open].after.push('[');
+        ch[close].before.push(']');
+    } else {
+        ch[open].replace = Some("[".into());
+        ch[close].replace = Some("]".into());
+    }
+}
+
+/// `f(a, *rest, k=v)` → `f(a, k=v, *rest)`: Starlark wants `*args` after the named arguments.
+fn star_args_last(t: &Tokens<'_>, open: usize, ch: &mut [Change]) {
+    if !t.is_call(open) {
+        return;
+    }
+    let its = items(t, open);
+    let star = |&(f, _): &(usize, usize)| t.is_op(f, "*");
+    let named = |&(f, l): &(usize, usize)| l > f && t.is_name(f) && t.is_op(f + 1, "=");
+    let Some(s) = its.iter().position(star) else {
+        return;
+    };
+    let Some(last_named) = its.iter().rposition(named) else {
+        return;
+    };
+    let (sf, sl) = its[s];
+    if last_named < s || t.toks[sf].line != t.toks[sl].end_line {
+        return;
+    }
+    // The `*expr` text, from its first token to its last, on one line.
+    let line = t.lines[t.toks[sf].line];
+    let text = &line[t.toks[sf].col..t.toks[sl].end_col];
+    for c in &mut ch[sf..=sl] {
+        c.replace = Some(String::new());
+    }
+    // Its comma goes too (there is one: a named argument follows).
+    ch[sl + 1].replace = Some(String::new());
+    let (_, nl) = its[last_named];
+    ch[nl].after.push_str(&format!(", {text}"));
+    // Tokens inside the moved text keep their own changes out of it.
+    for c in &mut ch[sf..=sl] {
+        c.before.clear();
+        c.after.clear();
+    }
+}
+
+/// `RECEIVER.name(args)` → `__pymethod__(RECEIVER, 'name', args)` for the names in [`PY2_METHODS`].
+fn methods(t: &Tokens<'_>, ch: &mut [Change]) {
+    for i in 1..t.toks.len().saturating_sub(2) {
+        if !(t.is_op(i, ".")
+            && t.toks[i + 1].kind == Kind::Name
+            && PY2_METHODS.contains(&t.text(i + 1))
+            && t.is_op(i + 2, "(")
+            && t.partner[i + 2] != usize::MAX)
+        {
+            continue;
+        }
+        let Some(start) = receiver_start(t, i - 1) else {
+            continue;
+        };
+        let empty = t.partner[i + 2] == i + 3;
+        ch[start].before.insert_str(0, "__pymethod__(");
+        ch[i].replace = Some(",".into());
+        ch[i + 1].replace = Some(format!(" '{}'", t.text(i + 1)));
+        ch[i + 2].replace = Some(if empty { String::new() } else { ", ".into() });
+    }
+}
+
+/// The first token of the primary expression that ends at token `j` (`a.b[0](x)`, `'s'`, `(...)`).
+fn receiver_start(t: &Tokens<'_>, mut j: usize) -> Option<usize> {
+    loop {
+        let atom = match t.toks[j].kind {
+            Kind::Op if t.is_closer(j) => t.partner[j],
+            Kind::Name if t.is_name(j) => j,
+            Kind::Str => {
+                let mut k = j;
+                while k > 0 && t.toks[k - 1].kind == Kind::Str && !t.toks[k].first {
+                    k -= 1;
+                }
+                return Some(k);
+            }
+            Kind::Number => return Some(j),
+            _ => return None,
+        };
+        if atom == usize::MAX {
+            return None;
+        }
+        if atom > 0 && t.is_closer(j) && t.text(atom) != "{" && t.is_call(atom) {
+            // A call or an index: the chain goes on before it.
+            j = atom - 1;
+            continue;
+        }
+        if atom >= 2 && t.is_op(atom - 1, ".") && !t.toks[atom].first {
+            j = atom - 2;
+            continue;
+        }
+        return Some(atom);
+    }
+}
+
+/// Statements that begin with a name (assignments and expressions, not `if`, `for`...): (first,
+/// last) token indices.
+fn simple_statements(t: &Tokens<'_>) -> Vec<(usize, usize)> {
+    let n = t.toks.len();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let mut j = i + 1;
+        while j < n && !t.toks[j].first {
+            j += 1;
+        }
+        if t.is_name(i) {
+            out.push((i, j - 1));
+        }
+        i = j;
+    }
+    out
+}
+
+/// The indices of `op` tokens at the top level of a statement (outside brackets), in order.
+fn top_level(t: &Tokens<'_>, first: usize, last: usize, op: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut i = first;
+    while i <= last {
+        if t.partner[i] != usize::MAX && t.partner[i] > i {
+            i = t.partner[i] + 1;
+            continue;
+        }
+        if t.is_op(i, op) {
+            out.push(i);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `a = b = expr` → `a , b = [expr] * 2`.
+fn chained_assignment(t: &Tokens<'_>, first: usize, last: usize, ch: &mut [Change]) {
+    let eqs = top_level(t, first, last, "=");
+    if eqs.len() < 2 || eqs[eqs.len() - 1] == last || !top_level(t, first, last, ":").is_empty() {
+        return;
+    }
+    let value = eqs[eqs.len() - 1] + 1;
+    for &e in &eqs[..eqs.len() - 1] {
+        ch[e].replace = Some(",".into());
+    }
+    ch[value].before.insert(0, '[');
+    ch[last].after.push_str(&format!("] * {}", eqs.len()));
+}
+
+/// `x /= y` → `x = x / (y)`, and `%=` alike, when the target is on one line.
+fn augmented_division(t: &Tokens<'_>, first: usize, last: usize, ch: &mut [Change]) {
+    for op in ["/=", "%="] {
+        let Some(&at) = top_level(t, first, last, op).first() else {
+            continue;
+        };
+        if at == last || at == first || t.toks[first].line != t.toks[at - 1].end_line {
+            return;
+        }
+        let target = &t.lines[t.toks[first].line][t.toks[first].col..t.toks[at - 1].end_col];
+        ch[at].replace = Some(format!("= {target} {} (", &op[..1]));
+        ch[last].after.push(')');
+        return;
+    }
+}
+
+/// Applies the changes, keeping every line break where it was.
+fn render(t: &Tokens<'_>, ch: &[Change]) -> String {
+    let mut out: Vec<String> = t.lines.iter().map(|l| l.to_string()).collect();
+    // Edits per line, right to left, so that earlier byte positions stay valid.
+    let mut edits: Vec<(usize, usize, usize, String)> = Vec::new();
+    for (i, c) in ch.iter().enumerate() {
+        let tok = &t.toks[i];
+        if !c.before.is_empty() {
+            edits.push((tok.line, tok.col, 0, c.before.clone()));
+        }
+        if let Some(r) = &c.replace {
+            let end = if tok.line == tok.end_line {
+                tok.end_col
+            } else {
+                t.lines[tok.line].len()
+            };
+            edits.push((tok.line, tok.col, end - tok.col, r.clone()));
+        }
+        if !c.after.is_empty() {
+            edits.push((tok.end_line, tok.end_col, 0, c.after.clone()));
+        }
+    }
+    // Stable: edits at one position keep token order; apply from the right.
+    for (line, pos, len, text) in edits.into_iter().rev() {
+        out[line].replace_range(pos..pos + len, &text);
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rewrite;
+
+    #[test]
+    fn adjacent_strings_become_one_sum() {
+        assert_eq!(rewrite("x = 'a' \"b\""), "x = ('a' + \"b\")");
+        assert_eq!(
+            rewrite("c = ('./run --threads=4 '\n     '--port=1')\n"),
+            "c = (('./run --threads=4 ' +\n     '--port=1'))\n"
+        );
+        assert_eq!(
+            rewrite("c = 'a' \\\n  'b'  # note\ny = 'c'\n'd'\n"),
+            "c = ('a' + \\\n  'b')  # note\ny = 'c'\n'd'\n"
+        );
+        assert_eq!(
+            rewrite("'a{}' 'b'.format(1)"),
+            "__pymethod__(('a{}' + 'b'), 'format', 1)"
+        );
+    }
+
+    #[test]
+    fn generator_expressions_become_list_comprehensions() {
+        assert_eq!(
+            rewrite("' '.join(x for x in y)"),
+            "' '.join([x for x in y])"
+        );
+        assert_eq!(
+            rewrite("dict((k, v) for k, v in d)"),
+            "dict([(k, v) for k, v in d])"
+        );
+        assert_eq!(rewrite("sum((x for x in y), 0)"), "sum([x for x in y], 0)");
+        assert_eq!(rewrite("f(x, [y for y in z])"), "f(x, [y for y in z])");
+        assert_eq!(rewrite("x in (a for a in b)"), "x in [a for a in b]");
+    }
+
+    #[test]
+    fn star_args_move_after_named_arguments() {
+        assert_eq!(rewrite("f(x, *rest, k=v)"), "f(x,  k=v, *rest)");
+        assert_eq!(rewrite("f(x, *rest, k=v, **kw)"), "f(x,  k=v, *rest, **kw)");
+        assert_eq!(rewrite("f(x, k=v, *rest)"), "f(x, k=v, *rest)");
+        assert_eq!(
+            rewrite("def f(a, *args, **kw): pass"),
+            "def f(a, *args, **kw): pass"
+        );
+    }
+
+    #[test]
+    fn python2_methods_become_pymethod_calls() {
+        assert_eq!(
+            rewrite("'{:03d}'.format(i)"),
+            "__pymethod__('{:03d}', 'format', i)"
+        );
+        assert_eq!(rewrite("d.iteritems()"), "__pymethod__(d, 'iteritems')");
+        assert_eq!(
+            rewrite("a.b[0](1).has_key(k)"),
+            "__pymethod__(a.b[0](1), 'has_key', k)"
+        );
+        assert_eq!(
+            rewrite("x = (y).ljust(8) + z"),
+            "x = __pymethod__((y), 'ljust', 8) + z"
+        );
+        assert_eq!(rewrite("s.format"), "s.format");
+        assert_eq!(
+            rewrite("''.join(s.format(x) for s in l)"),
+            "''.join([__pymethod__(s, 'format', x) for s in l])"
+        );
+        assert_eq!(
+            rewrite("p = Process(cmdline = 'a {}'.format(\n  1))"),
+            "p = Process(cmdline = __pymethod__('a {}', 'format', \n  1))"
+        );
+    }
+
+    #[test]
+    fn chained_and_augmented_assignments() {
+        assert_eq!(rewrite("a = b = f(1)\n"), "a , b = [f(1)] * 2\n");
+        assert_eq!(rewrite("x[0] = y = z = 1"), "x[0] , y , z = [1] * 3");
+        assert_eq!(rewrite("f(a = 1, b = 2)"), "f(a = 1, b = 2)");
+        assert_eq!(rewrite("n /= 2 + 1"), "n = n / ( 2 + 1)");
+        assert_eq!(rewrite("d['k'] %= 3"), "d['k'] = d['k'] % ( 3)");
+        assert_eq!(rewrite("lambda: a = b"), "lambda: a = b");
+    }
+
+    #[test]
+    fn octal_literals_get_their_prefix() {
+        assert_eq!(
+            rewrite("m = 0755 + 0 + 10 + 0.5"),
+            "m = 0o755 + 0 + 10 + 0.5"
+        );
+    }
+
+    #[test]
+    fn lines_never_move_and_noise_never_panics() {
+        let alphabet: Vec<char> = "'\"(){}[].,*=f x\n\\#for in 0 u".chars().collect();
+        let mut seed = 7u64;
+        for _ in 0..3000 {
+            let len = (seed % 40) as usize;
+            let mut s = String::new();
+            for _ in 0..len {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                s.push(alphabet[(seed >> 33) as usize % alphabet.len()]);
+            }
+            let out = rewrite(&s);
+            assert_eq!(out.matches('\n').count(), s.matches('\n').count(), "{s:?}");
+        }
+    }
+}
