@@ -284,8 +284,8 @@ fn is_schema_module(m: &str) -> bool {
 }
 
 /// Modules without side effects that a config may import: `prepass` binds the names an import
-/// asks for to the built-in namespaces of the same name (`python2`).
-const PURE_MODULES: &[&str] = &["string", "getpass"];
+/// asks for to the built-in namespaces of the same name (`python2::modules`).
+const PURE_MODULES: &[&str] = &["string", "getpass", "math", "textwrap"];
 
 /// What an import statement becomes: nothing for the schema modules, assignments from the built-in
 /// namespaces for the pure modules (`from string import digits` → `digits = string.digits`), and

@@ -8,6 +8,8 @@
 //! pre-pass's business (`prepass::forms`) and `eval`'s (operator replacement).
 
 use crate::pyformat;
+
+mod modules;
 use allocative::Allocative;
 use starlark::any::ProvidesStaticType;
 use starlark::collections::SmallMap;
@@ -49,6 +51,19 @@ fn as_f64(v: Value<'_>) -> Option<f64> {
 
 fn items_of<'v>(v: Value<'v>, heap: Heap<'v>) -> starlark::Result<Vec<Value<'v>>> {
     Ok(v.iterate(heap)?.collect())
+}
+
+/// A string's characters, each a string.
+fn chars<'v>(s: &str, heap: Heap<'v>) -> Vec<Value<'v>> {
+    s.chars().map(|c| heap.alloc(c.to_string())).collect()
+}
+
+/// The items of `v` as Python 2 iterates it: a string's characters, any other iterable's items.
+fn sequence<'v>(v: Value<'v>, heap: Heap<'v>) -> starlark::Result<Vec<Value<'v>>> {
+    match v.unpack_str() {
+        Some(s) => Ok(chars(s, heap)),
+        None => items_of(v, heap),
+    }
 }
 
 /// The operators, as Python 2 evaluates them.
@@ -473,10 +488,7 @@ fn builtins(builder: &mut GlobalsBuilder) {
     ) -> starlark::Result<Value<'v>> {
         let mut columns = Vec::with_capacity(args.items.len());
         for a in &args.items {
-            columns.push(match a.unpack_str() {
-                Some(s) => s.chars().map(|c| heap.alloc(c.to_string())).collect(),
-                None => items_of(*a, heap)?,
-            });
+            columns.push(sequence(*a, heap)?);
         }
         let rows = columns.iter().map(Vec::len).min().unwrap_or(0);
         let tuples = (0..rows).map(|i| heap.alloc(AllocTuple(columns.iter().map(|c| c[i]))));
@@ -493,10 +505,7 @@ fn builtins(builder: &mut GlobalsBuilder) {
         let heap = eval.heap();
         let mut columns = Vec::with_capacity(iterables.items.len());
         for it in &iterables.items {
-            columns.push(match it.unpack_str() {
-                Some(s) => s.chars().map(|c| heap.alloc(c.to_string())).collect(),
-                None => items_of(*it, heap)?,
-            });
+            columns.push(sequence(*it, heap)?);
         }
         if columns.is_empty() {
             return Err(anyhow::anyhow!("map() requires at least two args").into());
@@ -565,6 +574,66 @@ fn builtins(builder: &mut GlobalsBuilder) {
         })
     }
 
+    /// What the pre-pass wraps around the iterable of every `for`: a string's characters (Python
+    /// iterates over them), anything else as it is.
+    fn __py2_iter__<'v>(
+        #[starlark(require = pos)] x: Value<'v>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<Value<'v>> {
+        Ok(match x.unpack_str() {
+            Some(s) => heap.alloc(AllocList(chars(s, heap))),
+            None => x,
+        })
+    }
+
+    /// `list(x)`: a string's characters, or the items of any iterable.
+    fn list<'v>(
+        #[starlark(require = pos)] x: Option<Value<'v>>,
+        heap: Heap<'v>,
+    ) -> starlark::Result<Value<'v>> {
+        let items = match x {
+            None => Vec::new(),
+            Some(v) => sequence(v, heap)?,
+        };
+        Ok(heap.alloc(AllocList(items)))
+    }
+
+    /// `tuple(x)`: as `list`, a tuple.
+    fn tuple<'v>(
+        #[starlark(require = pos)] x: Option<Value<'v>>,
+        heap: Heap<'v>,
+    ) -> starlark::Result<Value<'v>> {
+        let items = match x {
+            None => Vec::new(),
+            Some(v) => sequence(v, heap)?,
+        };
+        Ok(heap.alloc(AllocTuple(items)))
+    }
+
+    /// `enumerate(x, start=0)`: a list of `(index, item)`; a string's items are its characters.
+    fn enumerate<'v>(
+        #[starlark(require = pos)] x: Value<'v>,
+        #[starlark(default = 0)] start: i64,
+        heap: Heap<'v>,
+    ) -> starlark::Result<Value<'v>> {
+        let items = sequence(x, heap)?;
+        let pairs = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| heap.alloc((start.saturating_add(i as i64), v)));
+        Ok(heap.alloc(AllocList(pairs)))
+    }
+
+    /// `reversed(x)`: a list of the items (or characters) backwards.
+    fn reversed<'v>(
+        #[starlark(require = pos)] x: Value<'v>,
+        heap: Heap<'v>,
+    ) -> starlark::Result<Value<'v>> {
+        let mut items = sequence(x, heap)?;
+        items.reverse();
+        Ok(heap.alloc(AllocList(items)))
+    }
+
     /// What the pre-pass makes of `recv.name(args)` for the methods of `prepass::forms`.
     fn __pymethod__<'v>(
         #[starlark(require = pos)] recv: Value<'v>,
@@ -574,63 +643,6 @@ fn builtins(builder: &mut GlobalsBuilder) {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<Value<'v>> {
         call_method(recv, name, &args.items, &kwargs, eval)
-    }
-}
-
-/// Python 2's `string` module: its constants and the functions that mirror `str` methods.
-#[starlark_module]
-fn string_module(builder: &mut GlobalsBuilder) {
-    /// `string.join(words, sep=' ')`.
-    fn join<'v>(
-        #[starlark(require = pos)] words: Value<'v>,
-        #[starlark(require = pos)] sep: Option<&str>,
-        heap: Heap<'v>,
-    ) -> starlark::Result<String> {
-        let mut parts = Vec::new();
-        for w in items_of(words, heap)? {
-            parts.push(pyformat::py_str(w));
-        }
-        Ok(parts.join(sep.unwrap_or(" ")))
-    }
-
-    /// `string.upper(s)`.
-    fn upper(#[starlark(require = pos)] s: &str) -> anyhow::Result<String> {
-        Ok(s.to_uppercase())
-    }
-
-    /// `string.lower(s)`.
-    fn lower(#[starlark(require = pos)] s: &str) -> anyhow::Result<String> {
-        Ok(s.to_lowercase())
-    }
-
-    /// `string.strip(s)`.
-    fn strip(#[starlark(require = pos)] s: &str) -> anyhow::Result<String> {
-        Ok(s.trim().to_owned())
-    }
-
-    /// `string.replace(s, old, new)`.
-    fn replace(
-        #[starlark(require = pos)] s: &str,
-        #[starlark(require = pos)] old: &str,
-        #[starlark(require = pos)] new: &str,
-    ) -> anyhow::Result<String> {
-        Ok(s.replace(old, new))
-    }
-}
-
-/// Python 2's `getpass` module, as far as a config may use it: the user running the client.
-#[starlark_module]
-fn getpass_module(builder: &mut GlobalsBuilder) {
-    /// `getpass.getuser()`: the name of the user running the client.
-    fn getuser(eval: &mut Evaluator<'_, '_, '_>) -> anyhow::Result<String> {
-        eval.extra
-            .and_then(|e| e.downcast_ref::<Py2Context>())
-            .and_then(|c| c.user.clone())
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "getpass.getuser(): the user is not known (none of LOGNAME, USER, LNAME or USERNAME is set)"
-                )
-            })
     }
 }
 
@@ -687,33 +699,5 @@ pub(crate) fn register(builder: &mut GlobalsBuilder) {
     for name in REFUSED {
         builder.set(name, Refused(name));
     }
-    builder.namespace("string", |b| {
-        string_module(b);
-        let lower = "abcdefghijklmnopqrstuvwxyz";
-        let upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        let punctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
-        let whitespace = "\t\n\x0b\x0c\r ";
-        let letters = format!("{lower}{upper}");
-        let constants: [(&str, String); 11] = [
-            ("ascii_lowercase", lower.into()),
-            ("ascii_uppercase", upper.into()),
-            ("ascii_letters", letters.clone()),
-            ("lowercase", lower.into()),
-            ("uppercase", upper.into()),
-            ("letters", letters.clone()),
-            ("digits", "0123456789".into()),
-            ("hexdigits", "0123456789abcdefABCDEF".into()),
-            ("octdigits", "01234567".into()),
-            ("punctuation", punctuation.into()),
-            ("whitespace", whitespace.into()),
-        ];
-        for (name, v) in constants {
-            b.set(name, v);
-        }
-        b.set(
-            "printable",
-            format!("0123456789{letters}{punctuation}{whitespace}"),
-        );
-    });
-    builder.namespace("getpass", getpass_module);
+    modules::register(builder);
 }

@@ -10,9 +10,8 @@
 
 mod common;
 
-use aurora_config::{Bind, FsLoader, SourceLoader};
+use aurora_config::Bind;
 use serde_json::Value;
-use std::io;
 use std::path::{Path, PathBuf};
 
 struct Source {
@@ -50,22 +49,6 @@ fn sources() -> Vec<Source> {
             }
         })
         .collect()
-}
-
-/// Reads files as the client does; the user running it is `root` (the user the expected outputs
-/// were made as: `getpass.getuser()` in Aurora's end-to-end configs).
-struct AsRoot;
-
-impl SourceLoader for AsRoot {
-    fn read(&self, path: &Path) -> io::Result<String> {
-        FsLoader.read(path)
-    }
-    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
-        FsLoader.canonicalize(path)
-    }
-    fn user(&self) -> Option<String> {
-        Some("root".into())
-    }
 }
 
 enum Expected {
@@ -130,7 +113,8 @@ fn the_corpus_evaluates_as_aurora_does() {
         );
         // Messages name the file relative to the corpus folder, as `.err` files hold them.
         let prefix = format!("{}/", root.display());
-        let got = common::evaluate(&file, &AsRoot, &s.binds).map_err(|e| e.replace(&prefix, ""));
+        let got = common::evaluate(&file, &common::FsAs("root"), &s.binds)
+            .map_err(|e| e.replace(&prefix, ""));
         match (expected(&s), got) {
             (Expected::Same(want), Ok(got)) if want == got => same += 1,
             (Expected::Refused(want), Err(got)) if want == got => refused += 1,

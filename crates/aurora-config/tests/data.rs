@@ -5,26 +5,8 @@
 
 mod common;
 
-use aurora_config::{FsLoader, SourceLoader};
 use serde_json::Value;
-use std::io;
 use std::path::{Path, PathBuf};
-
-/// Reads files as the client does; the user running it is `www-data` (as when the expected
-/// outputs were made).
-struct AsUser;
-
-impl SourceLoader for AsUser {
-    fn read(&self, path: &Path) -> io::Result<String> {
-        FsLoader.read(path)
-    }
-    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
-        FsLoader.canonicalize(path)
-    }
-    fn user(&self) -> Option<String> {
-        Some("www-data".into())
-    }
-}
 
 #[test]
 fn every_case_evaluates_as_aurora_does_or_is_refused_as_written() {
@@ -41,7 +23,7 @@ fn every_case_evaluates_as_aurora_does_or_is_refused_as_written() {
     for file in &names {
         let json = file.with_extension("json");
         let err = file.with_extension("err");
-        let got = common::evaluate(file, &AsUser, &[]);
+        let got = common::evaluate(file, &common::FsAs("www-data"), &[]);
         match (json.exists(), err.exists()) {
             (true, false) => {
                 let want: Value =

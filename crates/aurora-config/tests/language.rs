@@ -545,3 +545,83 @@ fn tasks_combine_and_concat() {
     );
     assert_eq!(t.constraints[0].order, vec!["a", "b"]);
 }
+
+// --- Python 2 errors --------------------------------------------------------------------------
+
+#[test]
+fn python2_errors_read_as_pythons_and_name_the_line() {
+    let cases = [
+        (
+            "x = 1 / 0\n",
+            "test.aurora:2:5",
+            "integer division or modulo by zero",
+        ),
+        (
+            "x = '%d' % 'a'\n",
+            "test.aurora:2:5",
+            "%d format: a number is required, not str",
+        ),
+        (
+            "x = '%s %s' % ('a',)\n",
+            "test.aurora:2:5",
+            "not enough arguments for format string",
+        ),
+        (
+            "x = '{} {0}'.format(1, 2)\n",
+            "test.aurora:2:5",
+            "cannot switch from automatic field numbering to manual field specification",
+        ),
+        (
+            "x = sum(['a', 'b'], '')\n",
+            "test.aurora:2:5",
+            "sum() can't sum strings",
+        ),
+        (
+            "x = isinstance(1, 2)\n",
+            "test.aurora:2:5",
+            "isinstance() arg 2 must be a class",
+        ),
+        (
+            "x = reduce(max, [])\n",
+            "test.aurora:2:5",
+            "reduce() of empty sequence",
+        ),
+        (
+            "x = getpass.getuser()\n",
+            "test.aurora:2:5",
+            "getpass.getuser(): the user is not known",
+        ),
+        (
+            "import string\nfrom string import *\n",
+            "test.aurora:3:1",
+            "`from string import *` is not supported",
+        ),
+        (
+            "x = eval('1')\n",
+            "test.aurora:2:5",
+            "`eval()` is not available: .aurora files are evaluated hermetically",
+        ),
+    ];
+    for (src, at, message) in cases {
+        let e = load(&format!("{src}jobs = []\n"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.starts_with(at) && e.contains(message), "{src:?}: {e}");
+    }
+}
+
+#[test]
+fn rewritten_forms_keep_their_lines_in_errors() {
+    // An error after adjacent strings, a generator and a method call still names its own line.
+    let src = "a = ('x'\n  'y')\nb = ' '.join(s for s in [a])\nc = '{:d}'.format(a)\n";
+    let e = load(&format!("{src}jobs = []\n"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.starts_with("test.aurora:5:"), "{e}");
+    assert!(
+        e.contains("Unknown format code 'd' for object of type 'str'"),
+        "{e}"
+    );
+}

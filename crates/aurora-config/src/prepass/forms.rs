@@ -15,6 +15,8 @@
 //!   evaluates `expr` once and binds every target to the same value, as Python does;
 //! - `x /= y` and `x %= y` become `x = x / (y)` and `x = x % (y)`, so that they reach Python 2's
 //!   `/` and `%` like the plain operators (see `python2::OPERATORS`);
+//! - the iterable of every `for` (loops and comprehensions) goes through `__py2_iter__`, so that a
+//!   string iterates over its characters as in Python;
 //! - Python 2 octal literals (`0755`) become `0o755`.
 //!
 //! This pass runs before the statement-level pre-pass (`prepass`) and only rewrites text: when the
@@ -305,6 +307,7 @@ pub fn rewrite(source: &str) -> String {
         }
     }
     methods(&t, &mut ch);
+    for_iterables(&t, &mut ch);
     for (first, last) in simple_statements(&t) {
         chained_assignment(&t, first, last, &mut ch);
         augmented_division(&t, first, last, &mut ch);
@@ -466,6 +469,50 @@ fn methods(t: &Tokens<'_>, ch: &mut [Change]) {
     }
 }
 
+/// `for x in EXPR` → `for x in __py2_iter__(EXPR)`, in statements and comprehensions.
+fn for_iterables(t: &Tokens<'_>, ch: &mut [Change]) {
+    let n = t.toks.len();
+    let keyword = |i: usize, k: &str| t.toks[i].kind == Kind::Name && t.text(i) == k;
+    for i in 0..n {
+        if !keyword(i, "for") {
+            continue;
+        }
+        // The `in` that ends the targets, at the same depth.
+        let mut j = i + 1;
+        while j < n && !keyword(j, "in") && !t.toks[j].first && !t.is_closer(j) {
+            j = if t.partner[j] != usize::MAX && t.partner[j] > j {
+                t.partner[j] + 1
+            } else {
+                j + 1
+            };
+        }
+        if j >= n || !keyword(j, "in") {
+            continue;
+        }
+        // The iterable: up to `:` (a loop), `for`/`if` or the closing bracket (a comprehension).
+        let start = j + 1;
+        let mut k = start;
+        while k < n
+            && !t.toks[k].first
+            && !t.is_closer(k)
+            && !t.is_op(k, ":")
+            && !keyword(k, "for")
+            && !keyword(k, "if")
+        {
+            k = if t.partner[k] != usize::MAX && t.partner[k] > k {
+                t.partner[k] + 1
+            } else {
+                k + 1
+            };
+        }
+        if k <= start || k > n {
+            continue;
+        }
+        ch[start].before.insert_str(0, "__py2_iter__(");
+        ch[k - 1].after.push(')');
+    }
+}
+
 /// The first token of the primary expression that ends at token `j` (`a.b[0](x)`, `'s'`, `(...)`).
 fn receiver_start(t: &Tokens<'_>, mut j: usize) -> Option<usize> {
     loop {
@@ -618,15 +665,40 @@ mod tests {
     fn generator_expressions_become_list_comprehensions() {
         assert_eq!(
             rewrite("' '.join(x for x in y)"),
-            "' '.join([x for x in y])"
+            "' '.join([x for x in __py2_iter__(y)])"
         );
         assert_eq!(
             rewrite("dict((k, v) for k, v in d)"),
-            "dict([(k, v) for k, v in d])"
+            "dict([(k, v) for k, v in __py2_iter__(d)])"
         );
-        assert_eq!(rewrite("sum((x for x in y), 0)"), "sum([x for x in y], 0)");
-        assert_eq!(rewrite("f(x, [y for y in z])"), "f(x, [y for y in z])");
-        assert_eq!(rewrite("x in (a for a in b)"), "x in [a for a in b]");
+        assert_eq!(
+            rewrite("sum((x for x in y), 0)"),
+            "sum([x for x in __py2_iter__(y)], 0)"
+        );
+        assert_eq!(
+            rewrite("x in (a for a in b)"),
+            "x in [a for a in __py2_iter__(b)]"
+        );
+    }
+
+    #[test]
+    fn every_for_iterates_through_py2_iter() {
+        assert_eq!(
+            rewrite("f(x, [y for y in z if y])"),
+            "f(x, [y for y in __py2_iter__(z) if y])"
+        );
+        assert_eq!(
+            rewrite("for k, v in sorted(d.items()):\n  pass"),
+            "for k, v in __py2_iter__(sorted(d.items())):\n  pass"
+        );
+        assert_eq!(
+            rewrite("[i + j for i in a for j in b(i)]"),
+            "[i + j for i in __py2_iter__(a) for j in __py2_iter__(b(i))]"
+        );
+        assert_eq!(
+            rewrite("{k: v for k, v in 'ab'}"),
+            "{k: v for k, v in __py2_iter__('ab')}"
+        );
     }
 
     #[test]
@@ -658,7 +730,7 @@ mod tests {
         assert_eq!(rewrite("s.format"), "s.format");
         assert_eq!(
             rewrite("''.join(s.format(x) for s in l)"),
-            "''.join([__pymethod__(s, 'format', x) for s in l])"
+            "''.join([__pymethod__(s, 'format', x) for s in __py2_iter__(l)])"
         );
         assert_eq!(
             rewrite("p = Process(cmdline = 'a {}'.format(\n  1))"),

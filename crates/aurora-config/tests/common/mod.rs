@@ -1,16 +1,30 @@
 //! Shared by the data-driven tests (`data.rs`, `corpus.rs`): evaluating a file the way the expected
 //! outputs were made, and saying where two job JSONs differ.
 
-use aurora_config::{Bind, Config, SourceLoader};
+use aurora_config::{Bind, Config, FsLoader, SourceLoader};
 use serde_json::{Map, Value};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Reads files as the client does, run by the user it names (what `getpass.getuser()` answers):
+/// the user the expected outputs were made as.
+pub struct FsAs(pub &'static str);
+
+impl SourceLoader for FsAs {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        FsLoader.read(path)
+    }
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
+        FsLoader.canonicalize(path)
+    }
+    fn user(&self) -> Option<String> {
+        Some(self.0.to_owned())
+    }
+}
 
 /// Every job of `file` as `{KEY: job JSON}`, each as `aurora job inspect --write-json` prints it,
 /// or the error as the client prints it.
-pub fn evaluate(
-    file: &std::path::Path,
-    loader: &dyn SourceLoader,
-    binds: &[Bind],
-) -> Result<Value, String> {
+pub fn evaluate(file: &Path, loader: &dyn SourceLoader, binds: &[Bind]) -> Result<Value, String> {
     let config = Config::load_with(file, loader).map_err(|e| e.to_string())?;
     let jobs = config.resolve_all(binds).map_err(|e| e.to_string())?;
     let mut out = Map::new();
