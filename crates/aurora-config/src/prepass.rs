@@ -1,7 +1,9 @@
 //! A line-preserving pre-pass from the Python 2 that `.aurora` files are written in to the Starlark
-//! that the evaluator runs: `class Name(Struct):` blocks become calls, `is`/`is not` become
-//! `==`/`!=`, schema imports disappear, `print x` becomes `print(x)`, `u''` and `10L` lose their
-//! Python 2 suffixes, and the file is split at its top-level `include('...')` statements.
+//! that the evaluator runs. First `forms` rewrites expressions token by token (adjacent strings,
+//! generator expressions, Python 2 methods and literals, `is`...); then, statement by statement,
+//! `class Name(Struct):` blocks become calls, schema imports disappear and pure modules' imports
+//! become assignments, `print x` becomes `print(x)`, and the file is split at its top-level
+//! `include('...')` statements.
 //!
 //! Line N of the output is line N of the input (columns move only where text is inserted), so
 //! Starlark's errors still point at the user's line. Statements Starlark cannot run (`while`, `try`,
@@ -9,6 +11,7 @@
 //! nothing and reads no file.
 
 mod forms;
+mod tokens;
 
 /// One piece of a pre-passed file, in source order.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,99 +36,49 @@ pub struct PrepassError {
     pub message: String,
 }
 
-/// What the lexer learnt about one physical line.
-#[derive(Debug, Default)]
+/// What the tokens tell of one physical line.
+#[derive(Debug, Default, Clone)]
 struct LineInfo {
     /// The line begins a new logical line (not inside brackets, a string or after a `\`).
     starts_statement: bool,
-    /// Byte ranges of code (outside strings and comments).
-    code: Vec<(usize, usize)>,
     /// End of the last code or string character: where `,` or `)` may be appended.
     content_end: usize,
     /// Leading whitespace, in bytes.
     indent: usize,
 }
 
-#[derive(Clone, Copy)]
-struct StringState {
-    quote: u8,
-    triple: bool,
-}
-
-/// Splits a source into lines (without `\n` and `\r`) and lexes them.
-fn lex(lines: &[&str]) -> Vec<LineInfo> {
-    let mut infos = Vec::with_capacity(lines.len());
-    let mut string: Option<StringState> = None;
-    let mut depth: i32 = 0;
-    let mut continuation = false;
-    for line in lines {
-        let b = line.as_bytes();
-        let mut info = LineInfo {
-            starts_statement: string.is_none() && depth <= 0 && !continuation,
-            indent: b.iter().take_while(|c| **c == b' ' || **c == b'\t').count(),
-            ..LineInfo::default()
-        };
-        continuation = false;
-        let mut i = 0;
-        let mut code_start = if string.is_none() { Some(0) } else { None };
-        while i < b.len() {
-            if let Some(s) = string {
-                match b[i] {
-                    b'\\' => i += 2,
-                    c if c == s.quote && (!s.triple || b[i..].starts_with(&[c, c, c])) => {
-                        i += if s.triple { 3 } else { 1 };
-                        string = None;
-                        info.content_end = i.min(b.len());
-                        code_start = Some(i.min(b.len()));
-                    }
-                    _ => i += 1,
-                }
-                continue;
-            }
-            match b[i] {
-                b'#' => {
-                    if let Some(start) = code_start.take() {
-                        info.code.push((start, i));
-                    }
-                    i = b.len();
-                }
-                q @ (b'\'' | b'"') => {
-                    if let Some(start) = code_start.take() {
-                        info.code.push((start, i));
-                    }
-                    let triple = b[i..].starts_with(&[q, q, q]);
-                    string = Some(StringState { quote: q, triple });
-                    i += if triple { 3 } else { 1 };
-                }
-                c => {
-                    match c {
-                        b'(' | b'[' | b'{' => depth += 1,
-                        b')' | b']' | b'}' => depth -= 1,
-                        b'\\' if b[i + 1..].iter().all(|c| c.is_ascii_whitespace()) => {
-                            continuation = true
-                        }
-                        _ => {}
-                    }
-                    if !c.is_ascii_whitespace() && c != b'\\' {
-                        info.content_end = i + 1;
-                    }
-                    i += 1;
-                }
+/// Line facts from the tokens of `lines` (which carry no `\n` or `\r`).
+fn line_infos(lines: &[&str]) -> Vec<LineInfo> {
+    let text = lines.join("\n");
+    let t = tokens::tokenize(&text);
+    let mut infos: Vec<LineInfo> = lines
+        .iter()
+        .map(|l| LineInfo {
+            starts_statement: true,
+            content_end: 0,
+            indent: l.bytes().take_while(|c| *c == b' ' || *c == b'\t').count(),
+        })
+        .collect();
+    for (i, tok) in t.toks.iter().enumerate() {
+        // Lines between two tokens of one statement, and lines a string runs through, continue it.
+        if i > 0 && !tok.first {
+            for info in &mut infos[t.toks[i - 1].end_line + 1..=tok.line] {
+                info.starts_statement = false;
             }
         }
-        if let Some(start) = code_start
-            && start < b.len()
+        for info in &mut infos[tok.line + 1..=tok.end_line] {
+            info.starts_statement = false;
+        }
+        for (n, info) in infos
+            .iter_mut()
+            .enumerate()
+            .take(tok.end_line)
+            .skip(tok.line)
         {
-            info.code.push((start, b.len()));
+            info.content_end = lines[n].len();
         }
-        // An unterminated one-line string ends at the line end (Starlark reports it).
-        if matches!(string, Some(s) if !s.triple) {
-            string = None;
-        }
-        if string.is_some() {
-            info.content_end = b.len();
-        }
-        infos.push(info);
+        let end = &mut infos[tok.end_line].content_end;
+        *end = (*end).max(tok.end_col);
     }
     infos
 }
@@ -176,11 +129,10 @@ pub fn prepass(source: &str) -> Result<Vec<Chunk>, PrepassError> {
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .collect();
-    let infos = lex(&raw);
+    let infos = line_infos(&raw);
     let mut out: Vec<String> = raw.iter().map(|l| l.to_string()).collect();
     // Edits by (line, byte position, bytes removed, text inserted), applied right to left.
     let mut edits: Vec<(usize, usize, usize, String)> = Vec::new();
-    token_edits(&raw, &infos, &mut edits);
 
     let stmts = statements(&raw, &infos);
     let mut includes: Vec<(usize, String, usize)> = Vec::new();
@@ -445,65 +397,6 @@ fn class_block(
         edits.push((last_field_line, last_field_end, 0, ")".into()));
     }
     Ok(())
-}
-
-/// Token-level rewrites anywhere in code: `is`/`is not`, `u''` prefixes, `10L`.
-fn token_edits(raw: &[&str], infos: &[LineInfo], edits: &mut Vec<(usize, usize, usize, String)>) {
-    for (n, info) in infos.iter().enumerate() {
-        let b = raw[n].as_bytes();
-        for &(start, end) in &info.code {
-            let mut i = start;
-            while i < end {
-                let c = b[i];
-                if c.is_ascii_alphabetic() || c == b'_' {
-                    let s = i;
-                    while i < end && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                        i += 1;
-                    }
-                    let word = &raw[n][s..i];
-                    if word == "is" {
-                        let rest = &raw[n][i..end];
-                        let ws = rest.len() - rest.trim_start().len();
-                        if rest.trim_start().starts_with("not")
-                            && !rest.trim_start()[3..]
-                                .starts_with(|c: char| c.is_alphanumeric() || c == '_')
-                        {
-                            // `is not` → `!=` padded to the same width.
-                            let width = 2 + ws + 3;
-                            edits.push((n, s, width, format!("!={}", " ".repeat(width - 2))));
-                            i += ws + 3;
-                        } else {
-                            edits.push((n, s, 2, "==".into()));
-                        }
-                    } else if i == end
-                        && end < b.len()
-                        && matches!(b[end], b'\'' | b'"')
-                        && word.len() <= 2
-                        && word.chars().all(|c| "uUrRbB".contains(c))
-                        && word.contains(['u', 'U'])
-                    {
-                        // `u'x'` → ` 'x'`: Starlark has no unicode prefix; every string is text.
-                        let pos = s + word.find(['u', 'U']).unwrap_or(0);
-                        edits.push((n, pos, 1, " ".into()));
-                    }
-                } else if c.is_ascii_digit() {
-                    let s = i;
-                    while i < end && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
-                        i += 1;
-                    }
-                    let num = &raw[n][s..i];
-                    if num.len() > 1
-                        && num.ends_with(['L', 'l'])
-                        && num[..num.len() - 1].bytes().all(|c| c.is_ascii_digit())
-                    {
-                        edits.push((n, i - 1, 1, " ".into()));
-                    }
-                } else {
-                    i += 1;
-                }
-            }
-        }
-    }
 }
 
 fn apply(out: &mut [String], mut edits: Vec<(usize, usize, usize, String)>) {

@@ -17,11 +17,15 @@
 //!   `/` and `%` like the plain operators (see `python2::OPERATORS`);
 //! - the iterable of every `for` (loops and comprehensions) goes through `__py2_iter__`, so that a
 //!   string iterates over its characters as in Python;
-//! - Python 2 octal literals (`0755`) become `0o755`.
+//! - `is` and `is not` become `==` and `!=`;
+//! - Python 2 literals lose what Starlark does not know: `u''` prefixes (every string is text),
+//!   the `L` of `10L`; octal `0755` becomes `0o755`.
 //!
 //! This pass runs before the statement-level pre-pass (`prepass`) and only rewrites text: when the
 //! tokens do not make sense (unbalanced brackets, say), it leaves them for Starlark to report.
 //! Columns move only where text is inserted; line N of the output is line N of the input.
+
+use super::tokens::{Kind, Tokens, tokenize};
 
 /// The methods rewritten into `__pymethod__` calls.
 pub(crate) const PY2_METHODS: &[&str] = &[
@@ -44,249 +48,12 @@ pub(crate) const PY2_METHODS: &[&str] = &[
     "decode",
 ];
 
-/// Python keywords that can stand before `(` without making it a call.
-const KEYWORDS: &[&str] = &[
-    "and", "or", "not", "in", "is", "if", "else", "elif", "return", "for", "while", "lambda",
-    "yield", "print", "assert", "del", "import", "from", "as", "with", "except", "raise", "exec",
-    "global", "pass", "break", "continue", "def", "class", "try", "finally",
-];
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Kind {
-    Name,
-    Number,
-    Str,
-    Op,
-}
-
-/// A token: its kind and where it starts and ends (line, byte column). Only strings span lines.
-#[derive(Debug)]
-struct Token {
-    kind: Kind,
-    line: usize,
-    col: usize,
-    end_line: usize,
-    end_col: usize,
-    /// The first token of a logical line.
-    first: bool,
-}
-
-struct Tokens<'a> {
-    lines: Vec<&'a str>,
-    toks: Vec<Token>,
-    /// For each bracket token, the index of its partner (or `usize::MAX` when unbalanced).
-    partner: Vec<usize>,
-}
-
-impl<'a> Tokens<'a> {
-    fn text(&self, i: usize) -> &'a str {
-        let t = &self.toks[i];
-        if t.line == t.end_line {
-            &self.lines[t.line][t.col..t.end_col]
-        } else {
-            &self.lines[t.line][t.col..]
-        }
-    }
-
-    fn is_op(&self, i: usize, op: &str) -> bool {
-        self.toks.get(i).is_some_and(|t| t.kind == Kind::Op) && self.text(i) == op
-    }
-
-    fn is_name(&self, i: usize) -> bool {
-        self.toks[i].kind == Kind::Name && !KEYWORDS.contains(&self.text(i))
-    }
-
-    fn is_closer(&self, i: usize) -> bool {
-        self.toks[i].kind == Kind::Op && matches!(self.text(i), ")" | "]" | "}")
-    }
-
-    /// `(` at `i` opens a call's arguments (it follows something callable).
-    fn is_call(&self, i: usize) -> bool {
-        i > 0
-            && !self.toks[i].first
-            && (self.is_name(i - 1)
-                || self.toks[i - 1].kind == Kind::Str
-                || (self.is_closer(i - 1) && self.text(i - 1) != "}"))
-            && !(i >= 2 && self.text(i - 2) == "def" && self.toks[i - 2].kind == Kind::Name)
-    }
-}
-
-fn tokenize(source: &str) -> Tokens<'_> {
-    let lines: Vec<&str> = source.split('\n').collect();
-    let mut toks: Vec<Token> = Vec::new();
-    let mut depth = 0i32;
-    let mut line_start = true;
-    // An open triple-quoted string: its quote byte and where it began.
-    let mut open: Option<(u8, usize, usize)> = None;
-    for (n, line) in lines.iter().enumerate() {
-        let b = line.as_bytes();
-        let mut i = 0;
-        let mut continued = false;
-        if let Some((q, l0, c0)) = open {
-            match find_close(b, 0, q, true) {
-                Some(end) => {
-                    toks.push(tok(Kind::Str, (l0, c0), (n, end), line_start));
-                    line_start = false;
-                    open = None;
-                    i = end;
-                }
-                None => continue,
-            }
-        }
-        while i < b.len() {
-            let c = b[i];
-            let start = i;
-            if c == b' ' || c == b'\t' || c == b'\r' || c == b'\x0c' {
-                i += 1;
-                continue;
-            }
-            if c == b'#' {
-                break;
-            }
-            if c == b'\\' && b[i + 1..].iter().all(|c| c.is_ascii_whitespace()) {
-                continued = true;
-                break;
-            }
-            let prefix = b[i..].iter().take_while(|c| b"uUrRbB".contains(c)).count();
-            let q = b.get(i + prefix).copied();
-            if prefix <= 2 && matches!(q, Some(b'\'' | b'"')) {
-                let q = q.unwrap_or(b'\'');
-                let body = i + prefix;
-                let triple = b[body..].starts_with(&[q, q, q]);
-                let from = body + if triple { 3 } else { 1 };
-                match find_close(b, from, q, triple) {
-                    Some(end) => {
-                        toks.push(tok(Kind::Str, (n, start), (n, end), line_start));
-                        i = end;
-                    }
-                    None if triple => {
-                        open = Some((q, n, start));
-                        i = b.len();
-                    }
-                    None => {
-                        // An unterminated string: Starlark reports it.
-                        toks.push(tok(Kind::Str, (n, start), (n, b.len()), line_start));
-                        i = b.len();
-                    }
-                }
-                line_start = false;
-                continue;
-            }
-            if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80)
-                {
-                    i += 1;
-                }
-                toks.push(tok(Kind::Name, (n, start), (n, i), line_start));
-            } else if c.is_ascii_digit()
-                || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
-            {
-                while i < b.len()
-                    && (b[i].is_ascii_alphanumeric()
-                        || b[i] == b'.'
-                        || (matches!(b[i], b'+' | b'-') && matches!(b[i - 1], b'e' | b'E')))
-                {
-                    i += 1;
-                }
-                toks.push(tok(Kind::Number, (n, start), (n, i), line_start));
-            } else {
-                let len = op_len(&b[i..]);
-                i += len;
-                match c {
-                    b'(' | b'[' | b'{' => depth += 1,
-                    b')' | b']' | b'}' => depth -= 1,
-                    _ => {}
-                }
-                toks.push(tok(Kind::Op, (n, start), (n, i), line_start));
-            }
-            line_start = false;
-        }
-        if open.is_none() && depth <= 0 && !continued {
-            line_start = true;
-        }
-    }
-    let partner = partners(&lines, &toks);
-    Tokens {
-        lines,
-        toks,
-        partner,
-    }
-}
-
-fn tok(kind: Kind, start: (usize, usize), end: (usize, usize), first: bool) -> Token {
-    Token {
-        kind,
-        line: start.0,
-        col: start.1,
-        end_line: end.0,
-        end_col: end.1,
-        first,
-    }
-}
-
-/// The end (exclusive) of a string whose body starts at `from`, or `None` if it runs past the line.
-fn find_close(b: &[u8], mut i: usize, q: u8, triple: bool) -> Option<usize> {
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            c if c == q && (!triple || b[i..].starts_with(&[q, q, q])) => {
-                return Some(i + if triple { 3 } else { 1 });
-            }
-            _ => i += 1,
-        }
-    }
-    None
-}
-
-fn op_len(b: &[u8]) -> usize {
-    const OPS: &[&[u8]] = &[
-        b"**=", b"//=", b">>=", b"<<=", b"**", b"//", b"==", b"!=", b"<=", b">=", b"<>", b"->",
-        b"+=", b"-=", b"*=", b"/=", b"%=", b"&=", b"|=", b"^=", b"<<", b">>",
-    ];
-    OPS.iter()
-        .find(|op| b.starts_with(op))
-        .map_or(1, |op| op.len())
-        .min(b.len().max(1))
-}
-
-fn partners(lines: &[&str], toks: &[Token]) -> Vec<usize> {
-    let mut partner = vec![usize::MAX; toks.len()];
-    let mut stack: Vec<usize> = Vec::new();
-    for (i, t) in toks.iter().enumerate() {
-        if t.kind != Kind::Op {
-            continue;
-        }
-        let text = &lines[t.line][t.col..t.end_col];
-        match text {
-            "(" | "[" | "{" => stack.push(i),
-            ")" | "]" | "}" => {
-                let want = match text {
-                    ")" => "(",
-                    "]" => "[",
-                    _ => "{",
-                };
-                if let Some(&o) = stack.last() {
-                    let ot = &toks[o];
-                    if &lines[ot.line][ot.col..ot.end_col] == want {
-                        stack.pop();
-                        partner[o] = i;
-                        partner[i] = o;
-                        continue;
-                    }
-                }
-                // Unbalanced: give up on everything still open.
-                stack.clear();
-            }
-            _ => {}
-        }
-    }
-    partner
-}
-
 /// What to do to one token: text before it, a replacement, text after it.
 #[derive(Default, Clone)]
 struct Change {
     before: String,
+    /// The first bytes of the token replaced (`u'x'` → ` 'x'`).
+    head: Option<(usize, String)>,
     replace: Option<String>,
     after: String,
 }
@@ -299,7 +66,8 @@ pub fn rewrite(source: &str) -> String {
     }
     let mut ch: Vec<Change> = vec![Change::default(); t.toks.len()];
     adjacent_strings(&t, &mut ch);
-    octal_literals(&t, &mut ch);
+    literals(&t, &mut ch);
+    identity_comparisons(&t, &mut ch);
     for i in 0..t.toks.len() {
         if t.is_op(i, "(") && t.partner[i] != usize::MAX {
             generator(&t, i, &mut ch);
@@ -338,19 +106,47 @@ fn adjacent_strings(t: &Tokens<'_>, ch: &mut [Change]) {
     }
 }
 
-fn octal_literals(t: &Tokens<'_>, ch: &mut [Change]) {
+/// `u'x'` → ` 'x'`, `10L` → `10 `, `0755` → `0o755`.
+fn literals(t: &Tokens<'_>, ch: &mut [Change]) {
     for (i, tok) in t.toks.iter().enumerate() {
         let s = t.text(i);
-        if tok.kind == Kind::Number
-            && s.len() > 1
-            && s.starts_with('0')
-            && s[1..]
-                .trim_end_matches(['L', 'l'])
-                .bytes()
-                .all(|c| c.is_ascii_digit())
-            && s[1..].trim_end_matches(['L', 'l']).len() == s.len() - 1
-        {
-            ch[i].replace = Some(format!("0o{}", &s[1..]));
+        match tok.kind {
+            Kind::Str => {
+                let prefix = s.bytes().take_while(|c| c.is_ascii_alphabetic()).count();
+                if s[..prefix].contains(['u', 'U']) {
+                    ch[i].head = Some((prefix, s[..prefix].replace(['u', 'U'], " ")));
+                }
+            }
+            Kind::Number => {
+                let digits = s.trim_end_matches(['L', 'l']);
+                if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                    continue;
+                }
+                let long = if digits.len() < s.len() { " " } else { "" };
+                if digits.len() > 1 && digits.starts_with('0') {
+                    ch[i].replace = Some(format!("0o{}{long}", &digits[1..]));
+                } else if !long.is_empty() {
+                    ch[i].replace = Some(format!("{digits}{long}"));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `is` → `==`, `is not` → `!=`.
+fn identity_comparisons(t: &Tokens<'_>, ch: &mut [Change]) {
+    for i in 0..t.toks.len() {
+        if t.toks[i].kind != Kind::Name || t.text(i) != "is" {
+            continue;
+        }
+        let not =
+            i + 1 < t.toks.len() && t.toks[i + 1].kind == Kind::Name && t.text(i + 1) == "not";
+        if not {
+            ch[i].replace = Some("!=".into());
+            ch[i + 1].replace = Some("   ".into());
+        } else {
+            ch[i].replace = Some("==".into());
         }
     }
 }
@@ -620,6 +416,9 @@ fn render(t: &Tokens<'_>, ch: &[Change]) -> String {
         let tok = &t.toks[i];
         if !c.before.is_empty() {
             edits.push((tok.line, tok.col, 0, c.before.clone()));
+        }
+        if let Some((len, text)) = &c.head {
+            edits.push((tok.line, tok.col, *len, text.clone()));
         }
         if let Some(r) = &c.replace {
             let end = if tok.line == tok.end_line {
