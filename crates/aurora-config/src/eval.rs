@@ -43,11 +43,18 @@ impl SourceLoader for FsLoader {
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         std::fs::canonicalize(path)
     }
-    /// As Python's `getpass.getuser()`: the first of `LOGNAME`, `USER`, `LNAME`, `USERNAME`.
+    /// As Python's `getpass.getuser()`: the first of `LOGNAME`, `USER`, `LNAME`, `USERNAME`, then
+    /// the password database's name for the process's user.
     fn user(&self) -> Option<String> {
         ["LOGNAME", "USER", "LNAME", "USERNAME"]
             .iter()
             .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+            .or_else(|| {
+                nix::unistd::User::from_uid(nix::unistd::getuid())
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name)
+            })
     }
 }
 

@@ -589,7 +589,7 @@ fn python2_errors_read_as_pythons_and_name_the_line() {
         (
             "x = getpass.getuser()\n",
             "test.aurora:2:5",
-            "getpass.getuser(): the user is not known",
+            "getpass.getuser(): the user running the client is not known",
         ),
         (
             "import string\nfrom string import *\n",

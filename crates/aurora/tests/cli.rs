@@ -34,6 +34,33 @@ fn inspect_write_json_prints_what_aurora_prints() {
     assert_eq!(got, want);
 }
 
+/// The Python 2 forms of the config language's data cases, through the client: each prints the
+/// JSON Aurora's own loader made of it; `getpass.getuser()` is the user running the client.
+#[test]
+fn inspect_write_json_evaluates_python_2_as_aurora_does() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../aurora-config/tests/data");
+    for (case, key) in [
+        ("implicit_concat", "devcluster/www-data/devel/concat"),
+        ("percent_format", "devcluster/www-data/devel/percent"),
+        ("str_format", "devcluster/www-data/devel/format"),
+        ("getpass_user", "devcluster/www-data/test/whoami"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_aurora"))
+            .env("LOGNAME", "www-data")
+            .args(["job", "inspect", "--write-json", key])
+            .arg(data.join(format!("{case}.aurora")))
+            .output()
+            .expect("aurora runs");
+        assert!(out.status.success(), "{case}: {}", text(&out.stderr));
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+        let all: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(data.join(format!("{case}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(got, all[key], "{case}");
+    }
+}
+
 #[test]
 fn inspect_summarises_job_task_and_processes_in_order() {
     let file = examples().join("batch_steps.aurora");

@@ -59,9 +59,7 @@ fn getpass_module(builder: &mut GlobalsBuilder) {
             .and_then(|e| e.downcast_ref::<Py2Context>())
             .and_then(|c| c.user.clone())
             .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "getpass.getuser(): the user is not known (none of LOGNAME, USER, LNAME or USERNAME is set)"
-                )
+                anyhow::anyhow!("getpass.getuser(): the user running the client is not known")
             })
     }
 }
