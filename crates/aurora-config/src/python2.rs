@@ -9,6 +9,7 @@
 
 use crate::pyformat;
 
+pub(crate) mod dict_order;
 mod modules;
 use allocative::Allocative;
 use starlark::any::ProvidesStaticType;
@@ -58,12 +59,19 @@ fn chars<'v>(s: &str, heap: Heap<'v>) -> Vec<Value<'v>> {
     s.chars().map(|c| heap.alloc(c.to_string())).collect()
 }
 
-/// The items of `v` as Python 2 iterates it: a string's characters, any other iterable's items.
+/// The items of `v` as Python 2 iterates it: a string's characters, a dict's keys in CPython
+/// 2.7's order, any other iterable's items.
 fn sequence<'v>(v: Value<'v>, heap: Heap<'v>) -> starlark::Result<Vec<Value<'v>>> {
-    match v.unpack_str() {
-        Some(s) => Ok(chars(s, heap)),
-        None => items_of(v, heap),
+    if let Some(s) = v.unpack_str() {
+        return Ok(chars(s, heap));
     }
+    if let Some(d) = DictRef::from_value(v) {
+        return Ok(dict_order::entries(&d)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect());
+    }
+    items_of(v, heap)
 }
 
 /// The operators, as Python 2 evaluates them.
@@ -105,15 +113,15 @@ fn call_method<'v>(
             return Ok(heap.alloc(out));
         }
     } else if let Some(d) = DictRef::from_value(recv) {
-        let pairs: Vec<(Value<'v>, Value<'v>)> = d.iter().collect();
+        let pairs = dict_order::entries(&d);
         drop(d);
         let tuples = |f: &dyn Fn(Value<'v>, Value<'v>) -> Value<'v>| {
             heap.alloc(AllocList(pairs.iter().map(|(k, v)| f(*k, *v))))
         };
         match (name, args) {
-            ("iteritems", []) => return Ok(tuples(&|k, v| heap.alloc((k, v)))),
-            ("iterkeys", []) => return Ok(tuples(&|k, _| k)),
-            ("itervalues", []) => return Ok(tuples(&|_, v| v)),
+            ("iteritems" | "items", []) => return Ok(tuples(&|k, v| heap.alloc((k, v)))),
+            ("iterkeys" | "keys", []) => return Ok(tuples(&|k, _| k)),
+            ("itervalues" | "values", []) => return Ok(tuples(&|_, v| v)),
             ("has_key", [k]) => return Ok(Value::new_bool(recv.is_in(*k)?)),
             ("copy", []) => return Ok(heap.alloc(AllocDict(pairs))),
             _ => {}
@@ -575,15 +583,15 @@ fn builtins(builder: &mut GlobalsBuilder) {
     }
 
     /// What the pre-pass wraps around the iterable of every `for`: a string's characters (Python
-    /// iterates over them), anything else as it is.
+    /// iterates over them), a dict's keys in CPython 2.7's order, anything else as it is.
     fn __py2_iter__<'v>(
         #[starlark(require = pos)] x: Value<'v>,
         heap: Heap<'v>,
-    ) -> anyhow::Result<Value<'v>> {
-        Ok(match x.unpack_str() {
-            Some(s) => heap.alloc(AllocList(chars(s, heap))),
-            None => x,
-        })
+    ) -> starlark::Result<Value<'v>> {
+        if x.unpack_str().is_some() || DictRef::from_value(x).is_some() {
+            return Ok(heap.alloc(AllocList(sequence(x, heap)?)));
+        }
+        Ok(x)
     }
 
     /// `list(x)`: a string's characters, or the items of any iterable.

@@ -33,6 +33,9 @@ pub(crate) const PY2_METHODS: &[&str] = &[
     "iteritems",
     "iterkeys",
     "itervalues",
+    "items",
+    "keys",
+    "values",
     "has_key",
     "ljust",
     "rjust",
@@ -488,7 +491,7 @@ mod tests {
         );
         assert_eq!(
             rewrite("for k, v in sorted(d.items()):\n  pass"),
-            "for k, v in __py2_iter__(sorted(d.items())):\n  pass"
+            "for k, v in __py2_iter__(sorted(__pymethod__(d, 'items'))):\n  pass"
         );
         assert_eq!(
             rewrite("[i + j for i in a for j in b(i)]"),

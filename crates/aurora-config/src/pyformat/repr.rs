@@ -95,7 +95,7 @@ pub(super) fn repr_into<'v>(v: Value<'v>, stack: &mut Vec<Value<'v>>, out: &mut 
         let close = if t.content().len() == 1 { ",)" } else { ")" };
         repr_seq(v, t.content(), ("(", close), stack, out);
     } else if let Some(d) = DictRef::from_value(v) {
-        let items: Vec<_> = d.iter().collect();
+        let items = crate::python2::dict_order::entries(&d);
         repr_nested(v, ("{", "}"), stack, out, |stack, out| {
             for (i, (k, x)) in items.iter().enumerate() {
                 if i > 0 {
