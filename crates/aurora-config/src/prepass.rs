@@ -178,10 +178,11 @@ pub fn prepass(source: &str) -> Result<Vec<Chunk>, PrepassError> {
                 }
             }
             "print" if text.trim_start()[5..].starts_with([' ', '\t']) && st.first == st.last => {
-                let start = st.indent;
+                // Where `print` begins (after any white space, Unicode's included).
+                let start = text.len() - text.trim_start().len();
                 let arg = text[start + 5..].trim_start();
                 if !arg.starts_with('(') || arg.ends_with(',') {
-                    edits.push((st.first, info_end(&infos[st.first]), 0, ")".into()));
+                    edits.push((st.first, infos[st.first].content_end, 0, ")".into()));
                     edits.push((st.first, start + 5, 1, "(".into()));
                 }
             }
@@ -200,10 +201,6 @@ fn blank(out: &mut [String], edits: &mut Vec<(usize, usize, usize, String)>, st:
         line.clear();
     }
     edits.retain(|e| e.0 < st.first || e.0 > st.last);
-}
-
-fn info_end(info: &LineInfo) -> usize {
-    info.content_end
 }
 
 /// `include('path')` with one string literal, or `None`.
@@ -560,6 +557,16 @@ mod tests {
         assert!(out.contains("n = 10 "), "{out}");
         assert!(out.contains("print('hello', n)"), "{out}");
         assert!(out.contains("print('fine')"));
+    }
+
+    #[test]
+    fn a_docstring_after_a_statement_is_its_own_statement() {
+        let out = code(
+            "cmd = 'echo hi'\n\"\"\"\nNotes.\n\"\"\"\nclass A(Struct):\n  '''Two\n  lines.'''\n  x = String\n",
+        );
+        assert!(out.starts_with("cmd = 'echo hi'\n\"\"\"\n"), "{out}");
+        assert!(out.contains("A = __aurora_class__(\"A\", Struct"), "{out}");
+        assert_eq!(prepass("\x0c\u{a0}print x\n").map(|_| ()), Ok(()));
     }
 
     #[test]

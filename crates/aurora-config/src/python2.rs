@@ -1,8 +1,10 @@
 //! Python 2 semantics on top of Starlark, for what `.aurora` files do that Starlark does otherwise
 //! or not at all: the `/` and `%` operators (integer division, `str % args`), the methods the
 //! pre-pass routes through `__pymethod__` (`str.format` with format specs, `dict.iteritems`...),
-//! built-ins (`isinstance`, `basestring`, `sum`, `reduce`, `xrange`, `long`, Python 2's `str` and
-//! `repr`), and the pure modules a config may import (`string`, `getpass`).
+//! iteration (`__py2_iter__`: strings by character, dicts in CPython 2.7's order, `dict_order`),
+//! built-ins (`isinstance`, `basestring`, `sum`, `reduce`, `xrange`, `long`, `round`, Python 2's
+//! `str` and `repr`), and the pure modules a config may import (`modules`: `string`, `getpass`,
+//! `math`, `textwrap`).
 //!
 //! The formatting itself lives in `pyformat`; which source forms reach these functions is the
 //! pre-pass's business (`prepass::forms`) and `eval`'s (operator replacement).
@@ -83,7 +85,9 @@ fn operators(builder: &mut GlobalsBuilder) {
             if as_f64(b) == Some(0.0) {
                 return Err(anyhow::anyhow!("integer division or modulo by zero").into());
             }
-            a.floor_div(b, heap)
+            // Booleans divide as the integers they are.
+            let int = |v: Value<'v>| v.unpack_bool().map_or(v, |b| heap.alloc(b as i32));
+            int(a).floor_div(int(b), heap)
         } else {
             a.div(b, heap)
         }
@@ -157,24 +161,43 @@ fn call_method<'v>(
     eval.eval_function(method, args, &named)
 }
 
-/// `list.sort(key=, reverse=)` ordering, by Starlark's comparison (Python 2's for the types
-/// configs sort).
+/// `list.sort(cmp=, key=, reverse=)` ordering, by Starlark's comparison (Python 2's for the
+/// types configs sort) or `cmp`'s answer; stable, also when reversed, as Python's.
 fn sort_values<'v>(
     items: &mut [Value<'v>],
     kwargs: &SmallMap<String, Value<'v>>,
     eval: &mut Evaluator<'v, '_, '_>,
 ) -> starlark::Result<()> {
+    if let Some(k) = kwargs
+        .keys()
+        .find(|k| !matches!(k.as_str(), "cmp" | "key" | "reverse"))
+    {
+        return Err(anyhow::anyhow!("sort() got an unexpected keyword argument '{k}'").into());
+    }
+    let given = |name: &str| kwargs.get(name).copied().filter(|f| !f.is_none());
+    let (cmp, key) = (given("cmp"), given("key"));
+    let reverse = kwargs.get("reverse").is_some_and(|r| r.to_bool());
     let mut keyed: Vec<(Value<'v>, Value<'v>)> = Vec::with_capacity(items.len());
     for it in items.iter() {
-        let key = match kwargs.get("key") {
-            Some(f) if !f.is_none() => eval.eval_function(*f, &[*it], &[])?,
-            _ => *it,
+        let k = match key {
+            Some(f) => eval.eval_function(f, &[*it], &[])?,
+            None => *it,
         };
-        keyed.push((key, *it));
+        keyed.push((k, *it));
     }
     let mut error = None;
     keyed.sort_by(|a, b| {
-        a.0.compare(b.0).unwrap_or_else(|e| {
+        let (x, y) = if reverse { (b.0, a.0) } else { (a.0, b.0) };
+        let ord = match cmp {
+            Some(f) => eval.eval_function(f, &[x, y], &[]).and_then(|r| {
+                let n = i64::unpack_value(r).ok().flatten().ok_or_else(|| {
+                    starlark::Error::from(anyhow::anyhow!("comparison function must return int"))
+                })?;
+                Ok(n.cmp(&0))
+            }),
+            None => x.compare(y),
+        };
+        ord.unwrap_or_else(|e| {
             error.get_or_insert(e);
             std::cmp::Ordering::Equal
         })
@@ -182,13 +205,61 @@ fn sort_values<'v>(
     if let Some(e) = error {
         return Err(e);
     }
-    if kwargs.get("reverse").is_some_and(|r| r.to_bool()) {
-        keyed.reverse();
-    }
     for (slot, (_, v)) in items.iter_mut().zip(keyed) {
         *slot = v;
     }
     Ok(())
+}
+
+/// Python 2.7's `round(x, n)`: the exact value of `x` rounded to `n` decimal places, halves away
+/// from zero (`round(2.5) == 3.0`, `round(0.15, 1) == 0.1`: 0.15 is a little under).
+fn round_float(x: f64, n: i32) -> f64 {
+    // CPython's NDIGITS_MAX and NDIGITS_MIN.
+    if !x.is_finite() || x == 0.0 || n > 323 {
+        return x;
+    }
+    if n < -308 {
+        return 0.0 * x;
+    }
+    // Every binary fraction of an f64 ends within 1074 decimal places: this is its exact value.
+    let exact = format!("{:.1074}", x.abs());
+    let (int_part, frac) = exact.split_once('.').unwrap_or((&exact, ""));
+    let digits: Vec<u8> = int_part.bytes().chain(frac.bytes()).collect();
+    let keep = int_part.len() as i64 + n as i64;
+    if keep < 0 {
+        return 0.0 * x;
+    }
+    let keep = keep as usize;
+    if keep >= digits.len() {
+        return x;
+    }
+    let mut kept: Vec<u8> = digits[..keep].to_vec();
+    if digits[keep] >= b'5' {
+        // Away from zero: add one in the last kept place.
+        let mut i = kept.len();
+        loop {
+            if i == 0 {
+                kept.insert(0, b'1');
+                break;
+            }
+            i -= 1;
+            if kept[i] == b'9' {
+                kept[i] = b'0';
+            } else {
+                kept[i] += 1;
+                break;
+            }
+        }
+    }
+    let mantissa = if kept.is_empty() {
+        "0".to_owned()
+    } else {
+        String::from_utf8_lossy(&kept).into_owned()
+    };
+    let r: f64 = format!("{mantissa}e{}", -(n as i64))
+        .parse()
+        .unwrap_or(x.abs());
+    r.copysign(x)
 }
 
 /// The `str` methods Python 2 has beyond Starlark's, or `None` for any other name.
@@ -414,16 +485,13 @@ fn builtins(builder: &mut GlobalsBuilder) {
         Ok(acc)
     }
 
-    /// Python 2's `round(x, n=0)`: a float, halves away from zero.
+    /// Python 2's `round(x, n=0)`: a float, the exact value rounded, halves away from zero.
     fn round<'v>(
         #[starlark(require = pos)] x: Value<'v>,
         #[starlark(require = pos, default = 0)] n: i32,
     ) -> anyhow::Result<f64> {
         let x = as_f64(x).ok_or_else(|| anyhow::anyhow!("a float is required"))?;
-        let n = n.clamp(-308, 308);
-        let scale = 10f64.powi(n);
-        let r = (x * scale).round() / scale;
-        Ok(if r.is_finite() { r } else { x })
+        Ok(round_float(x, n))
     }
 
     /// `hex(i)`: `0xff`.
@@ -708,4 +776,33 @@ pub(crate) fn register(builder: &mut GlobalsBuilder) {
         builder.set(name, Refused(name));
     }
     modules::register(builder);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_float;
+
+    #[test]
+    fn round_is_python_2_7s() {
+        // Expected values from CPython 2.7.18's round().
+        let cases = [
+            (0.15, 1, 0.1),
+            (0.35, 1, 0.3),
+            (4.35, 1, 4.3),
+            (2.5, 0, 3.0),
+            (-2.5, 0, -3.0),
+            (0.125, 2, 0.13),
+            (2.675, 2, 2.67),
+            (1234.5678, -2, 1200.0),
+            (0.5, 0, 1.0),
+            (-0.4, 0, -0.0),
+            (99.95, 1, 100.0),
+            (1e300, 2, 1e300),
+            (5e-324, 400, 5e-324),
+            (123.456, -400, 0.0),
+        ];
+        for (x, n, want) in cases {
+            assert_eq!(round_float(x, n), want, "round({x}, {n})");
+        }
+    }
 }

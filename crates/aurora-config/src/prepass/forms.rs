@@ -11,12 +11,14 @@
 //!   differently (`'{:03d}'.format(i)`, `d.iteritems()`, `d.has_key(k)`, `s.ljust(8)`) become
 //!   calls of the built-in `__pymethod__(receiver, 'name', args...)`, which does what Python does
 //!   (and falls back to the receiver's own attribute for any other type);
-//! - chained assignments (`a = b = expr`) become one tuple assignment (`a, b = [expr] * 2`), which
-//!   evaluates `expr` once and binds every target to the same value, as Python does;
+//! - chained assignments (`a = b = expr`) become one tuple assignment
+//!   (`(a) , (b) = [(expr)] * 2`), which evaluates `expr` once and binds every target (tuples
+//!   included) to the same value, as Python does; in every simple statement, after `;` and after
+//!   a compound header's `:` too;
 //! - `x /= y` and `x %= y` become `x = x / (y)` and `x = x % (y)`, so that they reach Python 2's
 //!   `/` and `%` like the plain operators (see `python2::OPERATORS`);
 //! - the iterable of every `for` (loops and comprehensions) goes through `__py2_iter__`, so that a
-//!   string iterates over its characters as in Python;
+//!   string iterates over its characters and a dict in CPython 2.7's order, as in Python;
 //! - `is` and `is not` become `==` and `!=`;
 //! - Python 2 literals lose what Starlark does not know: `u''` prefixes (every string is text),
 //!   the `L` of `10L`; octal `0755` becomes `0o755`.
@@ -59,6 +61,8 @@ struct Change {
     head: Option<(usize, String)>,
     replace: Option<String>,
     after: String,
+    /// The token was moved elsewhere (`star_args_last`): it renders as nothing here.
+    moved: bool,
 }
 
 /// Rewrites the forms listed in the module documentation.
@@ -74,7 +78,6 @@ pub fn rewrite(source: &str) -> String {
     for i in 0..t.toks.len() {
         if t.is_op(i, "(") && t.partner[i] != usize::MAX {
             generator(&t, i, &mut ch);
-            star_args_last(&t, i, &mut ch);
         }
     }
     methods(&t, &mut ch);
@@ -82,6 +85,12 @@ pub fn rewrite(source: &str) -> String {
     for (first, last) in simple_statements(&t) {
         chained_assignment(&t, first, last, &mut ch);
         augmented_division(&t, first, last, &mut ch);
+    }
+    // Last: it moves text that the other rewrites have already changed.
+    for i in 0..t.toks.len() {
+        if t.is_op(i, "(") && t.partner[i] != usize::MAX {
+            star_args_last(&t, i, &mut ch);
+        }
     }
     render(&t, &ch)
 }
@@ -122,11 +131,18 @@ fn literals(t: &Tokens<'_>, ch: &mut [Change]) {
             }
             Kind::Number => {
                 let digits = s.trim_end_matches(['L', 'l']);
-                if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                let radix = digits.len() > 2
+                    && digits.starts_with('0')
+                    && matches!(
+                        digits.as_bytes()[1],
+                        b'x' | b'X' | b'o' | b'O' | b'b' | b'B'
+                    );
+                let decimal = !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit());
+                if !radix && !decimal {
                     continue;
                 }
                 let long = if digits.len() < s.len() { " " } else { "" };
-                if digits.len() > 1 && digits.starts_with('0') {
+                if decimal && digits.len() > 1 && digits.starts_with('0') {
                     ch[i].replace = Some(format!("0o{}{long}", &digits[1..]));
                 } else if !long.is_empty() {
                     ch[i].replace = Some(format!("{digits}{long}"));
@@ -161,8 +177,8 @@ fn items(t: &Tokens<'_>, open: usize) -> Vec<(usize, usize)> {
     let mut start = open + 1;
     let mut i = open + 1;
     while i < close {
-        if t.partner[i] != usize::MAX && t.partner[i] > i {
-            i = t.partner[i] + 1;
+        if t.skip(i) > i + 1 {
+            i = t.skip(i);
             continue;
         }
         if t.is_op(i, ",") {
@@ -186,8 +202,8 @@ fn generator(t: &Tokens<'_>, open: usize, ch: &mut [Change]) {
     let mut i = open + 1;
     let mut has_for = false;
     while i < close {
-        if t.partner[i] != usize::MAX && t.partner[i] > i {
-            i = t.partner[i] + 1;
+        if t.skip(i) > i + 1 {
+            i = t.skip(i);
             continue;
         }
         if t.is_op(i, ",") {
@@ -229,21 +245,13 @@ fn star_args_last(t: &Tokens<'_>, open: usize, ch: &mut [Change]) {
     if last_named < s || t.toks[sf].line != t.toks[sl].end_line {
         return;
     }
-    // The `*expr` text, from its first token to its last, on one line.
-    let line = t.lines[t.toks[sf].line];
-    let text = &line[t.toks[sf].col..t.toks[sl].end_col];
-    for c in &mut ch[sf..=sl] {
-        c.replace = Some(String::new());
+    // The `*expr` as rewritten so far (on one line), and its comma (a named argument follows).
+    let text = render_range(t, ch, sf, sl);
+    for c in &mut ch[sf..=sl + 1] {
+        c.moved = true;
     }
-    // Its comma goes too (there is one: a named argument follows).
-    ch[sl + 1].replace = Some(String::new());
     let (_, nl) = its[last_named];
     ch[nl].after.push_str(&format!(", {text}"));
-    // Tokens inside the moved text keep their own changes out of it.
-    for c in &mut ch[sf..=sl] {
-        c.before.clear();
-        c.after.clear();
-    }
 }
 
 /// `RECEIVER.name(args)` → `__pymethod__(RECEIVER, 'name', args)` for the names in [`PY2_METHODS`].
@@ -268,7 +276,8 @@ fn methods(t: &Tokens<'_>, ch: &mut [Change]) {
     }
 }
 
-/// `for x in EXPR` → `for x in __py2_iter__(EXPR)`, in statements and comprehensions.
+/// `for x in EXPR` → `for x in __py2_iter__(EXPR)`, in statements and comprehensions (a
+/// tuple without brackets, `for x in a, b`, gets them).
 fn for_iterables(t: &Tokens<'_>, ch: &mut [Change]) {
     let n = t.toks.len();
     let keyword = |i: usize, k: &str| t.toks[i].kind == Kind::Name && t.text(i) == k;
@@ -279,36 +288,34 @@ fn for_iterables(t: &Tokens<'_>, ch: &mut [Change]) {
         // The `in` that ends the targets, at the same depth.
         let mut j = i + 1;
         while j < n && !keyword(j, "in") && !t.toks[j].first && !t.is_closer(j) {
-            j = if t.partner[j] != usize::MAX && t.partner[j] > j {
-                t.partner[j] + 1
-            } else {
-                j + 1
-            };
+            j = t.skip(j);
         }
         if j >= n || !keyword(j, "in") {
             continue;
         }
-        // The iterable: up to `:` (a loop), `for`/`if` or the closing bracket (a comprehension).
+        // The iterable: up to the `:` of a loop; in a comprehension, up to `for`, `if` or the
+        // closing bracket.
+        let statement = t.toks[i].first;
         let start = j + 1;
         let mut k = start;
+        let mut comma = false;
         while k < n
             && !t.toks[k].first
             && !t.is_closer(k)
             && !t.is_op(k, ":")
-            && !keyword(k, "for")
-            && !keyword(k, "if")
+            && !(!statement && (keyword(k, "for") || keyword(k, "if")))
         {
-            k = if t.partner[k] != usize::MAX && t.partner[k] > k {
-                t.partner[k] + 1
-            } else {
-                k + 1
-            };
+            comma |= t.is_op(k, ",");
+            k = t.skip(k);
         }
         if k <= start || k > n {
             continue;
         }
-        ch[start].before.insert_str(0, "__py2_iter__(");
-        ch[k - 1].after.push(')');
+        let (open, close) = if comma { ("((", "))") } else { ("(", ")") };
+        ch[start]
+            .before
+            .insert_str(0, &format!("__py2_iter__{open}"));
+        ch[k - 1].after.push_str(close);
     }
 }
 
@@ -344,57 +351,80 @@ fn receiver_start(t: &Tokens<'_>, mut j: usize) -> Option<usize> {
     }
 }
 
-/// Statements that begin with a name (assignments and expressions, not `if`, `for`...): (first,
-/// last) token indices.
+/// Keywords that open a compound statement, whose body may follow its `:` on the same line.
+const COMPOUND: &[&str] = &[
+    "if", "elif", "else", "for", "while", "def", "class", "with", "try", "except", "finally",
+];
+
+/// Simple statements that begin with a name (assignments and expressions): (first, last) token
+/// indices. A logical line holds several when `;` separates them, and a compound statement's
+/// header (`if c:`) may be followed by one on its line.
 fn simple_statements(t: &Tokens<'_>) -> Vec<(usize, usize)> {
     let n = t.toks.len();
     let mut out = Vec::new();
     let mut i = 0;
     while i < n {
-        let mut j = i + 1;
-        while j < n && !t.toks[j].first {
-            j += 1;
+        let mut end = i + 1;
+        while end < n && !t.toks[end].first {
+            end += 1;
         }
-        if t.is_name(i) {
-            out.push((i, j - 1));
+        let mut start = i;
+        if t.toks[i].kind == Kind::Name && COMPOUND.contains(&t.text(i)) {
+            // The body after the header's `:`, if any.
+            start = top_level(t, i, end - 1, ":").first().map_or(end, |c| c + 1);
         }
-        i = j;
+        let mut from = start;
+        for semi in top_level(t, start, end - 1, ";").into_iter().chain([end]) {
+            if from < semi && t.is_name(from) {
+                out.push((from, semi - 1));
+            }
+            from = semi + 1;
+        }
+        i = end;
     }
     out
 }
 
-/// The indices of `op` tokens at the top level of a statement (outside brackets), in order.
+/// The indices of `op` tokens at the top level of tokens `first..=last` (outside brackets).
 fn top_level(t: &Tokens<'_>, first: usize, last: usize, op: &str) -> Vec<usize> {
     let mut out = Vec::new();
     let mut i = first;
-    while i <= last {
-        if t.partner[i] != usize::MAX && t.partner[i] > i {
-            i = t.partner[i] + 1;
-            continue;
-        }
+    while i <= last && i < t.toks.len() {
         if t.is_op(i, op) {
             out.push(i);
         }
-        i += 1;
+        i = t.skip(i);
     }
     out
 }
 
-/// `a = b = expr` → `a , b = [expr] * 2`.
+/// `a = b = expr` → `(a) , (b) = [(expr)] * 2`: `expr` evaluated once, every target bound to it
+/// (tuples included: `x = y = 1, 2`, `a, b = c = 1, 2`).
 fn chained_assignment(t: &Tokens<'_>, first: usize, last: usize, ch: &mut [Change]) {
     let eqs = top_level(t, first, last, "=");
     if eqs.len() < 2 || eqs[eqs.len() - 1] == last || !top_level(t, first, last, ":").is_empty() {
         return;
     }
-    let value = eqs[eqs.len() - 1] + 1;
-    for &e in &eqs[..eqs.len() - 1] {
-        ch[e].replace = Some(",".into());
+    let starts: Vec<usize> = std::iter::once(first)
+        .chain(eqs.iter().map(|e| e + 1))
+        .collect();
+    if eqs.iter().zip(&starts).any(|(e, s)| e == s) {
+        return;
     }
-    ch[value].before.insert(0, '[');
-    ch[last].after.push_str(&format!("] * {}", eqs.len()));
+    for (n, (&e, &from)) in eqs.iter().zip(&starts).enumerate() {
+        ch[from].before.insert(0, '(');
+        ch[e - 1].after.push(')');
+        if n + 1 < eqs.len() {
+            ch[e].replace = Some(",".into());
+        }
+    }
+    let value = eqs[eqs.len() - 1] + 1;
+    ch[value].before.insert_str(0, "[(");
+    ch[last].after.push_str(&format!(")] * {}", eqs.len()));
 }
 
-/// `x /= y` → `x = x / (y)`, and `%=` alike, when the target is on one line.
+/// `x /= y` → `x = x / (y)`, and `%=` alike, when the target is on one line (it is evaluated
+/// twice).
 fn augmented_division(t: &Tokens<'_>, first: usize, last: usize, ch: &mut [Change]) {
     for op in ["/=", "%="] {
         let Some(&at) = top_level(t, first, last, op).first() else {
@@ -403,43 +433,59 @@ fn augmented_division(t: &Tokens<'_>, first: usize, last: usize, ch: &mut [Chang
         if at == last || at == first || t.toks[first].line != t.toks[at - 1].end_line {
             return;
         }
-        let target = &t.lines[t.toks[first].line][t.toks[first].col..t.toks[at - 1].end_col];
+        let target = render_range(t, ch, first, at - 1);
         ch[at].replace = Some(format!("= {target} {} (", &op[..1]));
         ch[last].after.push(')');
         return;
     }
 }
 
-/// Applies the changes, keeping every line break where it was.
-fn render(t: &Tokens<'_>, ch: &[Change]) -> String {
-    let mut out: Vec<String> = t.lines.iter().map(|l| l.to_string()).collect();
-    // Edits per line, right to left, so that earlier byte positions stay valid.
-    let mut edits: Vec<(usize, usize, usize, String)> = Vec::new();
-    for (i, c) in ch.iter().enumerate() {
-        let tok = &t.toks[i];
-        if !c.before.is_empty() {
-            edits.push((tok.line, tok.col, 0, c.before.clone()));
+/// Token `i` as rewritten: what goes before it, its text (its head replaced, or all of it), what
+/// goes after it; nothing if it was moved.
+fn render_token(t: &Tokens<'_>, ch: &[Change], i: usize, out: &mut String) {
+    let c = &ch[i];
+    if c.moved {
+        return;
+    }
+    out.push_str(&c.before);
+    let text = t.text_all(i);
+    match (&c.replace, &c.head) {
+        (Some(r), _) => out.push_str(r),
+        (None, Some((len, head))) if text.is_char_boundary(*len) && *len <= text.len() => {
+            out.push_str(head);
+            out.push_str(&text[*len..]);
         }
-        if let Some((len, text)) = &c.head {
-            edits.push((tok.line, tok.col, *len, text.clone()));
-        }
-        if let Some(r) = &c.replace {
-            let end = if tok.line == tok.end_line {
-                tok.end_col
+        _ => out.push_str(text),
+    }
+    out.push_str(&c.after);
+}
+
+/// Tokens `first..=last` as rewritten, with the text between them.
+fn render_range(t: &Tokens<'_>, ch: &[Change], first: usize, last: usize) -> String {
+    let mut out = String::new();
+    for i in first..=last {
+        if i > first {
+            let gap = t.between(i - 1, i);
+            if ch[i - 1].moved && ch[i].moved {
+                // Inside moved text: only its line breaks stay.
+                out.extend(gap.chars().filter(|c| *c == '\n'));
             } else {
-                t.lines[tok.line].len()
-            };
-            edits.push((tok.line, tok.col, end - tok.col, r.clone()));
+                out.push_str(gap);
+            }
         }
-        if !c.after.is_empty() {
-            edits.push((tok.end_line, tok.end_col, 0, c.after.clone()));
-        }
+        render_token(t, ch, i, &mut out);
     }
-    // Stable: edits at one position keep token order; apply from the right.
-    for (line, pos, len, text) in edits.into_iter().rev() {
-        out[line].replace_range(pos..pos + len, &text);
-    }
-    out.join("\n")
+    out
+}
+
+/// Applies the changes: the source again, token by token, with the text between tokens (spaces,
+/// comments, line breaks) as it was. Inserted text holds no line break, so lines do not move.
+fn render(t: &Tokens<'_>, ch: &[Change]) -> String {
+    let mut out = String::with_capacity(t.source.len() + 64);
+    out.push_str(t.before_first());
+    out.push_str(&render_range(t, ch, 0, t.toks.len() - 1));
+    out.push_str(t.after_last());
+    out
 }
 
 #[cfg(test)]
@@ -484,6 +530,22 @@ mod tests {
     }
 
     #[test]
+    fn for_iterables_that_are_bare_tuples_or_conditionals() {
+        assert_eq!(
+            rewrite("for env in 'prod', 'devel':\n  pass"),
+            "for env in __py2_iter__(('prod', 'devel')):\n  pass"
+        );
+        assert_eq!(
+            rewrite("for x in 'ab' if c else 'cd':\n  pass"),
+            "for x in __py2_iter__('ab' if c else 'cd'):\n  pass"
+        );
+        assert_eq!(
+            rewrite("[x for x in 1, 2]"),
+            "[x for x in __py2_iter__((1, 2))]"
+        );
+    }
+
+    #[test]
     fn every_for_iterates_through_py2_iter() {
         assert_eq!(
             rewrite("f(x, [y for y in z if y])"),
@@ -500,6 +562,19 @@ mod tests {
         assert_eq!(
             rewrite("{k: v for k, v in 'ab'}"),
             "{k: v for k, v in __py2_iter__('ab')}"
+        );
+    }
+
+    #[test]
+    fn moved_star_args_keep_their_own_rewrites() {
+        assert_eq!(
+            rewrite("f(1, *d.keys(), k=1)"),
+            "f(1,  k=1, *__pymethod__(d, 'keys'))"
+        );
+        assert_eq!(rewrite("f(*[u'x'],\nk=1)"), "f(\nk=1, *[ 'x'])");
+        assert_eq!(
+            rewrite("f(1, *[x for x in 'ab'], k=1)"),
+            "f(1,  k=1, *[x for x in __py2_iter__('ab')])"
         );
     }
 
@@ -542,8 +617,19 @@ mod tests {
 
     #[test]
     fn chained_and_augmented_assignments() {
-        assert_eq!(rewrite("a = b = f(1)\n"), "a , b = [f(1)] * 2\n");
-        assert_eq!(rewrite("x[0] = y = z = 1"), "x[0] , y , z = [1] * 3");
+        assert_eq!(rewrite("a = b = f(1)\n"), "(a) , (b) = [(f(1))] * 2\n");
+        assert_eq!(
+            rewrite("x[0] = y = z = 1"),
+            "(x[0]) , (y) , (z) = [(1)] * 3"
+        );
+        assert_eq!(rewrite("a, b = c = 1, 2"), "(a, b) , (c) = [(1, 2)] * 2");
+        assert_eq!(rewrite("a = 1; b = c = 2"), "a = 1; (b) , (c) = [(2)] * 2");
+        assert_eq!(
+            rewrite("if x: n /= 2\nelse: a = b = 1"),
+            "if x: n = n / ( 2)\nelse: (a) , (b) = [(1)] * 2"
+        );
+        assert_eq!(rewrite("x /= 2; y = 1"), "x = x / ( 2); y = 1");
+        assert_eq!(rewrite("d[u'k'] /= 2"), "d[ 'k'] = d[ 'k'] / ( 2)");
         assert_eq!(rewrite("f(a = 1, b = 2)"), "f(a = 1, b = 2)");
         assert_eq!(rewrite("n /= 2 + 1"), "n = n / ( 2 + 1)");
         assert_eq!(rewrite("d['k'] %= 3"), "d['k'] = d['k'] % ( 3)");

@@ -35,19 +35,63 @@ pub(crate) struct Token {
 }
 
 pub(crate) struct Tokens<'a> {
+    pub(crate) source: &'a str,
     pub(crate) lines: Vec<&'a str>,
+    /// The byte offset in `source` where each line begins.
+    line_starts: Vec<usize>,
     pub(crate) toks: Vec<Token>,
     /// For each bracket token, the index of its partner (or `usize::MAX` when unbalanced).
     pub(crate) partner: Vec<usize>,
 }
 
 impl<'a> Tokens<'a> {
+    fn offset(&self, line: usize, col: usize) -> usize {
+        self.line_starts[line] + col
+    }
+
+    /// Token `i`'s whole text (all its lines, for a string that spans several).
+    pub(crate) fn text_all(&self, i: usize) -> &'a str {
+        let t = &self.toks[i];
+        &self.source[self.offset(t.line, t.col)..self.offset(t.end_line, t.end_col)]
+    }
+
+    /// The text between tokens `a` and `b` (spaces, comments, line breaks).
+    pub(crate) fn between(&self, a: usize, b: usize) -> &'a str {
+        let (ta, tb) = (&self.toks[a], &self.toks[b]);
+        &self.source[self.offset(ta.end_line, ta.end_col)..self.offset(tb.line, tb.col)]
+    }
+
+    /// The text before the first token.
+    pub(crate) fn before_first(&self) -> &'a str {
+        match self.toks.first() {
+            Some(t) => &self.source[..self.offset(t.line, t.col)],
+            None => self.source,
+        }
+    }
+
+    /// The text after the last token.
+    pub(crate) fn after_last(&self) -> &'a str {
+        match self.toks.last() {
+            Some(t) => &self.source[self.offset(t.end_line, t.end_col)..],
+            None => "",
+        }
+    }
+
+    /// Token `i`'s text on its first line.
     pub(crate) fn text(&self, i: usize) -> &'a str {
         let t = &self.toks[i];
         if t.line == t.end_line {
             &self.lines[t.line][t.col..t.end_col]
         } else {
             &self.lines[t.line][t.col..]
+        }
+    }
+
+    /// The index after token `i`, past the whole bracketed group when `i` opens one.
+    pub(crate) fn skip(&self, i: usize) -> usize {
+        match self.partner[i] {
+            p if p != usize::MAX && p > i => p + 1,
+            _ => i + 1,
         }
     }
 
@@ -79,16 +123,17 @@ pub(crate) fn tokenize(source: &str) -> Tokens<'_> {
     let mut toks: Vec<Token> = Vec::new();
     let mut depth = 0i32;
     let mut line_start = true;
-    // An open triple-quoted string: its quote byte and where it began.
-    let mut open: Option<(u8, usize, usize)> = None;
+    // An open triple-quoted string: its quote byte, where it began, and whether it begins a
+    // logical line.
+    let mut open: Option<(u8, usize, usize, bool)> = None;
     for (n, line) in lines.iter().enumerate() {
         let b = line.as_bytes();
         let mut i = 0;
         let mut continued = false;
-        if let Some((q, l0, c0)) = open {
+        if let Some((q, l0, c0, first)) = open {
             match find_close(b, 0, q, true) {
                 Some(end) => {
-                    toks.push(tok(Kind::Str, (l0, c0), (n, end), line_start));
+                    toks.push(tok(Kind::Str, (l0, c0), (n, end), first));
                     line_start = false;
                     open = None;
                     i = end;
@@ -123,7 +168,7 @@ pub(crate) fn tokenize(source: &str) -> Tokens<'_> {
                         i = end;
                     }
                     None if triple => {
-                        open = Some((q, n, start));
+                        open = Some((q, n, start, line_start));
                         i = b.len();
                     }
                     None => {
@@ -169,8 +214,16 @@ pub(crate) fn tokenize(source: &str) -> Tokens<'_> {
         }
     }
     let partner = partners(&lines, &toks);
+    let mut line_starts = Vec::with_capacity(lines.len());
+    let mut at = 0;
+    for l in &lines {
+        line_starts.push(at);
+        at += l.len() + 1;
+    }
     Tokens {
+        source,
         lines,
+        line_starts,
         toks,
         partner,
     }
@@ -274,6 +327,16 @@ mod tests {
         );
         assert_eq!((t.partner[3], t.partner[8]), (8, 3));
         assert_eq!((t.partner[16], t.partner[20]), (20, 16));
+    }
+
+    #[test]
+    fn a_string_over_several_lines_can_begin_a_statement() {
+        let t = tokenize("cmd = 'echo hi'\n\"\"\"\nNotes.\n\"\"\"\nx = 1\n");
+        let firsts: Vec<&str> = (0..t.toks.len())
+            .filter(|&i| t.toks[i].first)
+            .map(|i| t.text(i))
+            .collect();
+        assert_eq!(firsts, ["cmd", "\"\"\"", "x"]);
     }
 
     #[test]
