@@ -122,9 +122,35 @@ fn first_word(s: &str) -> &str {
     &s[..end]
 }
 
+/// The most tokens one statement may have. Starlark parses and compiles an expression
+/// recursively, about one level per token at worst (`1+1+...`); `eval` gives evaluation a stack
+/// ([`crate::eval`]'s `EVAL_STACK`) that this many levels fit in.
+pub const MAX_STATEMENT_TOKENS: usize = 50_000;
+
 /// Rewrites `source` into Starlark chunks.
 pub fn prepass(source: &str) -> Result<Vec<Chunk>, PrepassError> {
-    let rewritten = forms::rewrite(source);
+    let tokens = tokens::tokenize(source);
+    if let Some((line, col)) = tokens.too_deep {
+        return Err(PrepassError {
+            line: line + 1,
+            column: col + 1,
+            message: format!(
+                "too many nested parentheses (Python allows {})",
+                tokens::MAX_NESTING
+            ),
+        });
+    }
+    let (longest, (line, col)) = tokens.longest_statement;
+    if longest > MAX_STATEMENT_TOKENS {
+        return Err(PrepassError {
+            line: line + 1,
+            column: col + 1,
+            message: format!(
+                "a statement of {longest} tokens is too long for .aurora files (at most {MAX_STATEMENT_TOKENS})"
+            ),
+        });
+    }
+    let rewritten = forms::rewrite(&tokens);
     let raw: Vec<&str> = rewritten
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))

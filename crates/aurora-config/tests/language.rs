@@ -625,3 +625,30 @@ fn rewritten_forms_keep_their_lines_in_errors() {
         "{e}"
     );
 }
+
+#[test]
+fn deep_nesting_and_long_statements_are_errors_not_crashes() {
+    // Found by the fuzzer: thousands of open brackets overflowed Starlark's parser's stack.
+    let e = load(&format!("x = {}1\n", "(".repeat(3000)))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.starts_with("test.aurora:2:205:"), "{e}");
+    assert!(
+        e.contains("too many nested parentheses (Python allows 200)"),
+        "{e}"
+    );
+    // Python's limit, and long chains, still evaluate (on the evaluator's own deep stack).
+    let src = format!(
+        "x = {}1{}\ny = 1{}\njobs = []\n",
+        "(".repeat(200),
+        ")".repeat(200),
+        "+1".repeat(20_000)
+    );
+    assert!(load(&src).is_ok());
+    let e = load(&format!("y = 1{}\n", "+1".repeat(30_000)))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("a statement of 60003 tokens is too long"), "{e}");
+}

@@ -27,7 +27,7 @@
 //! tokens do not make sense (unbalanced brackets, say), it leaves them for Starlark to report.
 //! Columns move only where text is inserted; line N of the output is line N of the input.
 
-use super::tokens::{Kind, Tokens, tokenize};
+use super::tokens::{Kind, Tokens};
 
 /// The methods rewritten into `__pymethod__` calls.
 pub(crate) const PY2_METHODS: &[&str] = &[
@@ -66,33 +66,32 @@ struct Change {
 }
 
 /// Rewrites the forms listed in the module documentation.
-pub fn rewrite(source: &str) -> String {
-    let t = tokenize(source);
+pub(super) fn rewrite(t: &Tokens<'_>) -> String {
     if t.toks.is_empty() {
-        return source.to_owned();
+        return t.source.to_owned();
     }
     let mut ch: Vec<Change> = vec![Change::default(); t.toks.len()];
-    adjacent_strings(&t, &mut ch);
-    literals(&t, &mut ch);
-    identity_comparisons(&t, &mut ch);
+    adjacent_strings(t, &mut ch);
+    literals(t, &mut ch);
+    identity_comparisons(t, &mut ch);
     for i in 0..t.toks.len() {
         if t.is_op(i, "(") && t.partner[i] != usize::MAX {
-            generator(&t, i, &mut ch);
+            generator(t, i, &mut ch);
         }
     }
-    methods(&t, &mut ch);
-    for_iterables(&t, &mut ch);
-    for (first, last) in simple_statements(&t) {
-        chained_assignment(&t, first, last, &mut ch);
-        augmented_division(&t, first, last, &mut ch);
+    methods(t, &mut ch);
+    for_iterables(t, &mut ch);
+    for (first, last) in simple_statements(t) {
+        chained_assignment(t, first, last, &mut ch);
+        augmented_division(t, first, last, &mut ch);
     }
     // Last: it moves text that the other rewrites have already changed.
     for i in 0..t.toks.len() {
         if t.is_op(i, "(") && t.partner[i] != usize::MAX {
-            star_args_last(&t, i, &mut ch);
+            star_args_last(t, i, &mut ch);
         }
     }
-    render(&t, &ch)
+    render(t, &ch)
 }
 
 fn adjacent_strings(t: &Tokens<'_>, ch: &mut [Change]) {
@@ -490,7 +489,9 @@ fn render(t: &Tokens<'_>, ch: &[Change]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::rewrite;
+    fn rewrite(source: &str) -> String {
+        super::rewrite(&super::super::tokens::tokenize(source))
+    }
 
     #[test]
     fn adjacent_strings_become_one_sum() {

@@ -42,7 +42,15 @@ pub(crate) struct Tokens<'a> {
     pub(crate) toks: Vec<Token>,
     /// For each bracket token, the index of its partner (or `usize::MAX` when unbalanced).
     pub(crate) partner: Vec<usize>,
+    /// The first bracket nested deeper than [`MAX_NESTING`] (line, byte column), if any.
+    pub(crate) too_deep: Option<(usize, usize)>,
+    /// The most tokens in one logical line, and where that line begins (line, byte column).
+    pub(crate) longest_statement: (usize, (usize, usize)),
 }
+
+/// The deepest bracket nesting Python 2's tokenizer accepts (its `MAXLEVEL`): beyond it, "too many
+/// nested parentheses". Starlark's parser recurses on nesting, so this also keeps it on its stack.
+pub(crate) const MAX_NESTING: i32 = 200;
 
 impl<'a> Tokens<'a> {
     fn offset(&self, line: usize, col: usize) -> usize {
@@ -122,6 +130,7 @@ pub(crate) fn tokenize(source: &str) -> Tokens<'_> {
     let lines: Vec<&str> = source.split('\n').collect();
     let mut toks: Vec<Token> = Vec::new();
     let mut depth = 0i32;
+    let mut too_deep = None;
     let mut line_start = true;
     // An open triple-quoted string: its quote byte, where it began, and whether it begins a
     // logical line.
@@ -201,7 +210,12 @@ pub(crate) fn tokenize(source: &str) -> Tokens<'_> {
                 let len = op_len(&b[i..]);
                 i += len;
                 match c {
-                    b'(' | b'[' | b'{' => depth += 1,
+                    b'(' | b'[' | b'{' => {
+                        depth += 1;
+                        if depth > MAX_NESTING && too_deep.is_none() {
+                            too_deep = Some((n, start));
+                        }
+                    }
                     b')' | b']' | b'}' => depth -= 1,
                     _ => {}
                 }
@@ -214,6 +228,17 @@ pub(crate) fn tokenize(source: &str) -> Tokens<'_> {
         }
     }
     let partner = partners(&lines, &toks);
+    let mut longest_statement = (0, (0, 0));
+    let (mut run, mut at) = (0, (0, 0));
+    for t in &toks {
+        if t.first {
+            (run, at) = (0, (t.line, t.col));
+        }
+        run += 1;
+        if run > longest_statement.0 {
+            longest_statement = (run, at);
+        }
+    }
     let mut line_starts = Vec::with_capacity(lines.len());
     let mut at = 0;
     for l in &lines {
@@ -226,6 +251,8 @@ pub(crate) fn tokenize(source: &str) -> Tokens<'_> {
         line_starts,
         toks,
         partner,
+        too_deep,
+        longest_statement,
     }
 }
 
