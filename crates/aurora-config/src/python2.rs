@@ -667,11 +667,7 @@ fn builtins(builder: &mut GlobalsBuilder) {
         #[starlark(require = pos)] x: Option<Value<'v>>,
         heap: Heap<'v>,
     ) -> starlark::Result<Value<'v>> {
-        let items = match x {
-            None => Vec::new(),
-            Some(v) => sequence(v, heap)?,
-        };
-        Ok(heap.alloc(AllocList(items)))
+        Ok(heap.alloc(AllocList(x.map_or(Ok(Vec::new()), |v| sequence(v, heap))?)))
     }
 
     /// `tuple(x)`: as `list`, a tuple.
@@ -679,11 +675,7 @@ fn builtins(builder: &mut GlobalsBuilder) {
         #[starlark(require = pos)] x: Option<Value<'v>>,
         heap: Heap<'v>,
     ) -> starlark::Result<Value<'v>> {
-        let items = match x {
-            None => Vec::new(),
-            Some(v) => sequence(v, heap)?,
-        };
-        Ok(heap.alloc(AllocTuple(items)))
+        Ok(heap.alloc(AllocTuple(x.map_or(Ok(Vec::new()), |v| sequence(v, heap))?)))
     }
 
     /// `enumerate(x, start=0)`: a list of `(index, item)`; a string's items are its characters.
