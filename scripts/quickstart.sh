@@ -11,6 +11,14 @@ PORT="${PORT:-8081}"
 ROOT="$PWD/quickstart"
 mkdir -p "$ROOT"
 
+command -v cargo >/dev/null || {
+  echo "quickstart: cargo is needed: install Rust with rustup (https://rustup.rs: curl https://sh.rustup.rs -sSf | sh), then run this again" >&2
+  exit 1
+}
+# The C compiler, Kerberos headers and libclang the build needs, when missing (apt-get as root,
+# sudo otherwise; the same list .ci/run uses).
+scripts/install-deps.sh --build
+
 echo "== building"
 cargo build --release -q -p aurora -p aurora-scheduler
 BIN="$PWD/target/release"
