@@ -29,7 +29,16 @@ use starlark::{starlark_module, starlark_simple_value};
 use std::fmt;
 
 /// The binary operators `eval` replaces with Python 2 versions: operator → built-in name.
-pub(crate) const OPERATORS: &[(&str, &str)] = &[("/", "__py2_div__"), ("%", "__py2_mod__")];
+pub(crate) const OPERATORS: &[(&str, &str)] = &[
+    ("/", "__py2_div__"),
+    ("%", "__py2_mod__"),
+    ("*", "__py2_mul__"),
+];
+
+/// The most items (or bytes, for a string) a repetition (`'x' * n`) or a materialised iterable
+/// (`list(range(n))`) may have: far beyond any job's needs, and a bound on what a config can make
+/// the client allocate.
+const MAX_ITEMS: usize = 1 << 24;
 
 /// What evaluation knows of the machine: only the name of the user running the client, for
 /// `getpass.getuser()`. Passed to Starlark as the evaluator's `extra`.
@@ -52,8 +61,23 @@ fn as_f64(v: Value<'_>) -> Option<f64> {
     i64::unpack_value(v).ok().flatten().map(|i| i as f64)
 }
 
+/// The items of an iterable, refused past [`MAX_ITEMS`].
 fn items_of<'v>(v: Value<'v>, heap: Heap<'v>) -> starlark::Result<Vec<Value<'v>>> {
-    Ok(v.iterate(heap)?.collect())
+    let items: Vec<Value<'v>> = v.iterate(heap)?.take(MAX_ITEMS + 1).collect();
+    if items.len() > MAX_ITEMS {
+        return Err(
+            anyhow::anyhow!("more than {MAX_ITEMS} items: too many for a .aurora file").into(),
+        );
+    }
+    Ok(items)
+}
+
+/// The length of a string (in bytes), list or tuple, for a repetition's size.
+fn repeatable_len(v: Value<'_>) -> Option<usize> {
+    v.unpack_str()
+        .map(str::len)
+        .or_else(|| ListRef::from_value(v).map(|l| l.len()))
+        .or_else(|| TupleRef::from_value(v).map(|t| t.len()))
 }
 
 /// A string's characters, each a string.
@@ -91,6 +115,25 @@ fn operators(builder: &mut GlobalsBuilder) {
         } else {
             a.div(b, heap)
         }
+    }
+
+    /// `a * b`: Starlark's, but a string, list or tuple repeated past [`MAX_ITEMS`] is refused
+    /// rather than allocated.
+    fn __py2_mul__<'v>(a: Value<'v>, b: Value<'v>, heap: Heap<'v>) -> starlark::Result<Value<'v>> {
+        for (seq, n) in [(a, b), (b, a)] {
+            if let (Some(len), Ok(Some(n))) = (repeatable_len(seq), i64::unpack_value(n))
+                && n > 0
+                && (len as u128) * (n as u128) > MAX_ITEMS as u128
+            {
+                return Err(anyhow::anyhow!(
+                    "repeating a {} of {len} {} {n} times is too large for a .aurora file (at most {MAX_ITEMS})",
+                    seq.get_type(),
+                    if seq.unpack_str().is_some() { "bytes" } else { "items" }
+                )
+                .into());
+            }
+        }
+        a.mul(b, heap)
     }
 
     /// `a % b`: Python 2's string formatting when `a` is a string, the remainder otherwise.
@@ -209,6 +252,24 @@ fn sort_values<'v>(
         *slot = v;
     }
     Ok(())
+}
+
+/// Python's `x ** y`: an integer for integers and a non-negative exponent, a float otherwise.
+fn power<'v>(x: Value<'v>, y: Value<'v>, heap: Heap<'v>) -> anyhow::Result<Value<'v>> {
+    if let (Ok(Some(a)), Ok(Some(b))) = (i64::unpack_value(x), i64::unpack_value(y))
+        && b >= 0
+    {
+        let b = u32::try_from(b).map_err(|_| anyhow::anyhow!("pow(): exponent too large"))?;
+        let r = a
+            .checked_pow(b)
+            .ok_or_else(|| anyhow::anyhow!("pow(): result too large"))?;
+        return Ok(heap.alloc(r));
+    }
+    let (a, b) = (as_f64(x), as_f64(y));
+    match (a, b) {
+        (Some(a), Some(b)) => Ok(heap.alloc(a.powf(b))),
+        _ => anyhow::bail!("unsupported operand type(s) for pow()"),
+    }
 }
 
 /// Python 2.7's `round(x, n)`: the exact value of `x` rounded to `n` decimal places, halves away
@@ -622,20 +683,16 @@ fn builtins(builder: &mut GlobalsBuilder) {
         #[starlark(require = pos)] y: Value<'v>,
         heap: Heap<'v>,
     ) -> anyhow::Result<Value<'v>> {
-        if let (Ok(Some(a)), Ok(Some(b))) = (i64::unpack_value(x), i64::unpack_value(y))
-            && b >= 0
-        {
-            let b = u32::try_from(b).map_err(|_| anyhow::anyhow!("pow(): exponent too large"))?;
-            let r = a
-                .checked_pow(b)
-                .ok_or_else(|| anyhow::anyhow!("pow(): result too large"))?;
-            return Ok(heap.alloc(r));
-        }
-        let (a, b) = (as_f64(x), as_f64(y));
-        match (a, b) {
-            (Some(a), Some(b)) => Ok(heap.alloc(a.powf(b))),
-            _ => anyhow::bail!("unsupported operand type(s) for pow()"),
-        }
+        power(x, y, heap)
+    }
+
+    /// What the pre-pass makes of `x ** y`.
+    fn __py2_pow__<'v>(
+        #[starlark(require = pos)] x: Value<'v>,
+        #[starlark(require = pos)] y: Value<'v>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<Value<'v>> {
+        power(x, y, heap)
     }
 
     /// Python 2's `cmp(a, b)`: -1, 0 or 1.

@@ -652,3 +652,21 @@ fn deep_nesting_and_long_statements_are_errors_not_crashes() {
         .to_string();
     assert!(e.contains("a statement of 60003 tokens is too long"), "{e}");
 }
+
+#[test]
+fn huge_repetitions_and_materialisations_are_refused_not_allocated() {
+    // Found by the fuzzer: an integer expression times a string asked for 2 GiB.
+    let e = load("x = 'abc' * (10 ** 9)\n").err().unwrap().to_string();
+    assert!(
+        e.starts_with("test.aurora:2:5:")
+            && e.contains("repeating a string of 3 bytes 1000000000 times is too large"),
+        "{e}"
+    );
+    let e = load("x = list(range(10 ** 9))\n")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("too many for a .aurora file"), "{e}");
+    let ok = "a = [0] * 5\nb = 3 * 'ab'\nc = 4 * MB\nd = 2.5 * 2\njobs = []\n";
+    assert!(load(ok).is_ok());
+}

@@ -19,6 +19,8 @@
 //!   `/` and `%` like the plain operators (see `python2::OPERATORS`);
 //! - the iterable of every `for` (loops and comprehensions) goes through `__py2_iter__`, so that a
 //!   string iterates over its characters and a dict in CPython 2.7's order, as in Python;
+//! - the power operator becomes a call: `a ** b` → `__py2_pow__(a, b)` (Starlark has no `**`;
+//!   right-associative, binding tighter than a unary minus on its left, as Python's);
 //! - `is` and `is not` become `==` and `!=`;
 //! - Python 2 literals lose what Starlark does not know: `u''` prefixes (every string is text),
 //!   the `L` of `10L`; octal `0755` becomes `0o755`.
@@ -80,6 +82,7 @@ pub(super) fn rewrite(t: &Tokens<'_>) -> String {
         }
     }
     methods(t, &mut ch);
+    powers(t, &mut ch);
     for_iterables(t, &mut ch);
     for (first, last) in simple_statements(t) {
         chained_assignment(t, first, last, &mut ch);
@@ -315,6 +318,83 @@ fn for_iterables(t: &Tokens<'_>, ch: &mut [Change]) {
             .before
             .insert_str(0, &format!("__py2_iter__{open}"));
         ch[k - 1].after.push_str(close);
+    }
+}
+
+/// `a ** b` → `__py2_pow__(a, b)`. The left operand is the primary before `**`; the right one a primary
+/// after any unary signs, and everything up to the last of a chain `b ** c ** d`.
+fn powers(t: &Tokens<'_>, ch: &mut [Change]) {
+    let n = t.toks.len();
+    for i in 1..n.saturating_sub(1) {
+        if !t.is_op(i, "**") || t.toks[i].first {
+            continue;
+        }
+        // A binary `**` follows an operand; `f(**kw)` and `{**d}` follow `(`, `,` or `{`.
+        let prev = &t.toks[i - 1];
+        let operand_before = matches!(prev.kind, Kind::Name | Kind::Number | Kind::Str)
+            && (prev.kind != Kind::Name || t.is_name(i - 1))
+            || t.is_closer(i - 1);
+        if !operand_before {
+            continue;
+        }
+        let (Some(start), Some(end)) = (receiver_start(t, i - 1), power_operand_end(t, i + 1))
+        else {
+            continue;
+        };
+        ch[start].before.insert_str(0, "__py2_pow__(");
+        ch[i].replace = Some(",".into());
+        ch[end].after.push(')');
+    }
+}
+
+/// The last token of the right operand of `**` that begins at token `j`: unary signs, a primary
+/// with its trailers (`.name`, calls, indexes), and a further `** operand`, if any.
+fn power_operand_end(t: &Tokens<'_>, mut j: usize) -> Option<usize> {
+    let n = t.toks.len();
+    loop {
+        while j < n && (t.is_op(j, "-") || t.is_op(j, "+") || t.is_op(j, "~")) {
+            j += 1;
+        }
+        if j >= n || t.toks[j].first {
+            return None;
+        }
+        // The atom.
+        let mut end = match t.toks[j].kind {
+            Kind::Name if t.is_name(j) => j,
+            Kind::Number => j,
+            Kind::Str => {
+                let mut k = j;
+                while k + 1 < n && t.toks[k + 1].kind == Kind::Str && !t.toks[k + 1].first {
+                    k += 1;
+                }
+                k
+            }
+            Kind::Op if matches!(t.text(j), "(" | "[" | "{") && t.partner[j] != usize::MAX => {
+                t.partner[j]
+            }
+            _ => return None,
+        };
+        // Its trailers.
+        loop {
+            let k = end + 1;
+            if k + 1 < n && t.is_op(k, ".") && t.toks[k + 1].kind == Kind::Name {
+                end = k + 1;
+            } else if k < n
+                && (t.is_op(k, "(") || t.is_op(k, "["))
+                && t.partner[k] != usize::MAX
+                && !t.toks[k].first
+            {
+                end = t.partner[k];
+            } else {
+                break;
+            }
+        }
+        // Right-associative: `b ** c` belongs to this operand.
+        if end + 2 < n && t.is_op(end + 1, "**") && !t.toks[end + 1].first {
+            j = end + 2;
+            continue;
+        }
+        return Some(end);
     }
 }
 
@@ -635,6 +715,23 @@ mod tests {
         assert_eq!(rewrite("n /= 2 + 1"), "n = n / ( 2 + 1)");
         assert_eq!(rewrite("d['k'] %= 3"), "d['k'] = d['k'] % ( 3)");
         assert_eq!(rewrite("lambda: a = b"), "lambda: a = b");
+    }
+
+    #[test]
+    fn powers_become_pow_calls() {
+        assert_eq!(rewrite("x = 2 ** 30 * MB"), "x = __py2_pow__(2 , 30) * MB");
+        assert_eq!(rewrite("x = -2 ** 2"), "x = -__py2_pow__(2 , 2)");
+        assert_eq!(
+            rewrite("x = 2 ** 3 ** 2"),
+            "x = __py2_pow__(2 , __py2_pow__(3 , 2))"
+        );
+        assert_eq!(
+            rewrite("x = a.b[1] ** -f(y).z"),
+            "x = __py2_pow__(a.b[1] , -f(y).z)"
+        );
+        assert_eq!(rewrite("f(**kw)"), "f(**kw)");
+        assert_eq!(rewrite("f(a, **kw)"), "f(a, **kw)");
+        assert_eq!(rewrite("x = (1 + 2) ** 2"), "x = __py2_pow__((1 + 2) , 2)");
     }
 
     #[test]
