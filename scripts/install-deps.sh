@@ -2,7 +2,7 @@
 # Installs the Debian packages that building (and, with --test, testing) this repository needs,
 # when they are missing: one list for scripts/quickstart.sh and .ci/run.
 #
-#   scripts/install-deps.sh [--build | --test] [--print]
+#   scripts/install-deps.sh [--build | --test | --package] [--print]
 #
 #   --build  (the default) what `cargo build` needs: C and C++ compilers (SQLite and libFuzzer are
 #            built from source), pkg-config, the MIT Kerberos headers and libclang (the GSSAPI
@@ -10,6 +10,9 @@
 #   --test   also what `cargo test --workspace` runs: Chromium and its WebDriver (the web UI's
 #            browser tests), `script` (a pseudo-terminal for the update progress bar test), `ip`
 #            (network namespaces for the partition tests) and an MIT Kerberos KDC.
+#   --package  what `--build` needs, and what scripts/package.sh and scripts/check-packages.sh
+#            use: dpkg-dev (dpkg-shlibdeps, for the packages' dependencies), systemd
+#            (systemd-analyze, to verify the units) and curl.
 #   --print  print the missing packages on one line and install nothing.
 #
 # Installs with apt-get as root, through sudo otherwise; on a system without apt-get it says what
@@ -22,9 +25,10 @@ for arg in "$@"; do
   case "$arg" in
     --build) mode=build ;;
     --test) mode=test ;;
+    --package) mode=package ;;
     --print) print=1 ;;
     -h | --help)
-      sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -48,6 +52,11 @@ if [ "$mode" = test ]; then
   have script || need+=(bsdutils)
   have ip || need+=(iproute2)
   { have krb5kdc || [ -x "$root/usr/sbin/krb5kdc" ]; } || need+=(krb5-kdc krb5-admin-server krb5-user)
+fi
+if [ "$mode" = package ]; then
+  have dpkg-shlibdeps || need+=(dpkg-dev)
+  have systemd-analyze || need+=(systemd)
+  have curl || need+=(curl)
 fi
 
 if [ "$print" = 1 ]; then

@@ -5,18 +5,21 @@
 
 use anyhow::{Context, bail};
 use aurora_agent::Config;
-use clap::Parser;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(
     name = "aurora-agent",
     version,
     about = "The agent of one machine of the cluster"
 )]
 struct Args {
+    /// Read settings from this TOML file: its keys are these flags' long names
+    /// (`scheduler = "http://scheduler:8081"`, `attribute = ["rack=r1"]`); flags given here win.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// The scheduler's URL.
     #[arg(long, required_unless_present = "print_credential")]
     scheduler: Option<String>,
@@ -192,7 +195,7 @@ async fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
+    let args: Args = aurora_cli::parse();
     let print = args.print_credential;
     let config = match config(args) {
         Ok(c) if print => {

@@ -1,11 +1,10 @@
 //! `aurora-scheduler`: serves the API and schedules tasks. `aurora-scheduler --local-agent` is a
 //! whole single-machine cluster named `devcluster` on 127.0.0.1:8081.
 
-use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(
     name = "aurora-scheduler",
     version,
@@ -27,11 +26,9 @@ enum Command {
 
 #[derive(clap::Subcommand)]
 enum TokenCommand {
-    /// Issue a token for USER and print it (only its hash is stored).
+    /// Issue a token for USER and print it (only its hash is stored), in the store of
+    /// --data-dir (or of the settings file's data-dir).
     Issue {
-        /// The scheduler's data directory.
-        #[arg(long, default_value = "./aurora-data")]
-        data_dir: PathBuf,
         user: String,
         /// Lifetime: 30m, 24h, 7d.
         #[arg(long, default_value = "24h", value_parser = parse_ttl)]
@@ -64,11 +61,15 @@ fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
 
 #[derive(clap::Args)]
 struct Args {
+    /// Read settings from this TOML file: its keys are these flags' long names
+    /// (`data-dir = "/var/lib/aurora"`, `auth = ["token"]`); flags given here win.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// The cluster's name, as in clients' clusters.json.
     #[arg(long, default_value = "devcluster")]
     cluster: String,
     /// Where the state (SQLite) and the local agent's sandboxes live.
-    #[arg(long, default_value = "./aurora-data")]
+    #[arg(long, default_value = "./aurora-data", global = true)]
     data_dir: PathBuf,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8081")]
@@ -231,8 +232,46 @@ fn parse_tz(s: &str) -> Result<chrono_tz::Tz, String> {
     })
 }
 
+/// `token issue` run as root on a store another user owns (the packaged scheduler's `aurora`):
+/// becomes that user first, so that the files SQLite makes beside the store stay the
+/// scheduler's. Runs while the process has one thread.
+fn become_store_owner(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
+    use std::os::unix::fs::MetadataExt;
+    if !Uid::effective().is_root() {
+        return Ok(());
+    }
+    let meta = match std::fs::metadata(data_dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", data_dir.display())),
+    };
+    if meta.uid() == 0 {
+        return Ok(());
+    }
+    (|| {
+        setgroups(&[])?;
+        setgid(Gid::from_raw(meta.gid()))?;
+        setuid(Uid::from_raw(meta.uid()))
+    })()
+    .with_context(|| {
+        format!(
+            "becoming uid {}, who owns {}",
+            meta.uid(),
+            data_dir.display()
+        )
+    })
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = aurora_cli::parse();
+    if cli.command.is_some()
+        && let Err(e) = become_store_owner(&cli.serve.data_dir)
+    {
+        eprintln!("error: {e:#}");
+        return std::process::ExitCode::FAILURE;
+    }
     // GSSAPI reads the keytab's location from the environment; set it while the process has one
     // thread, before the runtime starts.
     if let Some(keytab) = &cli.serve.keytab {
@@ -258,14 +297,8 @@ async fn serve(cli: Cli) -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Some(Command::Token(TokenCommand::Issue {
-        data_dir,
-        user,
-        ttl,
-        bind_ip,
-    })) = &cli.command
-    {
-        return match issue_token(data_dir, user, *ttl, *bind_ip).await {
+    if let Some(Command::Token(TokenCommand::Issue { user, ttl, bind_ip })) = &cli.command {
+        return match issue_token(&cli.serve.data_dir, user, *ttl, *bind_ip).await {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e:#}");

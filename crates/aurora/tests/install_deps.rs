@@ -46,6 +46,9 @@ const ALL_TOOLS: &[&str] = &[
     "script",
     "ip",
     "krb5kdc",
+    "dpkg-shlibdeps",
+    "systemd-analyze",
+    "curl",
 ];
 
 #[test]
@@ -60,6 +63,10 @@ fn a_bare_machine_needs_every_package() {
         "build-essential pkg-config libkrb5-dev libclang-dev chromium chromium-driver bsdutils \
          iproute2 krb5-kdc krb5-admin-server krb5-user"
     );
+    assert_eq!(
+        printed(&run(&["--package", "--print"], &[], root.path())),
+        "build-essential pkg-config libkrb5-dev libclang-dev dpkg-dev systemd curl"
+    );
 }
 
 #[test]
@@ -68,10 +75,12 @@ fn a_machine_with_everything_needs_nothing_and_one_without_kerberos_and_clang_ne
     let llvm = root.path().join("usr/lib/llvm-14/lib");
     std::fs::create_dir_all(&llvm).unwrap();
     std::fs::write(llvm.join("libclang-14.so.1"), "").unwrap();
-    assert_eq!(
-        printed(&run(&["--test", "--print"], ALL_TOOLS, root.path())),
-        ""
-    );
+    for mode in ["--test", "--package"] {
+        assert_eq!(
+            printed(&run(&[mode, "--print"], ALL_TOOLS, root.path())),
+            ""
+        );
+    }
     let without: Vec<&str> = ALL_TOOLS
         .iter()
         .copied()

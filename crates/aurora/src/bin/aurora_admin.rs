@@ -126,5 +126,5 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    aurora::run_cli(run(Cli::parse()))
+    aurora::run_cli(run(aurora_cli::parse::<Cli>()))
 }
