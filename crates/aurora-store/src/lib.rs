@@ -1,11 +1,14 @@
-//! Durable scheduler state. Every mutation is a typed, serialisable [`StoreOp`] (what a replicated
-//! log will carry later); a [`Store`] applies batches of them to a SQLite file (WAL, synchronous
-//! writes) from one writer thread that commits all the batches queued at that moment in one
-//! transaction (group commit). A batch is acknowledged only once its transaction is on disk.
+//! Durable scheduler state. Every mutation is a typed, serialisable [`StoreOp`]; a [`Store`]
+//! applies batches of them to a SQLite file (WAL, synchronous writes) from one writer thread
+//! (`writer`) that commits all the batches queued at that moment in one transaction (group
+//! commit). A batch is acknowledged only once its transaction is on disk, and, when the store
+//! leads a replicated cluster, once it is in the replicated log too ([`replication`]).
 //!
 //! This is the only crate that links SQLite. It knows nothing of HTTP, agents or placement.
 
+pub mod replication;
 mod schema;
+mod writer;
 
 use aurora_model::auth::TokenRecord;
 use aurora_model::cron::CronState;
@@ -17,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use tokio::sync::oneshot;
+use writer::{Batch, Message};
 
 /// One mutation of the scheduler's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,6 +84,10 @@ pub enum StoreError {
     Read(String),
     #[error("the store's writer has stopped")]
     Closed,
+    /// The replicated log refused or lost the entry (this scheduler no longer leads), or a
+    /// follower's file and the log disagree.
+    #[error("replicated log: {0}")]
+    Replication(String),
 }
 
 impl StoreError {
@@ -106,19 +114,11 @@ impl Ack {
     }
 }
 
-struct Batch {
-    ops: Vec<StoreOp>,
-    done: oneshot::Sender<Result<(), StoreError>>,
-}
-
 /// The handle to a store: cheap to clone, usable from any thread.
 #[derive(Clone)]
 pub struct Store {
-    tx: mpsc::Sender<Batch>,
+    tx: mpsc::Sender<Message>,
 }
-
-/// The most batches one transaction takes: bounds the latency of the first.
-const MAX_GROUP: usize = 1024;
 
 impl Store {
     /// Opens (or creates) the store file, migrates it, loads it, and starts the writer thread.
@@ -131,10 +131,10 @@ impl Store {
         schema::configure(&conn).map_err(|e| open_err(&e))?;
         schema::migrate(&mut conn).map_err(|e| open_err(&e))?;
         let snapshot = load(&conn)?;
-        let (tx, rx) = mpsc::channel::<Batch>();
+        let (tx, rx) = mpsc::channel::<Message>();
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer(conn, rx))
+            .spawn(move || writer::run(conn, rx))
             .map_err(|e| open_err(&e))?;
         Ok((Store { tx }, snapshot))
     }
@@ -143,9 +143,41 @@ impl Store {
     /// durable. Batches submitted from one thread commit in the order they were submitted.
     pub fn submit(&self, ops: Vec<StoreOp>) -> Ack {
         let (done, rx) = oneshot::channel();
-        if let Err(mpsc::SendError(batch)) = self.tx.send(Batch { ops, done }) {
-            let _ = batch.done.send(Err(StoreError::Closed));
-        }
+        // A closed writer drops the message, and with it `done`: the Ack then says Closed.
+        let _ = self.tx.send(Message::Batch(Batch { ops, done }));
+        Ack(rx)
+    }
+
+    /// Applies entry `index` of the replicated log (a follower): entries at or below the file's
+    /// index are skipped, a gap is an error.
+    pub fn follow(&self, index: u64, ops: Vec<StoreOp>) -> Ack {
+        let (done, rx) = oneshot::channel();
+        let _ = self.tx.send(Message::Follow { index, ops, done });
+        Ack(rx)
+    }
+
+    /// Makes this store a leader's: from now on, every transaction is appended to `log` before
+    /// it commits (and is refused, with nothing written, when the log refuses it).
+    pub fn lead(&self, log: Box<dyn replication::Replicator>) {
+        let _ = self.tx.send(Message::Lead(log));
+    }
+
+    /// Everything stored, and the index of the last log entry applied (0 without replication),
+    /// read on the writer thread after every write queued before it.
+    pub async fn load(&self) -> Result<(Snapshot, u64), StoreError> {
+        let (done, rx) = oneshot::channel();
+        let _ = self.tx.send(Message::Load(done));
+        rx.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Replaces everything stored by `snapshot`, the replicated state at log index `index`.
+    pub fn replace(&self, snapshot: Snapshot, index: u64) -> Ack {
+        let (done, rx) = oneshot::channel();
+        let _ = self.tx.send(Message::Replace {
+            snapshot: Box::new(snapshot),
+            index,
+            done,
+        });
         Ack(rx)
     }
 
@@ -211,136 +243,6 @@ pub fn find_token(path: &Path, hash: &str) -> Result<Option<TokenRecord>, StoreE
         })?;
     text.map(|t| serde_json::from_str(&t).map_err(StoreError::read))
         .transpose()
-}
-
-fn apply_op(tx: &Connection, op: &StoreOp) -> Result<(), StoreError> {
-    match op {
-        StoreOp::SaveJob { config } => {
-            let key = config.path().map_err(StoreError::write)?.key.to_string();
-            let text = serde_json::to_string(config).map_err(StoreError::write)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO jobs (key, config) VALUES (?1, ?2)",
-                params![key, text],
-            )
-            .map_err(StoreError::write)?;
-        }
-        StoreOp::RemoveJob { key } => {
-            tx.execute("DELETE FROM jobs WHERE key = ?1", params![key.to_string()])
-                .map_err(StoreError::write)?;
-        }
-        StoreOp::SaveTask { task } => {
-            let body = serde_json::to_vec(task).map_err(StoreError::write)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO tasks (id, job, body) VALUES (?1, ?2, ?3)",
-                params![task.task_id, task.job.to_string(), body],
-            )
-            .map_err(StoreError::write)?;
-        }
-        StoreOp::RemoveTask { task_id } => {
-            tx.execute("DELETE FROM tasks WHERE id = ?1", params![task_id])
-                .map_err(StoreError::write)?;
-        }
-        StoreOp::SaveCron { key, state } => {
-            // The row holds (key, state), so that loading needs no key parser.
-            let text = serde_json::to_string(&(key, state)).map_err(StoreError::write)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO cron (key, state) VALUES (?1, ?2)",
-                params![key.to_string(), text],
-            )
-            .map_err(StoreError::write)?;
-        }
-        StoreOp::RemoveCron { key } => {
-            tx.execute("DELETE FROM cron WHERE key = ?1", params![key.to_string()])
-                .map_err(StoreError::write)?;
-        }
-        StoreOp::SetMaintenance { host, draining } => {
-            let sql = if *draining {
-                "INSERT OR IGNORE INTO maintenance (host) VALUES (?1)"
-            } else {
-                "DELETE FROM maintenance WHERE host = ?1"
-            };
-            tx.execute(sql, params![host]).map_err(StoreError::write)?;
-        }
-        StoreOp::SaveToken { record } => {
-            let text = serde_json::to_string(record).map_err(StoreError::write)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO tokens (hash, record) VALUES (?1, ?2)",
-                params![record.hash, text],
-            )
-            .map_err(StoreError::write)?;
-        }
-        StoreOp::SaveJobConfig {
-            key,
-            digest,
-            config,
-        } => {
-            // The row holds (key, digest, config), so that loading needs no key parser.
-            let text = serde_json::to_string(&(key, digest, config)).map_err(StoreError::write)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO job_configs (job, digest, config) VALUES (?1, ?2, ?3)",
-                params![key.to_string(), digest, text],
-            )
-            .map_err(StoreError::write)?;
-        }
-        StoreOp::RemoveJobConfig { key, digest } => {
-            tx.execute(
-                "DELETE FROM job_configs WHERE job = ?1 AND digest = ?2",
-                params![key.to_string(), digest],
-            )
-            .map_err(StoreError::write)?;
-        }
-        StoreOp::SaveUpdate { update } => {
-            let text = serde_json::to_string(update).map_err(StoreError::write)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO job_updates (id, job, body) VALUES (?1, ?2, ?3)",
-                params![update.id, update.job.to_string(), text],
-            )
-            .map_err(StoreError::write)?;
-        }
-        StoreOp::RemoveUpdate { id } => {
-            tx.execute("DELETE FROM job_updates WHERE id = ?1", params![id])
-                .map_err(StoreError::write)?;
-        }
-    }
-    Ok(())
-}
-
-/// The writer thread: drains every batch queued, applies each inside a savepoint (so one bad batch
-/// does not undo the others), commits once, then answers each batch.
-fn writer(mut conn: Connection, rx: mpsc::Receiver<Batch>) {
-    while let Ok(first) = rx.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(b) => group.push(b),
-                Err(_) => break,
-            }
-        }
-        let mut results: Vec<Result<(), StoreError>> = Vec::with_capacity(group.len());
-        let committed = (|| -> Result<(), StoreError> {
-            let mut tx = conn.transaction().map_err(StoreError::write)?;
-            for batch in &group {
-                let mut sp = tx.savepoint().map_err(StoreError::write)?;
-                let r = batch.ops.iter().try_for_each(|op| apply_op(&sp, op));
-                match &r {
-                    Ok(()) => sp.commit().map_err(StoreError::write)?,
-                    Err(_) => sp.rollback().map_err(StoreError::write)?,
-                }
-                results.push(r);
-            }
-            tx.commit().map_err(StoreError::write)
-        })();
-        for (i, batch) in group.into_iter().enumerate() {
-            let r = match &committed {
-                Ok(()) => results.get(i).cloned().unwrap_or(Err(StoreError::Closed)),
-                Err(e) => Err(e.clone()),
-            };
-            if let Err(e) = &r {
-                tracing::error!("store batch refused: {e}");
-            }
-            let _ = batch.done.send(r);
-        }
-    }
 }
 
 #[cfg(test)]

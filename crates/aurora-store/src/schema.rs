@@ -21,6 +21,8 @@ const MIGRATIONS: &[&str] = &[
                                PRIMARY KEY (job, digest));
      CREATE TABLE job_updates (id TEXT PRIMARY KEY NOT NULL, job TEXT NOT NULL, body TEXT NOT NULL);
      CREATE INDEX job_updates_by_job ON job_updates (job);",
+    // 6: with a replicated log (`--etcd`), the index of its last entry in this file.
+    "CREATE TABLE replication (id INTEGER PRIMARY KEY CHECK (id = 0), applied INTEGER NOT NULL);",
 ];
 
 /// WAL so readers never block the writer; `synchronous = FULL` so a commit is on disk (and

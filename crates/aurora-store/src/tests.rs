@@ -155,7 +155,7 @@ fn migrations_are_idempotent() {
     let v: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 5);
+    assert_eq!(v, 6);
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();
@@ -401,4 +401,150 @@ fn job_configurations_and_updates_survive_a_reopen_and_are_removed() {
     drop(store);
     let (_, snap) = Store::open(&path).unwrap();
     assert!(snap.job_configs.is_empty() && snap.updates.is_empty());
+}
+
+/// A log in memory, shared with the test: what the store's side of replication is tested
+/// against (etcd's log is tested end to end in `aurora-ha` and the scheduler's HA tests).
+#[derive(Clone, Default)]
+struct MemoryLog {
+    entries: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    refuse: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl replication::Replicator for MemoryLog {
+    fn append(&mut self, entry: &[u8]) -> Result<u64, String> {
+        if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err("lost the leadership".into());
+        }
+        let mut e = self.entries.lock().unwrap();
+        e.push(entry.to_vec());
+        Ok(e.len() as u64)
+    }
+}
+
+#[tokio::test]
+async fn a_leader_appends_each_transaction_to_the_log_before_it_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leader.db");
+    let log = MemoryLog::default();
+    {
+        let (store, _) = Store::open(&path).unwrap();
+        store.lead(Box::new(log.clone()));
+        store
+            .submit(vec![StoreOp::SaveJob {
+                config: Box::new(job("a")),
+            }])
+            .wait()
+            .await
+            .unwrap();
+        // A batch that fails to apply is left out of the entry; the other batch is in it.
+        let bad = store.submit(vec![StoreOp::SaveJob {
+            config: Box::new(Job {
+                role: String::new(),
+                ..job("bad")
+            }),
+        }]);
+        let good = store.submit(vec![StoreOp::SaveTask {
+            task: Box::new(task("t1", "a")),
+        }]);
+        assert!(bad.wait().await.is_err());
+        good.wait().await.unwrap();
+        let (snapshot, index) = store.load().await.unwrap();
+        assert_eq!(index, log.entries.lock().unwrap().len() as u64);
+        assert_eq!((snapshot.jobs.len(), snapshot.tasks.len()), (1, 1));
+        for entry in log.entries.lock().unwrap().iter() {
+            for op in replication::decode_entry(entry).unwrap() {
+                assert!(
+                    !matches!(&op, StoreOp::SaveJob { config } if config.name == "bad"),
+                    "a refused batch reached the log"
+                );
+            }
+        }
+
+        // The log refuses (the leadership is lost): nothing is acknowledged or written.
+        log.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+        let refused = store
+            .submit(vec![StoreOp::SaveJob {
+                config: Box::new(job("late")),
+            }])
+            .wait()
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Replication(_))),
+            "{refused:?}"
+        );
+    }
+    let (_, snapshot) = Store::open(&path).unwrap();
+    assert!(snapshot.jobs.iter().all(|j| j.name != "late"));
+    assert_eq!(snapshot.jobs.len(), 1);
+}
+
+#[tokio::test]
+async fn a_follower_applies_the_log_in_order_and_installs_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = MemoryLog::default();
+    let (leader, _) = Store::open(&dir.path().join("leader.db")).unwrap();
+    leader.lead(Box::new(log.clone()));
+    for name in ["a", "b", "c"] {
+        leader
+            .submit(vec![
+                StoreOp::SaveJob {
+                    config: Box::new(job(name)),
+                },
+                StoreOp::SaveTask {
+                    task: Box::new(task(&format!("t-{name}"), name)),
+                },
+            ])
+            .wait()
+            .await
+            .unwrap();
+    }
+    leader
+        .submit(vec![StoreOp::RemoveTask {
+            task_id: "t-b".into(),
+        }])
+        .wait()
+        .await
+        .unwrap();
+    let entries = log.entries.lock().unwrap().clone();
+    let follower_path = dir.path().join("follower.db");
+    let (follower, _) = Store::open(&follower_path).unwrap();
+    // A gap is refused; entries already applied are skipped.
+    let gap = follower
+        .follow(2, replication::decode_entry(&entries[1]).unwrap())
+        .wait()
+        .await;
+    assert!(matches!(gap, Err(StoreError::Replication(_))), "{gap:?}");
+    for (i, e) in entries.iter().enumerate() {
+        let ops = replication::decode_entry(e).unwrap();
+        follower
+            .follow(i as u64 + 1, ops.clone())
+            .wait()
+            .await
+            .unwrap();
+        follower.follow(i as u64 + 1, ops).wait().await.unwrap();
+    }
+    let (theirs, their_index) = leader.load().await.unwrap();
+    let (ours, our_index) = follower.load().await.unwrap();
+    assert_eq!(our_index, their_index);
+    let ids = |s: &Snapshot| {
+        let mut ids: Vec<String> = s.tasks.iter().map(|t| t.task_id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&ours), ["t-a", "t-c"]);
+    assert_eq!(ids(&ours), ids(&theirs));
+    assert_eq!(ours.jobs.len(), 3);
+
+    // A snapshot (through its bytes, as the log keeps it) replaces everything.
+    let bytes = replication::encode_snapshot(&theirs);
+    let mut snapshot = replication::decode_snapshot(&bytes).unwrap();
+    snapshot.jobs.retain(|j| j.name == "a");
+    snapshot.tasks.retain(|t| t.task_id == "t-a");
+    follower.replace(snapshot, 40).wait().await.unwrap();
+    drop(follower);
+    let (reopened, after) = Store::open(&follower_path).unwrap();
+    assert_eq!(after.jobs.len(), 1);
+    assert_eq!(ids(&after), ["t-a"]);
+    assert_eq!(reopened.load().await.unwrap().1, 40);
 }
