@@ -46,7 +46,7 @@ pub fn snapshot_ops(snapshot: &Snapshot) -> Vec<StoreOp> {
     }));
     ops.extend(snapshot.crons.iter().map(|(key, state)| StoreOp::SaveCron {
         key: key.clone(),
-        state: state.clone(),
+        state: *state,
     }));
     ops.extend(
         snapshot
