@@ -6,10 +6,12 @@
 #
 #   --build  (the default) what `cargo build` needs: C and C++ compilers (SQLite and libFuzzer are
 #            built from source), pkg-config, the MIT Kerberos headers and libclang (the GSSAPI
-#            bindings of libgssapi, made by bindgen).
+#            bindings of libgssapi, made by bindgen), protoc with protobuf's own .proto files
+#            (etcd's gRPC API, compiled by etcd-client).
 #   --test   also what `cargo test --workspace` runs: Chromium and its WebDriver (the web UI's
 #            browser tests), `script` (a pseudo-terminal for the update progress bar test), `ip`
-#            (network namespaces for the partition tests) and an MIT Kerberos KDC.
+#            (network namespaces for the partition tests), an MIT Kerberos KDC and etcd (the
+#            high-availability tests start a three-member etcd cluster).
 #   --package  what `--build` needs, and what scripts/package.sh and scripts/check-packages.sh
 #            use: dpkg-dev (dpkg-shlibdeps, for the packages' dependencies), systemd
 #            (systemd-analyze, to verify the units) and curl.
@@ -28,7 +30,7 @@ for arg in "$@"; do
     --package) mode=package ;;
     --print) print=1 ;;
     -h | --help)
-      sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -46,12 +48,15 @@ need=()
 have pkg-config || need+=(pkg-config)
 have krb5-config || need+=(libkrb5-dev)
 compgen -G "$root/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null || need+=(libclang-dev)
+have protoc || need+=(protobuf-compiler)
+[ -e "$root/usr/include/google/protobuf/descriptor.proto" ] || need+=(libprotobuf-dev)
 if [ "$mode" = test ]; then
   have chromium || need+=(chromium)
   have chromedriver || need+=(chromium-driver)
   have script || need+=(bsdutils)
   have ip || need+=(iproute2)
   { have krb5kdc || [ -x "$root/usr/sbin/krb5kdc" ]; } || need+=(krb5-kdc krb5-admin-server krb5-user)
+  have etcd || need+=(etcd-server)
 fi
 if [ "$mode" = package ]; then
   have dpkg-shlibdeps || need+=(dpkg-dev)

@@ -170,6 +170,14 @@ impl Store {
         rx.await.unwrap_or(Err(StoreError::Closed))
     }
 
+    /// The index of the last replicated-log entry in the file (0: none), after every write
+    /// queued before it.
+    pub async fn applied_index(&self) -> Result<u64, StoreError> {
+        let (done, rx) = oneshot::channel();
+        let _ = self.tx.send(Message::Applied(done));
+        rx.await.unwrap_or(Err(StoreError::Closed))
+    }
+
     /// Replaces everything stored by `snapshot`, the replicated state at log index `index`.
     pub fn replace(&self, snapshot: Snapshot, index: u64) -> Ack {
         let (done, rx) = oneshot::channel();

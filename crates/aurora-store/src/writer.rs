@@ -39,6 +39,8 @@ pub(crate) enum Message {
     Lead(Box<dyn Replicator>),
     /// Everything stored, and the index of the last log entry in it.
     Load(Reply<(Snapshot, u64)>),
+    /// The index of the last log entry in the file.
+    Applied(Reply<u64>),
     /// Replaces everything stored by a snapshot of the replicated state at `index` (a follower
     /// too far behind the log, or a recovery).
     Replace {
@@ -88,6 +90,9 @@ pub(crate) fn run(mut conn: Connection, rx: mpsc::Receiver<Message>) {
             Message::Lead(replicator) => log = Some(replicator),
             Message::Load(done) => {
                 let _ = done.send(load(&conn).and_then(|s| Ok((s, applied_index(&conn)?))));
+            }
+            Message::Applied(done) => {
+                let _ = done.send(applied_index(&conn));
             }
             Message::Replace {
                 snapshot,

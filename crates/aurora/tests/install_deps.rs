@@ -46,6 +46,8 @@ const ALL_TOOLS: &[&str] = &[
     "script",
     "ip",
     "krb5kdc",
+    "protoc",
+    "etcd",
     "dpkg-shlibdeps",
     "systemd-analyze",
     "curl",
@@ -56,16 +58,17 @@ fn a_bare_machine_needs_every_package() {
     let root = tempfile::tempdir().unwrap();
     assert_eq!(
         printed(&run(&["--print"], &[], root.path())),
-        "build-essential pkg-config libkrb5-dev libclang-dev"
+        "build-essential pkg-config libkrb5-dev libclang-dev protobuf-compiler libprotobuf-dev"
     );
     assert_eq!(
         printed(&run(&["--test", "--print"], &[], root.path())),
-        "build-essential pkg-config libkrb5-dev libclang-dev chromium chromium-driver bsdutils \
-         iproute2 krb5-kdc krb5-admin-server krb5-user"
+        "build-essential pkg-config libkrb5-dev libclang-dev protobuf-compiler libprotobuf-dev \
+         chromium chromium-driver bsdutils iproute2 krb5-kdc krb5-admin-server krb5-user etcd-server"
     );
     assert_eq!(
         printed(&run(&["--package", "--print"], &[], root.path())),
-        "build-essential pkg-config libkrb5-dev libclang-dev dpkg-dev systemd curl"
+        "build-essential pkg-config libkrb5-dev libclang-dev protobuf-compiler libprotobuf-dev \
+         dpkg-dev systemd curl"
     );
 }
 
@@ -75,6 +78,9 @@ fn a_machine_with_everything_needs_nothing_and_one_without_kerberos_and_clang_ne
     let llvm = root.path().join("usr/lib/llvm-14/lib");
     std::fs::create_dir_all(&llvm).unwrap();
     std::fs::write(llvm.join("libclang-14.so.1"), "").unwrap();
+    let protos = root.path().join("usr/include/google/protobuf");
+    std::fs::create_dir_all(&protos).unwrap();
+    std::fs::write(protos.join("descriptor.proto"), "").unwrap();
     for mode in ["--test", "--package"] {
         assert_eq!(
             printed(&run(&[mode, "--print"], ALL_TOOLS, root.path())),
@@ -89,7 +95,7 @@ fn a_machine_with_everything_needs_nothing_and_one_without_kerberos_and_clang_ne
     let bare_root = tempfile::tempdir().unwrap();
     assert_eq!(
         printed(&run(&["--print"], &without, bare_root.path())),
-        "libkrb5-dev libclang-dev"
+        "libkrb5-dev libclang-dev libprotobuf-dev"
     );
     // The KDC found where Debian puts it, outside a user's PATH.
     let sbin = root.path().join("usr/sbin");
