@@ -237,6 +237,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         reporter,
     ));
     tasks.adopt_survivors();
+    // With several schedulers (one leads), a new leader is elected within seconds: come back
+    // to it soon.
+    let longest = if scheduler.schedulers().all().len() > 1 {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(10)
+    };
     let mut backoff = Duration::from_millis(100);
     loop {
         match session(&config, &endpoint, &scheduler, &tasks).await {
@@ -244,10 +251,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             Err(e) => {
                 tracing::warn!(
                     "agent session with {} ended: {e:#}; reconnecting in {backoff:?}",
-                    config.scheduler
+                    scheduler.base()
                 );
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
+                backoff = (backoff * 2).min(longest);
             }
         }
     }

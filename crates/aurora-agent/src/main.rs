@@ -20,7 +20,8 @@ struct Args {
     /// (`scheduler = "http://scheduler:8081"`, `attribute = ["rack=r1"]`); flags given here win.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The scheduler's URL.
+    /// The scheduler's URL; several, comma-separated, for a cluster of schedulers on etcd (the
+    /// agent follows whichever leads).
     #[arg(long, required_unless_present = "print_credential")]
     scheduler: Option<String>,
     /// This machine's name, as placement, constraints (`host`) and maintenance see it.
@@ -133,8 +134,10 @@ fn config(args: Args) -> anyhow::Result<Config> {
         args.scheduler
             .as_deref()
             .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_owned(),
+            .split(',')
+            .map(|s| s.trim().trim_end_matches('/'))
+            .collect::<Vec<_>>()
+            .join(","),
         args.work_dir,
     );
     if let Some(h) = args.hostname {

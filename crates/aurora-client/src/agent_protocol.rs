@@ -7,7 +7,8 @@
 //! Not here: what the agent does with a command, how often it retries a status batch, or when a
 //! silent stream counts as dead (the agent decides; `aurora_agent`).
 
-use crate::{ClientError, build, http_builder, send};
+use crate::schedulers::{Schedulers, send};
+use crate::{ClientError, build, http_builder};
 use aurora_api::{
     AGENT_CREDENTIAL_HEADER, AgentCommand, RegisterRequest, RegisterResponse, StatusBatch, routes,
 };
@@ -35,12 +36,14 @@ pub type CommandStream = BoxStream<'static, Result<AgentCommand, CommandError>>;
 /// An agent's client for one scheduler; cheap to clone.
 #[derive(Clone)]
 pub struct AgentProtocolClient {
-    base: String,
+    schedulers: Schedulers,
     http: reqwest::Client,
 }
 
 impl AgentProtocolClient {
-    /// A client for the scheduler at `base` (`http://host:port`), presenting the agent's
+    /// A client for the scheduler at `base` (`http://host:port`, or several comma-separated:
+    /// the next is tried when one cannot be reached, and followers' redirects to the leader are
+    /// followed), presenting the agent's
     /// `credential` with every request and trusting the PEM certificates `ca` (besides the
     /// system's) for `https://`. Requests have no overall timeout: the command stream lives as
     /// long as the connection.
@@ -52,18 +55,23 @@ impl AgentProtocolClient {
         value.set_sensitive(true);
         headers.insert(AGENT_CREDENTIAL_HEADER, value);
         Ok(AgentProtocolClient {
-            base: base.trim_end_matches('/').to_owned(),
+            schedulers: Schedulers::parse(base),
             http: build(http_builder(ca)?.default_headers(headers))?,
         })
     }
 
-    /// The scheduler's base URL.
+    /// The current scheduler's base URL.
     pub fn base(&self) -> &str {
-        &self.base
+        self.schedulers.base()
+    }
+
+    /// Every scheduler the agent knows of.
+    pub fn schedulers(&self) -> &Schedulers {
+        &self.schedulers
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("{}{path}", self.schedulers.base())
     }
 
     /// `POST /agent/v1/register`: announces the agent (again, after any restart of either side)
@@ -71,7 +79,7 @@ impl AgentProtocolClient {
     /// otherwise guess the heartbeat its stream is watched by.
     pub async fn register(&self, req: &RegisterRequest) -> Result<RegisterResponse, ClientError> {
         let url = self.url(routes::AGENT_REGISTER);
-        let resp = send(self.http.post(&url).json(req), &url).await?;
+        let resp = send(self.http.post(&url).json(req), &url, &self.schedulers).await?;
         resp.json().await.map_err(|e| {
             ClientError::Decode(format!(
                 "the registration answer from {url} does not parse: {e}"
@@ -82,7 +90,7 @@ impl AgentProtocolClient {
     /// `GET /agent/v1/AGENT/commands`: the command stream, one JSON [`AgentCommand`] a line.
     pub async fn commands(&self, agent_id: &str) -> Result<CommandStream, ClientError> {
         let url = self.url(&routes::agent_commands(agent_id));
-        let resp = send(self.http.get(&url), &url).await?;
+        let resp = send(self.http.get(&url), &url, &self.schedulers).await?;
         Ok(command_lines(resp.bytes_stream()))
     }
 
@@ -94,7 +102,7 @@ impl AgentProtocolClient {
         batch: &StatusBatch,
     ) -> Result<(), ClientError> {
         let url = self.url(&routes::agent_status(agent_id));
-        send(self.http.post(&url).json(batch), &url)
+        send(self.http.post(&url).json(batch), &url, &self.schedulers)
             .await
             .map(|_| ())
     }
@@ -107,7 +115,7 @@ impl AgentProtocolClient {
             updates: Vec::new(),
         };
         let req = self.http.post(&url).timeout(HEARTBEAT_TIMEOUT).json(&empty);
-        send(req, &url).await.map(|_| ())
+        send(req, &url, &self.schedulers).await.map(|_| ())
     }
 }
 

@@ -4,9 +4,11 @@
 //! reached. No business logic: retries, backoff and what a command means are the callers'.
 
 pub mod agent_protocol;
+pub mod schedulers;
 
 use aurora_api::*;
 use aurora_model::JobKey;
+pub use schedulers::Schedulers;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
@@ -30,7 +32,11 @@ pub enum ClientError {
 /// A reqwest client builder for a scheduler: a 5 s connect timeout, and the PEM certificates `ca`
 /// trusted (besides the system's) for `https://`.
 fn http_builder(ca: Option<&[u8]>) -> Result<reqwest::ClientBuilder, ClientError> {
-    let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+    // Redirects (a follower pointing at the leader) are followed by `schedulers::send`, which
+    // keeps the credentials reqwest would drop on the way to another port.
+    let builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none());
     match ca {
         Some(pem) => {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
@@ -47,27 +53,10 @@ fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, ClientError
         .map_err(|e| ClientError::Decode(format!("building the HTTP client: {e}")))
 }
 
-/// Sends `req` (to `url`): a success answer, or the scheduler's refusal (its JSON `error`).
-async fn send(req: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response, ClientError> {
-    let resp = req.send().await.map_err(|source| ClientError::Transport {
-        url: url.to_owned(),
-        source,
-    })?;
-    if resp.status().is_success() {
-        return Ok(resp);
-    }
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<ErrorBody>(&text)
-        .map(|b| b.error)
-        .unwrap_or_else(|_| format!("HTTP {status}: {text}"));
-    Err(ClientError::Http { status, message })
-}
-
-/// A client for one scheduler.
+/// A client for a cluster's scheduler (the one that leads, of several).
 #[derive(Clone)]
 pub struct Client {
-    base: String,
+    schedulers: Schedulers,
     http: reqwest::Client,
     token: Option<String>,
     cookies: Option<String>,
@@ -94,7 +83,8 @@ pub struct LogQuery {
 }
 
 impl Client {
-    /// A client for the scheduler at `base` (`http://host:port`).
+    /// A client for the scheduler at `base` (`http://host:port`, or several comma-separated:
+    /// tried in turn when one cannot be reached).
     pub fn new(base: &str) -> Self {
         Self::with_ca(base, None).unwrap_or_else(|_| Self::with_http(base, reqwest::Client::new()))
     }
@@ -108,7 +98,7 @@ impl Client {
 
     fn with_http(base: &str, http: reqwest::Client) -> Self {
         Client {
-            base: base.trim_end_matches('/').to_owned(),
+            schedulers: Schedulers::parse(base),
             http,
             token: None,
             cookies: None,
@@ -134,13 +124,13 @@ impl Client {
         self
     }
 
-    /// The scheduler's base URL.
+    /// The current scheduler's base URL.
     pub fn base(&self) -> &str {
-        &self.base
+        self.schedulers.base()
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("{}{path}", self.schedulers.base())
     }
 
     async fn send(
@@ -165,7 +155,7 @@ impl Client {
             }
             None => req,
         };
-        send(req, url).await
+        schedulers::send(req, url, &self.schedulers).await
     }
 
     async fn json<T: DeserializeOwned>(

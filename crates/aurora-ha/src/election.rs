@@ -49,18 +49,29 @@ pub async fn lead(
         leader.clone(),
     ));
     let mut campaigner = client.clone();
-    let elected = tokio::select! {
-        r = campaigner.campaign(keys.election(), options.advertise.clone(), lease) => r,
-        _ = lost.changed() => {
-            follower.abort();
-            return Err(HaError::LostLeadership(
-                lost.borrow().clone().unwrap_or_default(),
-            ));
+    let elected = loop {
+        let campaign = campaigner.campaign(keys.election(), options.advertise.clone(), lease);
+        tokio::select! {
+            r = campaign => match r {
+                Ok(r) => break r,
+                // The connection broke while waiting: campaign again with the same lease (etcd
+                // finds this candidate's key and goes on waiting behind the same ones).
+                Err(e) => {
+                    tracing::warn!("campaigning: {e}; again");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            },
+            _ = lost.changed() => {
+                follower.abort();
+                return Err(HaError::LostLeadership(
+                    lost.borrow().clone().unwrap_or_default(),
+                ));
+            }
         }
     };
     follower.abort();
     let _ = follower.await;
-    let key = elected?
+    let key = elected
         .leader()
         .cloned()
         .ok_or_else(|| HaError::Log("etcd elected this scheduler without a key".into()))?;

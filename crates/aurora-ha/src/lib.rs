@@ -143,9 +143,11 @@ pub async fn connect(
     // No per-request timeout here: a campaign waits as long as another leads. Calls that must
     // answer soon are bounded one by one (`within`). An etcd member cut off from its quorum
     // refuses requests rather than answering from stale data (`require_leader`).
+    // HTTP/2 pings no more often than etcd accepts (its --grpc-keepalive-min-time, 5 s, by
+    // default: more often and it closes the connection as abusive).
     let options = etcd_client::ConnectOptions::new()
         .with_connect_timeout(timeout)
-        .with_keep_alive(Duration::from_secs(1), timeout)
+        .with_keep_alive(Duration::from_secs(10), timeout.max(Duration::from_secs(3)))
         .with_require_leader(true);
     within(
         timeout,

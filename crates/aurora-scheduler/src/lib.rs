@@ -8,6 +8,7 @@
 #![recursion_limit = "256"]
 
 pub mod core;
+pub mod ha;
 pub mod http;
 pub mod private;
 pub mod serve;
@@ -56,6 +57,9 @@ pub struct Config {
     pub task_users: aurora_model::task_user::TaskUserPolicy,
     /// Timeouts and the connection cap of the HTTP listener.
     pub limits: serve::Limits,
+    /// One of several schedulers on etcd (`--etcd`): elected, replicated. `advertise` may be
+    /// left empty: it is then this scheduler's own URL, made from the address bound.
+    pub ha: Option<aurora_ha::Options>,
 }
 
 /// Whom the embedded agent runs tasks as.
@@ -102,7 +106,9 @@ impl Config {
 pub struct Running {
     /// The address actually bound.
     pub addr: SocketAddr,
-    pub core: Arc<core::Core>,
+    /// The scheduler's core; `None` for one of several (`ha`), whose core exists only once it
+    /// leads.
+    pub core: Option<Arc<core::Core>>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -119,6 +125,13 @@ const RETRY_PENDING: Duration = Duration::from_millis(500);
 /// Opens the store under `config.data_dir` and rebuilds the state from it: jobs, tasks and cron
 /// jobs (whose firings missed while the scheduler was down are not run late).
 pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
+    let cluster_secret = prepare(config)?;
+    let (store, snapshot) = aurora_store::Store::open(&db_path(config))?;
+    Ok(build_core(config, cluster_secret, store, snapshot))
+}
+
+/// Secures the data directory and finds the cluster secret (made in it when none is given).
+fn prepare(config: &Config) -> anyhow::Result<String> {
     let db = db_path(config);
     private::secure_data_dir(
         &config.data_dir,
@@ -127,14 +140,22 @@ pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
         &audit_log_path(config),
     )
     .with_context(|| format!("securing the data directory {}", config.data_dir.display()))?;
-    let cluster_secret = match &config.cluster_secret {
+    Ok(match &config.cluster_secret {
         Some(s) => s.clone(),
         None => {
             aurora_agent::cluster_secret::read_or_create(&config.data_dir.join("cluster-secret"))
                 .context("the cluster secret made for this scheduler's agents")?
         }
-    };
-    let (store, snapshot) = aurora_store::Store::open(&db)?;
+    })
+}
+
+/// The scheduler's core over `store`, its state rebuilt from `snapshot`.
+fn build_core(
+    config: &Config,
+    cluster_secret: String,
+    store: aurora_store::Store,
+    snapshot: aurora_store::Snapshot,
+) -> Arc<core::Core> {
     let (jobs, tasks, crons) = (
         snapshot.jobs.len(),
         snapshot.tasks.len(),
@@ -151,8 +172,8 @@ pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
         .into_iter()
         .map(|t| (t.hash.clone(), t))
         .collect();
-    tracing::info!(jobs, tasks, crons, store = %db.display(), "state restored");
-    Ok(core::Core::new(
+    tracing::info!(jobs, tasks, crons, store = %db_path(config).display(), "state restored");
+    core::Core::new(
         state,
         store,
         core::CoreOptions {
@@ -164,7 +185,7 @@ pub fn recover(config: &Config) -> anyhow::Result<Arc<core::Core>> {
                 .min(http::agent::HEARTBEAT)
                 .max(Duration::from_millis(50)),
         },
-    ))
+    )
 }
 
 /// The store's file under the data directory.
@@ -178,36 +199,148 @@ fn audit_log_path(config: &Config) -> PathBuf {
 }
 
 /// Opens the store, rebuilds the state, binds the listener, and starts serving and scheduling.
+/// With `config.ha`, binds the listener and serves as a follower until elected (`ha`).
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let local_tasks = config.local_tasks()?;
+    if let Some(options) = config.ha.clone() {
+        return start_ha(config, options, local_tasks).await;
+    }
     let core = recover(&config)?;
-    let app = http::App::new(
-        core.clone(),
-        http::app::AppOptions {
-            auth: config.auth.clone(),
-            db: db_path(&config),
-            audit_log: Some(audit_log_path(&config)),
-            task_users: config.task_users.clone(),
-        },
-    )?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let router = http::router(app);
-    let server = match &config.tls {
-        None => tokio::spawn(serve::plain(listener, router, config.limits.clone())),
-        Some((cert, key)) => serve::tls(listener, router, cert, key, &config.limits).await?,
-    };
-    let scheme = if config.tls.is_some() {
+    let router = lead(&config, core.clone(), addr, local_tasks)?;
+    let server = serve_on(listener, router, &config).await?;
+    tracing::info!(%addr, cluster = %config.cluster, "scheduler serving");
+    Ok(Running {
+        addr,
+        core: Some(core),
+        server,
+    })
+}
+
+/// One of several schedulers: serves at once (as a follower), campaigns, and once elected
+/// rebuilds the state from its store (the log read to its end) and serves as the scheduler.
+async fn start_ha(
+    config: Config,
+    mut options: aurora_ha::Options,
+    local_tasks: LocalTasks,
+) -> anyhow::Result<Running> {
+    anyhow::ensure!(
+        config.cluster_secret.is_some(),
+        "--etcd needs --cluster-secret-file: every scheduler must hold the same cluster secret, so that agents are known to whichever leads"
+    );
+    let cluster_secret = prepare(&config)?;
+    let (store, _) = aurora_store::Store::open(&db_path(&config))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    if options.advertise.is_empty() {
+        options.advertise = format!("{}://{}", scheme(&config), advertised_address(addr));
+    }
+    let (leader_tx, leader_rx) = tokio::sync::watch::channel(None);
+    let shared = Arc::new(ha::Shared {
+        leading: std::sync::OnceLock::new(),
+        leader: leader_rx,
+    });
+    let server = serve_on(listener, ha::router(shared.clone()), &config).await?;
+    tracing::info!(%addr, advertise = %options.advertise, "following; campaigning to lead");
+    tokio::spawn(async move {
+        let leadership = match aurora_ha::election::lead(&options, &store, leader_tx).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("cannot take part in the election: {e}; stopping");
+                std::process::exit(ha::LOST_LEADERSHIP);
+            }
+        };
+        let started = async {
+            let (snapshot, _) = store.load().await?;
+            let core = build_core(&config, cluster_secret, store.clone(), snapshot);
+            lead(&config, core, addr, local_tasks)
+        }
+        .await;
+        match started {
+            Ok(router) => {
+                let _ = shared.leading.set(router);
+                tracing::info!(%addr, cluster = %config.cluster, "leading: scheduler serving");
+            }
+            Err(e) => {
+                tracing::error!("cannot lead: {e:#}; stopping");
+                std::process::exit(ha::LOST_LEADERSHIP);
+            }
+        }
+        let mut lost = leadership.lost;
+        let reason = lost
+            .wait_for(Option::is_some)
+            .await
+            .map(|r| r.clone().unwrap_or_default())
+            .unwrap_or_else(|_| "the lease keeper stopped".into());
+        tracing::error!("lost the leadership ({reason}): stopping at once");
+        std::process::exit(ha::LOST_LEADERSHIP);
+    });
+    Ok(Running {
+        addr,
+        core: None,
+        server,
+    })
+}
+
+fn scheme(config: &Config) -> &'static str {
+    if config.tls.is_some() {
         "https"
     } else {
         "http"
-    };
+    }
+}
+
+/// What others reach this scheduler at: the address bound, or this host's name and the port
+/// when it listens on every address.
+fn advertised_address(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".into());
+        format!("{host}:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+/// Serves `router` on `listener`, over TLS when configured.
+async fn serve_on(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    config: &Config,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    Ok(match &config.tls {
+        None => tokio::spawn(serve::plain(listener, router, config.limits.clone())),
+        Some((cert, key)) => serve::tls(listener, router, cert, key, &config.limits).await?,
+    })
+}
+
+/// What the scheduler that leads runs: its router, the scheduling loop and the embedded agent.
+fn lead(
+    config: &Config,
+    core: Arc<core::Core>,
+    addr: SocketAddr,
+    local_tasks: LocalTasks,
+) -> anyhow::Result<axum::Router> {
+    let app = http::App::new(
+        core.clone(),
+        http::app::AppOptions {
+            auth: config.auth.clone(),
+            db: db_path(config),
+            audit_log: Some(audit_log_path(config)),
+            task_users: config.task_users.clone(),
+        },
+    )?;
+    let router = http::router(app);
     tokio::spawn(schedule_loop(core.clone(), config.agent_lost_timeout));
     if local_tasks != LocalTasks::None {
         let mut agent = aurora_agent::Config::local(
-            format!("{scheme}://{}", local_address(addr)),
+            format!("{}://{}", scheme(config), local_address(addr)),
             config.data_dir.join("agent"),
         );
         agent.credential = Some(aurora_agent::cluster_secret::credential(
@@ -230,8 +363,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             }
         });
     }
-    tracing::info!(%addr, cluster = %config.cluster, "scheduler serving");
-    Ok(Running { addr, core, server })
+    Ok(router)
 }
 
 /// The address the embedded agent reaches the scheduler at: loopback when it listens everywhere

@@ -146,6 +146,23 @@ struct Args {
     /// Serve at most this many connections at once (more wait to be accepted).
     #[arg(long, default_value_t = 4096)]
     max_connections: usize,
+    /// Run as one of several schedulers on this etcd cluster (its client URLs, comma-separated):
+    /// one leads, the others follow its replicated log. Needs --cluster-secret-file.
+    #[arg(long, value_delimiter = ',', value_name = "URL")]
+    etcd: Vec<String>,
+    /// Where this cluster's keys live in etcd.
+    #[arg(long, value_name = "PREFIX", default_value = "/aurora/CLUSTER")]
+    etcd_prefix: String,
+    /// The leader's lease in etcd: a leader silent this long is replaced (whole seconds, >= 2).
+    #[arg(long, default_value_t = 3)]
+    etcd_lease_ttl_secs: u64,
+    /// With --etcd: the leader snapshots its state into etcd after this many log entries.
+    #[arg(long, default_value_t = 1000)]
+    snapshot_every: u64,
+    /// With --etcd: the URL others reach this scheduler at (redirects to the leader point
+    /// there); by default this host's name and the port bound.
+    #[arg(long, value_name = "URL")]
+    advertise_url: Option<String>,
 }
 
 fn auth_options(args: &Args) -> anyhow::Result<aurora_scheduler::http::auth::AuthOptions> {
@@ -326,7 +343,19 @@ async fn serve(cli: Cli) -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    let ha = (!args.etcd.is_empty()).then(|| aurora_ha::Options {
+        endpoints: args.etcd.clone(),
+        prefix: if args.etcd_prefix == "/aurora/CLUSTER" {
+            format!("/aurora/{}", args.cluster)
+        } else {
+            args.etcd_prefix.clone()
+        },
+        lease_ttl: std::time::Duration::from_secs(args.etcd_lease_ttl_secs.max(2)),
+        advertise: args.advertise_url.clone().unwrap_or_default(),
+        snapshot_every: args.snapshot_every.max(1),
+    });
     let config = aurora_scheduler::Config {
+        ha,
         cluster: args.cluster,
         data_dir: args.data_dir,
         listen: args.listen,

@@ -31,6 +31,7 @@ fn config(dir: &Path, clock: Arc<ManualClock>) -> Config {
         local_agent_same_user: false,
         task_users: Default::default(),
         limits: Default::default(),
+        ha: None,
     }
 }
 

@@ -14,6 +14,10 @@ pub struct Cluster {
     pub name: String,
     #[serde(default)]
     pub scheduler_uri: Option<String>,
+    /// Several schedulers (on etcd, one leads): tried in turn; `scheduler_uri`, when also given,
+    /// first.
+    #[serde(default)]
+    pub scheduler_uris: Vec<String>,
     #[serde(default)]
     pub proxy_url: Option<String>,
     #[serde(default)]
@@ -30,17 +34,31 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Where the scheduler's API is.
+    /// Where the scheduler's API is (the first of several).
     pub fn scheduler(&self) -> anyhow::Result<&str> {
         self.scheduler_uri
             .as_deref()
+            .or(self.scheduler_uris.first().map(String::as_str))
             .map(|u| u.trim_end_matches('/'))
             .with_context(|| {
                 format!(
-                    "cluster {} has no scheduler_uri in clusters.json",
+                    "cluster {} has no scheduler_uri (or scheduler_uris) in clusters.json",
                     self.name
                 )
             })
+    }
+
+    /// Every scheduler to try, comma-separated (what the API client takes).
+    pub fn schedulers(&self) -> anyhow::Result<String> {
+        let first = self.scheduler()?;
+        let mut all = vec![first];
+        all.extend(
+            self.scheduler_uris
+                .iter()
+                .map(|u| u.trim_end_matches('/'))
+                .filter(|u| *u != first),
+        );
+        Ok(all.join(","))
     }
 
     /// The base of the URLs shown to people: `proxy_url`, else the scheduler.
@@ -164,6 +182,11 @@ mod tests {
         .unwrap();
         assert_eq!(obj[0].web_base().unwrap(), "http://p");
         assert!(parse("3").is_err());
+        // Several schedulers: scheduler_uri first, then the list without it.
+        let ha = parse(r#"[{"name": "ha", "scheduler_uris": ["http://s1:8081/", "http://s2:8081"]}, {"name": "both", "scheduler_uri": "http://s2:8081", "scheduler_uris": ["http://s1:8081", "http://s2:8081"]}]"#).unwrap();
+        assert_eq!(ha[0].scheduler().unwrap(), "http://s1:8081");
+        assert_eq!(ha[0].schedulers().unwrap(), "http://s1:8081,http://s2:8081");
+        assert_eq!(ha[1].schedulers().unwrap(), "http://s2:8081,http://s1:8081");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub(crate) fn client_for(clusters: &Clusters, cluster: &str) -> anyhow::Result<(
     let c = clusters.get(cluster)?.clone();
     let base = c.scheduler()?;
     let host = reqwest_host(base);
+    let schedulers = c.schedulers()?;
     let jar = c
         .auth_mechanism
         .as_deref()
@@ -35,7 +36,7 @@ pub(crate) fn client_for(clusters: &Clusters, cluster: &str) -> anyhow::Result<(
             })?),
             None => None,
         };
-    let client = Client::with_ca(base, ca.as_deref())
+    let client = Client::with_ca(&schedulers, ca.as_deref())
         .with_context(|| format!("cluster {}'s ca_cert", c.name))?
         .with_token(creds.token)
         .with_cookies(creds.cookies)

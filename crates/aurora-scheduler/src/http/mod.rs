@@ -75,6 +75,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/assets/ui.css", get(ui::css))
         .route("/assets/ui.js", get(ui::js))
         .route("/health", get(|| async { "ok" }))
+        // A lone scheduler leads (with --etcd, `ha` answers this until it leads).
+        .route("/leaderhealth", get(|| async { "ok" }))
         .route("/metrics", get(api::metrics))
         .route(
             routes::OPENAPI,
