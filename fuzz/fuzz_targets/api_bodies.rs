@@ -68,9 +68,11 @@ static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
         );
         let options = AppOptions {
             auth: Default::default(),
+            storage: aurora_scheduler::storage::Storage::beside(&db),
             db,
             audit_log: None,
             task_users: Default::default(),
+            snapshot_now: None,
         };
         router(App::new(core, options).expect("the HTTP side"))
     });

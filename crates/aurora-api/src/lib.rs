@@ -638,3 +638,51 @@ pub struct InstancePage {
     /// The active task of each instance on the page, by instance.
     pub instances: Vec<TaskView>,
 }
+
+/// The scheduler's backups, oldest first (`aurora_admin scheduler_list_backups`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupList {
+    pub backups: Vec<String>,
+}
+
+/// A backup just written (`aurora_admin scheduler_backup_now`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupTaken {
+    pub backup: String,
+}
+
+/// `aurora_admin scheduler_stage_recovery CLUSTER BACKUP`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageRecoveryRequest {
+    pub backup: String,
+}
+
+/// The staged recovery: which backup, and what it would bring back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecoveryStatus {
+    pub backup: String,
+    pub jobs: usize,
+    pub tasks: usize,
+}
+
+/// A task of the staged recovery (`aurora_admin scheduler_print_recovery_tasks`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecoveryTask {
+    pub task_id: String,
+    /// `ROLE/ENV/NAME`.
+    pub job: String,
+    pub instance: u32,
+    pub status: aurora_model::task::ScheduleStatus,
+}
+
+/// `aurora_admin scheduler_delete_recovery_tasks CLUSTER TASK_IDS`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteRecoveryTasksRequest {
+    pub task_ids: Vec<String>,
+}
+
+/// `aurora_admin scheduler_snapshot`: what was written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotTaken {
+    pub message: String,
+}

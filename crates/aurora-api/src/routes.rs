@@ -54,6 +54,15 @@ pub const HOSTS: &str = api!("/hosts");
 pub const MAINTENANCE: &str = api!("/maintenance");
 pub const MAINTENANCE_DRAIN: &str = api!("/maintenance/drain");
 pub const MAINTENANCE_ACTIVATE: &str = api!("/maintenance/activate");
+/// The scheduler's backups (`GET`), or one more now (`POST`).
+pub const BACKUPS: &str = api!("/backups");
+/// A staged recovery: stage a backup (`POST`), unload it (`DELETE`).
+pub const RECOVERY: &str = api!("/recovery");
+pub const RECOVERY_TASKS: &str = api!("/recovery/tasks");
+pub const RECOVERY_TASKS_DELETE: &str = api!("/recovery/tasks/delete");
+pub const RECOVERY_COMMIT: &str = api!("/recovery/commit");
+/// A snapshot of the state now (into etcd with several schedulers).
+pub const SNAPSHOT: &str = api!("/snapshot");
 pub const TOKENS: &str = api!("/tokens");
 pub const TOKEN: &str = api!("/tokens/{id}");
 pub const TASK: &str = api!("/tasks/{task_id}");

@@ -28,6 +28,8 @@ pub enum Action {
     ControlUpdate,
     Drain,
     ManageTokens,
+    /// Back up the scheduler's state, stage and commit a recovery, snapshot.
+    ManageStorage,
 }
 
 impl Action {
@@ -45,6 +47,7 @@ impl Action {
             Action::ControlUpdate => "pause, resume, abort or roll back updates",
             Action::Drain => "change host maintenance",
             Action::ManageTokens => "manage other users' tokens",
+            Action::ManageStorage => "back up and restore the scheduler's state",
         }
     }
 
@@ -62,6 +65,7 @@ impl Action {
             Action::ControlUpdate => "update.control",
             Action::Drain => "maintenance",
             Action::ManageTokens => "token",
+            Action::ManageStorage => "storage",
         }
     }
 }

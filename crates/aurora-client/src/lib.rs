@@ -238,6 +238,62 @@ impl Client {
         self.json(self.http.delete(&url), &url).await
     }
 
+    /// `aurora_admin scheduler_list_backups`.
+    pub async fn backups(&self) -> Result<BackupList, ClientError> {
+        self.get(routes::BACKUPS).await
+    }
+
+    /// `aurora_admin scheduler_backup_now`.
+    pub async fn backup_now(&self) -> Result<BackupTaken, ClientError> {
+        let url = self.url(routes::BACKUPS);
+        self.json(self.http.post(&url), &url).await
+    }
+
+    /// `aurora_admin scheduler_stage_recovery`.
+    pub async fn stage_recovery(&self, backup: &str) -> Result<RecoveryStatus, ClientError> {
+        let url = self.url(routes::RECOVERY);
+        let req = StageRecoveryRequest {
+            backup: backup.to_owned(),
+        };
+        self.json(self.http.post(&url).json(&req), &url).await
+    }
+
+    /// `aurora_admin scheduler_print_recovery_tasks`.
+    pub async fn recovery_tasks(&self) -> Result<Vec<RecoveryTask>, ClientError> {
+        let url = self.url(routes::RECOVERY_TASKS);
+        self.json(self.http.get(&url), &url).await
+    }
+
+    /// `aurora_admin scheduler_delete_recovery_tasks`.
+    pub async fn delete_recovery_tasks(
+        &self,
+        task_ids: &[String],
+    ) -> Result<RecoveryStatus, ClientError> {
+        let url = self.url(routes::RECOVERY_TASKS_DELETE);
+        let req = DeleteRecoveryTasksRequest {
+            task_ids: task_ids.to_vec(),
+        };
+        self.json(self.http.post(&url).json(&req), &url).await
+    }
+
+    /// `aurora_admin scheduler_commit_recovery`: the scheduler restarts after answering.
+    pub async fn commit_recovery(&self) -> Result<RecoveryStatus, ClientError> {
+        let url = self.url(routes::RECOVERY_COMMIT);
+        self.json(self.http.post(&url), &url).await
+    }
+
+    /// `aurora_admin scheduler_unload_recovery`.
+    pub async fn unload_recovery(&self) -> Result<(), ClientError> {
+        let url = self.url(routes::RECOVERY);
+        self.send(self.http.delete(&url), &url).await.map(|_| ())
+    }
+
+    /// `aurora_admin scheduler_snapshot`.
+    pub async fn snapshot(&self) -> Result<SnapshotTaken, ClientError> {
+        let url = self.url(routes::SNAPSHOT);
+        self.json(self.http.post(&url), &url).await
+    }
+
     /// `aurora_admin hosts`.
     pub async fn hosts(&self) -> Result<Vec<HostView>, ClientError> {
         self.get(routes::HOSTS).await

@@ -22,6 +22,8 @@ pub struct Leadership {
     pub lost: watch::Receiver<Option<String>>,
     /// The election key: the fence of every write.
     pub key: LeaderKey,
+    /// Wakes the snapshot writer to write one now (`aurora_admin scheduler_snapshot`).
+    pub snapshot_now: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Joins the election as `options.advertise` and follows the log into `store` until elected;
@@ -91,6 +93,7 @@ pub async fn lead(
         applied,
         "elected leader; the log is read to its end"
     );
+    let snapshot_now = std::sync::Arc::new(tokio::sync::Notify::new());
     tokio::spawn(snapshots(
         client,
         keys,
@@ -99,8 +102,13 @@ pub async fn lead(
         timeout,
         options.snapshot_every,
         applied,
+        snapshot_now.clone(),
     ));
-    Ok(Leadership { lost, key })
+    Ok(Leadership {
+        lost,
+        key,
+        snapshot_now,
+    })
 }
 
 /// Renews the lease every third of its TTL; reports it lost when no renewal has succeeded for
@@ -194,7 +202,9 @@ async fn follow(
     }
 }
 
-/// The leader's snapshots: one whenever `every` entries were appended since the last.
+/// The leader's snapshots: one whenever `every` entries were appended since the last, or when
+/// asked.
+#[allow(clippy::too_many_arguments)]
 async fn snapshots(
     mut client: Client,
     keys: Keys,
@@ -203,13 +213,17 @@ async fn snapshots(
     timeout: Duration,
     every: u64,
     mut last: u64,
+    now: std::sync::Arc<tokio::sync::Notify>,
 ) {
     loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let asked = tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => false,
+            _ = now.notified() => true,
+        };
         let Ok(applied) = store.applied_index().await else {
             return;
         };
-        if applied < last + every.max(1) {
+        if !asked && applied < last + every.max(1) {
             continue;
         }
         match crate::snapshot::write(&mut client, &keys, &leader, &store, timeout, every).await {

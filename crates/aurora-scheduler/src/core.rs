@@ -9,7 +9,7 @@
 
 use crate::state::{Dirty, Refusal, State};
 use aurora_api::AgentCommand;
-use aurora_store::{Store, StoreOp};
+use aurora_store::{Store, StoreError, StoreOp};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -183,6 +183,25 @@ impl Core {
             self.wake.notify_one();
         }
         result
+    }
+
+    /// Replaces the whole state by `state` and the store's content by `ops` at once (a committed
+    /// recovery): the ops are queued under the lock, so every later change builds on the new
+    /// state and reaches the store after them.
+    pub async fn replace(&self, state: State, ops: Vec<StoreOp>) -> Result<(), StoreError> {
+        let ack = {
+            let mut current = self.lock();
+            *current = state;
+            self.store.submit(ops)
+        };
+        ack.wait().await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// The store under this core (for what reads it whole: backups, recovery).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Queues commands on the agents' links (buffered until their streams take them).

@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::watch;
 
 /// The exit status of a scheduler that lost its leadership.
-pub const LOST_LEADERSHIP: i32 = 75;
+pub const LOST_LEADERSHIP: i32 = crate::EXIT_RESTART;
 
 /// What the listener needs to know: the leader's router once this scheduler leads, and who leads.
 pub struct Shared {

@@ -13,9 +13,14 @@ pub mod http;
 pub mod private;
 pub mod serve;
 pub mod state;
+pub mod storage;
 pub mod views;
 
 use anyhow::Context;
+
+/// The exit status of a scheduler that stopped to be started again by its supervisor: it lost
+/// its leadership (`ha`), or a recovery was committed (`storage`).
+pub const EXIT_RESTART: i32 = 75;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,6 +65,8 @@ pub struct Config {
     /// One of several schedulers on etcd (`--etcd`): elected, replicated. `advertise` may be
     /// left empty: it is then this scheduler's own URL, made from the address bound.
     pub ha: Option<aurora_ha::Options>,
+    /// Where the leader's periodic backups go, how often, how many are kept.
+    pub backups: storage::BackupOptions,
 }
 
 /// Whom the embedded agent runs tasks as.
@@ -156,23 +163,13 @@ fn build_core(
     store: aurora_store::Store,
     snapshot: aurora_store::Snapshot,
 ) -> Arc<core::Core> {
-    let (jobs, tasks, crons) = (
-        snapshot.jobs.len(),
-        snapshot.tasks.len(),
-        snapshot.crons.len(),
+    let state = restore_state(
+        config.backoff,
+        config.cron_timezone,
+        config.clock.now_ms(),
+        snapshot,
     );
-    let mut state = state::State::restore(snapshot.jobs, snapshot.tasks);
-    state.backoff = config.backoff;
-    state.cron_timezone = config.cron_timezone;
-    state.restore_crons(snapshot.crons, config.clock.now_ms());
-    state.restore_updates(snapshot.job_configs, snapshot.updates);
-    state.agents.restore_maintenance(snapshot.maintenance);
-    state.tokens = snapshot
-        .tokens
-        .into_iter()
-        .map(|t| (t.hash.clone(), t))
-        .collect();
-    tracing::info!(jobs, tasks, crons, store = %db_path(config).display(), "state restored");
+    tracing::info!(store = %db_path(config).display(), "state restored");
     core::Core::new(
         state,
         store,
@@ -186,6 +183,34 @@ fn build_core(
                 .max(Duration::from_millis(50)),
         },
     )
+}
+
+/// The state a snapshot of the store describes, as of `now_ms` (cron firings missed are not run
+/// late).
+pub(crate) fn restore_state(
+    backoff: aurora_sched::reschedule::Backoff,
+    cron_timezone: chrono_tz::Tz,
+    now_ms: i64,
+    snapshot: aurora_store::Snapshot,
+) -> state::State {
+    let (jobs, tasks, crons) = (
+        snapshot.jobs.len(),
+        snapshot.tasks.len(),
+        snapshot.crons.len(),
+    );
+    let mut state = state::State::restore(snapshot.jobs, snapshot.tasks);
+    state.backoff = backoff;
+    state.cron_timezone = cron_timezone;
+    state.restore_crons(snapshot.crons, now_ms);
+    state.restore_updates(snapshot.job_configs, snapshot.updates);
+    state.agents.restore_maintenance(snapshot.maintenance);
+    state.tokens = snapshot
+        .tokens
+        .into_iter()
+        .map(|t| (t.hash.clone(), t))
+        .collect();
+    tracing::info!(jobs, tasks, crons, "state rebuilt");
+    state
 }
 
 /// The store's file under the data directory.
@@ -210,7 +235,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let router = lead(&config, core.clone(), addr, local_tasks)?;
+    let router = lead(&config, core.clone(), addr, local_tasks, None)?;
     let server = serve_on(listener, router, &config).await?;
     tracing::info!(%addr, cluster = %config.cluster, "scheduler serving");
     Ok(Running {
@@ -258,7 +283,13 @@ async fn start_ha(
         let started = async {
             let (snapshot, _) = store.load().await?;
             let core = build_core(&config, cluster_secret, store.clone(), snapshot);
-            lead(&config, core, addr, local_tasks)
+            lead(
+                &config,
+                core,
+                addr,
+                local_tasks,
+                Some(leadership.snapshot_now.clone()),
+            )
         }
         .await;
         match started {
@@ -326,7 +357,12 @@ fn lead(
     core: Arc<core::Core>,
     addr: SocketAddr,
     local_tasks: LocalTasks,
+    snapshot_now: Option<Arc<tokio::sync::Notify>>,
 ) -> anyhow::Result<axum::Router> {
+    let storage = Arc::new(storage::Storage::new(
+        db_path(config),
+        config.backups.clone(),
+    ));
     let app = http::App::new(
         core.clone(),
         http::app::AppOptions {
@@ -334,10 +370,13 @@ fn lead(
             db: db_path(config),
             audit_log: Some(audit_log_path(config)),
             task_users: config.task_users.clone(),
+            storage: storage.clone(),
+            snapshot_now,
         },
     )?;
     let router = http::router(app);
     tokio::spawn(schedule_loop(core.clone(), config.agent_lost_timeout));
+    tokio::spawn(storage::backup_loop(storage));
     if local_tasks != LocalTasks::None {
         let mut agent = aurora_agent::Config::local(
             format!("{}://{}", scheme(config), local_address(addr)),

@@ -159,6 +159,15 @@ struct Args {
     /// With --etcd: the leader snapshots its state into etcd after this many log entries.
     #[arg(long, default_value_t = 1000)]
     snapshot_every: u64,
+    /// Where the leader writes backups of the state (default: DATA/backups).
+    #[arg(long, value_name = "DIR")]
+    backup_dir: Option<PathBuf>,
+    /// How often the leader writes a backup.
+    #[arg(long, default_value_t = 3600)]
+    backup_interval_secs: u64,
+    /// How many backups are kept (the oldest are deleted).
+    #[arg(long, default_value_t = 48)]
+    max_saved_backups: usize,
     /// With --etcd: the URL others reach this scheduler at (redirects to the leader point
     /// there); by default this host's name and the port bound.
     #[arg(long, value_name = "URL")]
@@ -354,8 +363,17 @@ async fn serve(cli: Cli) -> std::process::ExitCode {
         advertise: args.advertise_url.clone().unwrap_or_default(),
         snapshot_every: args.snapshot_every.max(1),
     });
+    let backups = aurora_scheduler::storage::BackupOptions {
+        dir: args
+            .backup_dir
+            .clone()
+            .unwrap_or_else(|| args.data_dir.join("backups")),
+        interval: std::time::Duration::from_secs(args.backup_interval_secs.max(1)),
+        max_saved: args.max_saved_backups.max(1),
+    };
     let config = aurora_scheduler::Config {
         ha,
+        backups,
         cluster: args.cluster,
         data_dir: args.data_dir,
         listen: args.listen,

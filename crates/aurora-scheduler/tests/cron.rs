@@ -32,6 +32,11 @@ fn config(dir: &Path, clock: Arc<ManualClock>) -> Config {
         task_users: Default::default(),
         limits: Default::default(),
         ha: None,
+        backups: aurora_scheduler::storage::BackupOptions {
+            dir: dir.join("backups"),
+            interval: std::time::Duration::from_secs(3600),
+            max_saved: 48,
+        },
     }
 }
 

@@ -170,6 +170,14 @@ impl Store {
         rx.await.unwrap_or(Err(StoreError::Closed))
     }
 
+    /// Moves SQLite's write-ahead log into the file and truncates it (`aurora_admin
+    /// scheduler_snapshot` on a lone scheduler).
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        let (done, rx) = oneshot::channel();
+        let _ = self.tx.send(Message::Checkpoint(done));
+        rx.await.unwrap_or(Err(StoreError::Closed))
+    }
+
     /// The index of the last replicated-log entry in the file (0: none), after every write
     /// queued before it.
     pub async fn applied_index(&self) -> Result<u64, StoreError> {
@@ -231,6 +239,40 @@ fn load(conn: &Connection) -> Result<Snapshot, StoreError> {
         job_configs: column(conn, "SELECT config FROM job_configs")?,
         updates: column(conn, "SELECT body FROM job_updates")?,
     })
+}
+
+/// Copies the store at `db` to a new file `dest` (SQLite's online backup: consistent, while the
+/// writer goes on), made with mode 0600.
+pub fn backup(db: &Path, dest: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let conn = Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(StoreError::read)?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dest)
+        .map_err(|e| StoreError::Write(format!("creating {}: {e}", dest.display())))?;
+    conn.backup(rusqlite::MAIN_DB, dest, rusqlite::backup::NO_PROGRESS)
+        .map_err(|e| StoreError::Write(format!("backing up to {}: {e}", dest.display())))
+}
+
+/// Everything a backup file (or any store file) holds, read without changing it. A file of
+/// another schema version is refused.
+pub fn read_backup(path: &Path) -> Result<Snapshot, StoreError> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| StoreError::Read(format!("{}: {e}", path.display())))?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(StoreError::read)?;
+    if version != schema::VERSION as i64 {
+        return Err(StoreError::Read(format!(
+            "{} has schema version {version}; this scheduler reads {}",
+            path.display(),
+            schema::VERSION
+        )));
+    }
+    load(&conn)
 }
 
 /// Looks a token up by hash in the store at `path`, read-only: how a running scheduler finds a

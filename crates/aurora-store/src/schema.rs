@@ -25,6 +25,9 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE replication (id INTEGER PRIMARY KEY CHECK (id = 0), applied INTEGER NOT NULL);",
 ];
 
+/// The schema version a migrated file has.
+pub const VERSION: usize = MIGRATIONS.len();
+
 /// WAL so readers never block the writer; `synchronous = FULL` so a commit is on disk (and
 /// survives a power cut, not only a crash) before it is acknowledged.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {

@@ -548,3 +548,39 @@ async fn a_follower_applies_the_log_in_order_and_installs_snapshots() {
     assert_eq!(ids(&after), ["t-a"]);
     assert_eq!(reopened.load().await.unwrap().1, 40);
 }
+
+#[test]
+fn a_backup_holds_the_state_at_its_time_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let (store, _) = Store::open(&db).unwrap();
+    store
+        .apply(vec![
+            StoreOp::SaveJob {
+                config: Box::new(job("a")),
+            },
+            StoreOp::SaveTask {
+                task: Box::new(task("t1", "a")),
+            },
+        ])
+        .unwrap();
+    let dest = dir.path().join("backup.db");
+    backup(&db, &dest).unwrap();
+    store
+        .apply(vec![StoreOp::RemoveTask {
+            task_id: "t1".into(),
+        }])
+        .unwrap();
+    let snapshot = read_backup(&dest).unwrap();
+    assert_eq!(snapshot.jobs.len(), 1);
+    assert_eq!(snapshot.tasks[0].task_id, "t1");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // Never over an existing file; a file that is no store is refused.
+    assert!(backup(&db, &dest).is_err());
+    std::fs::write(dir.path().join("junk.db"), b"not sqlite").unwrap();
+    assert!(read_backup(&dir.path().join("junk.db")).is_err());
+}

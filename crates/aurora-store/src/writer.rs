@@ -41,6 +41,8 @@ pub(crate) enum Message {
     Load(Reply<(Snapshot, u64)>),
     /// The index of the last log entry in the file.
     Applied(Reply<u64>),
+    /// Moves the write-ahead log into the file and truncates it.
+    Checkpoint(Reply<()>),
     /// Replaces everything stored by a snapshot of the replicated state at `index` (a follower
     /// too far behind the log, or a recovery).
     Replace {
@@ -90,6 +92,12 @@ pub(crate) fn run(mut conn: Connection, rx: mpsc::Receiver<Message>) {
             Message::Lead(replicator) => log = Some(replicator),
             Message::Load(done) => {
                 let _ = done.send(load(&conn).and_then(|s| Ok((s, applied_index(&conn)?))));
+            }
+            Message::Checkpoint(done) => {
+                let r = conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                    .map_err(StoreError::write);
+                let _ = done.send(r);
             }
             Message::Applied(done) => {
                 let _ = done.send(applied_index(&conn));

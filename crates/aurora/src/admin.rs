@@ -1,7 +1,10 @@
 //! `aurora_admin`'s verbs, with Aurora's argument forms: `host_drain --hosts=H1,H2 CLUSTER`,
 //! `host_maintenance_status --hosts=... CLUSTER`, `host_activate --hosts=... CLUSTER`, and
 //! `hosts CLUSTER` listing agents, their attributes, resources used and free, and state; and
-//! `token issue|list|revoke` for users' tokens.
+//! `token issue|list|revoke` for users' tokens; and the scheduler's storage: `scheduler_backup_now`,
+//! `scheduler_list_backups`, `scheduler_stage_recovery`, `scheduler_print_recovery_tasks`,
+//! `scheduler_delete_recovery_tasks`, `scheduler_commit_recovery`, `scheduler_unload_recovery`,
+//! `scheduler_snapshot` (Aurora's names and arguments).
 
 use crate::clusters::Clusters;
 use crate::commands::{client_for, poll};
@@ -219,4 +222,67 @@ mod tests {
              h1    ACTIVE  2      1.50/4.00 (2.50 free)  1024/4096 MB (3072 free)  0/10240 MB (10240 free)  cgroup-v1  rack=r1\n"
         );
     }
+}
+
+/// The scheduler's storage commands (`aurora_admin scheduler_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageCommand {
+    BackupNow,
+    ListBackups,
+    StageRecovery(String),
+    PrintRecoveryTasks,
+    DeleteRecoveryTasks(Vec<String>),
+    CommitRecovery,
+    UnloadRecovery,
+    Snapshot,
+}
+
+/// Runs one storage command against `cluster`'s scheduler and prints what it did.
+pub async fn storage(cluster: &str, command: StorageCommand) -> anyhow::Result<()> {
+    let clusters = Clusters::load()?;
+    let (client, _) = client_for(&clusters, cluster)?;
+    let staged = |s: aurora_api::RecoveryStatus| {
+        format!(
+            "recovery from {}: {} job(s), {} task(s)",
+            s.backup, s.jobs, s.tasks
+        )
+    };
+    match command {
+        StorageCommand::BackupNow => {
+            let b = client.backup_now().await?;
+            println!("Backup complete: {}", b.backup);
+        }
+        StorageCommand::ListBackups => {
+            let list = client.backups().await?.backups;
+            println!("{} backups found:", list.len());
+            for b in list {
+                println!("\t{b}");
+            }
+        }
+        StorageCommand::StageRecovery(backup) => {
+            let s = client.stage_recovery(&backup).await?;
+            println!("Staged {}", staged(s));
+        }
+        StorageCommand::PrintRecoveryTasks => {
+            for t in client.recovery_tasks().await? {
+                println!("{}\t{}/{}\t{}", t.task_id, t.job, t.instance, t.status);
+            }
+        }
+        StorageCommand::DeleteRecoveryTasks(ids) => {
+            let s = client.delete_recovery_tasks(&ids).await?;
+            println!("Staged {}", staged(s));
+        }
+        StorageCommand::CommitRecovery => {
+            let s = client.commit_recovery().await?;
+            println!("Committed {}; the scheduler restarts to load it", staged(s));
+        }
+        StorageCommand::UnloadRecovery => {
+            client.unload_recovery().await?;
+            println!("Recovery unloaded");
+        }
+        StorageCommand::Snapshot => {
+            println!("{}", client.snapshot().await?.message);
+        }
+    }
+    Ok(())
 }

@@ -464,3 +464,86 @@ fn a_paused_leader_is_replaced_and_acknowledges_nothing_once_resumed() {
     ha.spawn(leader);
     assert_eq!(ha.one_leader(), new_leader);
 }
+
+#[test]
+fn a_backup_restored_with_the_recovery_commands_brings_back_its_jobs() {
+    let Some(mut ha) = Ha::start() else {
+        return;
+    };
+    let leader = ha.one_leader();
+    let uris: Vec<String> = (0..3).map(|i| format!("\"{}\"", ha.url(i))).collect();
+    let home = home_with_clusters_json(
+        &ha.url(leader),
+        &format!(", \"scheduler_uris\": [{}]", uris.join(",")),
+    );
+    let admin = |args: &[&str]| {
+        let out = run_watched(
+            client_command("aurora_admin", home.path()).args(args),
+            || ha.logs(),
+        );
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = Client::new(&ha.url(leader));
+    for name in ["keep", "pruned"] {
+        rt.block_on(client.create_job(job_named(name))).unwrap();
+    }
+    let taken = admin(&["scheduler_backup_now", "devcluster"]);
+    let backup = taken
+        .trim()
+        .strip_prefix("Backup complete: ")
+        .unwrap_or_else(|| panic!("{taken}"))
+        .to_owned();
+    rt.block_on(client.create_job(job_named("later"))).unwrap();
+    assert!(admin(&["scheduler_list_backups", "devcluster"]).contains(&backup));
+
+    assert!(
+        admin(&["scheduler_stage_recovery", "devcluster", &backup]).contains("2 job(s), 2 task(s)")
+    );
+    let tasks = admin(&["scheduler_print_recovery_tasks", "devcluster"]);
+    let pruned: String = tasks
+        .lines()
+        .find(|l| l.contains("www-data/prod/pruned/0"))
+        .and_then(|l| l.split('\t').next())
+        .unwrap_or_else(|| panic!("{tasks}"))
+        .to_owned();
+    assert!(
+        admin(&["scheduler_delete_recovery_tasks", "devcluster", &pruned])
+            .contains("2 job(s), 1 task(s)")
+    );
+    assert!(admin(&["scheduler_commit_recovery", "devcluster"]).contains("restarts"));
+    // The leader restarts (exit 75) to load it; another leads, from the replicated log.
+    let status = ha.schedulers[leader]
+        .child
+        .as_mut()
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert_eq!(status.code(), Some(75), "{}", ha.logs());
+    ha.schedulers[leader].child = None;
+    let new_leader = ha.one_leader();
+    assert_ne!(new_leader, leader);
+    let stored = stored_jobs(&ha.url(new_leader));
+    assert_eq!(
+        stored,
+        BTreeSet::from(["keep".to_owned(), "pruned".to_owned()]),
+        "the backup's jobs, and not the later one"
+    );
+    let client = Client::new(&ha.url(new_leader));
+    let key = |n: &str| aurora_model::JobKey::new("www-data", "prod", n).unwrap();
+    let kept = rt.block_on(client.job(&key("keep"))).unwrap();
+    assert_eq!(kept.tasks.len(), 1);
+    let pruned_job = rt.block_on(client.job(&key("pruned"))).unwrap();
+    assert!(
+        pruned_job.tasks.iter().all(|t| t.task_id != pruned),
+        "a deleted recovery task came back: {:?}",
+        pruned_job.tasks
+    );
+    // The restarted scheduler follows, its replica holding the recovery too.
+    ha.spawn(leader);
+    assert_eq!(ha.one_leader(), new_leader);
+}

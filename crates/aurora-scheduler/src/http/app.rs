@@ -25,6 +25,10 @@ pub struct App {
     pub failed_lookups: super::auth::FailedLookups,
     /// The Unix accounts a role may name ([`App::check_task_user`]).
     pub task_users: aurora_model::task_user::TaskUserPolicy,
+    /// Backups and the staged recovery (`storage`).
+    pub storage: Arc<crate::storage::Storage>,
+    /// With several schedulers: wakes the writer of snapshots into etcd.
+    pub snapshot_now: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// How an [`App`] is set up around its core.
@@ -35,6 +39,8 @@ pub struct AppOptions {
     pub audit_log: Option<PathBuf>,
     /// The Unix accounts a role may name.
     pub task_users: aurora_model::task_user::TaskUserPolicy,
+    pub storage: Arc<crate::storage::Storage>,
+    pub snapshot_now: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// Why the HTTP side cannot start.
@@ -69,6 +75,8 @@ impl App {
             audit,
             failed_lookups: Default::default(),
             task_users: o.task_users,
+            storage: o.storage,
+            snapshot_now: o.snapshot_now,
         }))
     }
 
@@ -152,6 +160,8 @@ mod tests {
             db: dir.path().join("s.db"),
             audit_log,
             task_users: Default::default(),
+            storage: crate::storage::Storage::beside(&dir.path().join("s.db")),
+            snapshot_now: None,
         };
         let missing = dir.path().join("no-such-dir/audit.log");
         assert!(matches!(

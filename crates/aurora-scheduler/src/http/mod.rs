@@ -45,6 +45,14 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     (routes::MAINTENANCE, "get"),
     (routes::MAINTENANCE_DRAIN, "post"),
     (routes::MAINTENANCE_ACTIVATE, "post"),
+    (routes::BACKUPS, "get"),
+    (routes::BACKUPS, "post"),
+    (routes::RECOVERY, "post"),
+    (routes::RECOVERY, "delete"),
+    (routes::RECOVERY_TASKS, "get"),
+    (routes::RECOVERY_TASKS_DELETE, "post"),
+    (routes::RECOVERY_COMMIT, "post"),
+    (routes::SNAPSHOT, "post"),
     (routes::TOKENS, "get"),
     (routes::TOKENS, "post"),
     (routes::TOKEN, "delete"),
@@ -110,6 +118,21 @@ pub fn router(app: Arc<App>) -> Router {
         .route(routes::MAINTENANCE, get(api::maintenance_status))
         .route(routes::MAINTENANCE_DRAIN, post(api::drain_hosts))
         .route(routes::MAINTENANCE_ACTIVATE, post(api::activate_hosts))
+        .route(
+            routes::BACKUPS,
+            get(api::list_backups).post(api::backup_now),
+        )
+        .route(
+            routes::RECOVERY,
+            post(api::stage_recovery).delete(api::unload_recovery),
+        )
+        .route(routes::RECOVERY_TASKS, get(api::recovery_tasks))
+        .route(
+            routes::RECOVERY_TASKS_DELETE,
+            post(api::delete_recovery_tasks),
+        )
+        .route(routes::RECOVERY_COMMIT, post(api::commit_recovery))
+        .route(routes::SNAPSHOT, post(api::snapshot))
         .route(routes::TOKENS, get(api::list_tokens).post(api::issue_token))
         .route(routes::TOKEN, axum::routing::delete(api::revoke_token))
         .route(routes::TASK, get(api::get_task))

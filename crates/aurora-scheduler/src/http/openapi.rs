@@ -35,8 +35,68 @@ pub fn document() -> Value {
     json!({
         "openapi": "3.0.3",
         "info": { "title": "Aurora-compatible scheduler API", "version": "1" },
-        "paths": paths(),
-        "components": { "schemas": schemas() }
+        "paths": merged(paths(), storage_paths()),
+        "components": { "schemas": merged(schemas(), storage_schemas()) }
+    })
+}
+
+/// `a`'s keys and `b`'s (two objects; the macro's recursion limit keeps each literal small).
+fn merged(mut a: Value, b: Value) -> Value {
+    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+    a
+}
+
+/// Backups, recovery and snapshots: administrators only.
+fn storage_paths() -> Value {
+    let status = || {
+        answer(
+            "The staged recovery: its backup, jobs and tasks",
+            Some("RecoveryStatus"),
+        )
+    };
+    json!({
+        (routes::BACKUPS): {
+            "get": { "summary": "The scheduler's backups, oldest first (`aurora_admin scheduler_list_backups`)",
+                     "responses": { "200": answer("Backups", Some("BackupList")), "401": errors(), "403": errors() } },
+            "post": { "summary": "Back up the state now (`aurora_admin scheduler_backup_now`)",
+                      "responses": { "200": answer("The backup's name", Some("BackupTaken")), "401": errors(), "403": errors() } }
+        },
+        (routes::RECOVERY): {
+            "post": { "summary": "Stage a backup for recovery (`aurora_admin scheduler_stage_recovery`)", "requestBody": body("StageRecoveryRequest"),
+                      "responses": { "200": status(), "400": errors(), "404": errors() } },
+            "delete": { "summary": "Unload the staged recovery (`aurora_admin scheduler_unload_recovery`)",
+                        "responses": { "200": { "description": "Unloaded" }, "409": errors() } }
+        },
+        (routes::RECOVERY_TASKS): {
+            "get": { "summary": "The staged recovery's tasks (`aurora_admin scheduler_print_recovery_tasks`)",
+                     "responses": { "200": { "description": "Tasks", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/RecoveryTask" } } } } }, "409": errors() } }
+        },
+        (routes::RECOVERY_TASKS_DELETE): {
+            "post": { "summary": "Remove tasks from the staged recovery (`aurora_admin scheduler_delete_recovery_tasks`)", "requestBody": body("DeleteRecoveryTasksRequest"),
+                      "responses": { "200": status(), "409": errors() } }
+        },
+        (routes::RECOVERY_COMMIT): {
+            "post": { "summary": "Replace the state by the staged recovery's, then restart (`aurora_admin scheduler_commit_recovery`)",
+                      "responses": { "200": status(), "409": errors() } }
+        },
+        (routes::SNAPSHOT): {
+            "post": { "summary": "Snapshot the state now: into etcd with several schedulers, a checkpoint of the store's log otherwise (`aurora_admin scheduler_snapshot`)",
+                      "responses": { "200": answer("What was done", Some("SnapshotTaken")), "401": errors(), "403": errors() } }
+        }
+    })
+}
+
+fn storage_schemas() -> Value {
+    json!({
+        "BackupList": { "type": "object", "properties": { "backups": { "type": "array", "items": { "type": "string" } } } },
+        "BackupTaken": { "type": "object", "properties": { "backup": { "type": "string" } } },
+        "StageRecoveryRequest": { "type": "object", "required": ["backup"], "properties": { "backup": { "type": "string" } } },
+        "RecoveryStatus": { "type": "object", "properties": { "backup": { "type": "string" }, "jobs": { "type": "integer" }, "tasks": { "type": "integer" } } },
+        "RecoveryTask": { "type": "object", "properties": { "task_id": { "type": "string" }, "job": { "type": "string" }, "instance": { "type": "integer" }, "status": { "type": "string" } } },
+        "DeleteRecoveryTasksRequest": { "type": "object", "required": ["task_ids"], "properties": { "task_ids": { "type": "array", "items": { "type": "string" } } } },
+        "SnapshotTaken": { "type": "object", "properties": { "message": { "type": "string" } } }
     })
 }
 

@@ -1,6 +1,7 @@
 //! `aurora_admin`: the operators' client, with Aurora's argument forms
 //! (`aurora_admin host_drain --hosts=H1,H2 CLUSTER`). Verbs live in `aurora::admin`.
 
+use aurora::admin::{StorageCommand, storage};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -53,6 +54,34 @@ enum Verb {
     /// Users' tokens.
     #[command(subcommand)]
     Token(TokenVerb),
+    /// Back up the scheduler's state now.
+    #[command(name = "scheduler_backup_now")]
+    SchedulerBackupNow { cluster: String },
+    /// List the scheduler's backups.
+    #[command(name = "scheduler_list_backups")]
+    SchedulerListBackups { cluster: String },
+    /// Load a backup as a recovery to inspect, prune and commit.
+    #[command(name = "scheduler_stage_recovery")]
+    SchedulerStageRecovery { cluster: String, backup_id: String },
+    /// Print the tasks of the staged recovery.
+    #[command(name = "scheduler_print_recovery_tasks")]
+    SchedulerPrintRecoveryTasks { cluster: String },
+    /// Remove tasks (comma-separated ids) from the staged recovery.
+    #[command(name = "scheduler_delete_recovery_tasks")]
+    SchedulerDeleteRecoveryTasks {
+        cluster: String,
+        #[arg(value_delimiter = ',')]
+        task_ids: Vec<String>,
+    },
+    /// Replace the scheduler's state by the staged recovery's; the scheduler restarts.
+    #[command(name = "scheduler_commit_recovery")]
+    SchedulerCommitRecovery { cluster: String },
+    /// Drop the staged recovery.
+    #[command(name = "scheduler_unload_recovery")]
+    SchedulerUnloadRecovery { cluster: String },
+    /// Snapshot the scheduler's state now (into etcd with several schedulers).
+    #[command(name = "scheduler_snapshot")]
+    SchedulerSnapshot { cluster: String },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +151,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Verb::Token(TokenVerb::Revoke { id, cluster }) => {
             aurora::admin::token_revoke(cluster.as_deref(), &id).await
         }
+        Verb::SchedulerBackupNow { cluster } => storage(&cluster, StorageCommand::BackupNow).await,
+        Verb::SchedulerListBackups { cluster } => {
+            storage(&cluster, StorageCommand::ListBackups).await
+        }
+        Verb::SchedulerStageRecovery { cluster, backup_id } => {
+            storage(&cluster, StorageCommand::StageRecovery(backup_id)).await
+        }
+        Verb::SchedulerPrintRecoveryTasks { cluster } => {
+            storage(&cluster, StorageCommand::PrintRecoveryTasks).await
+        }
+        Verb::SchedulerDeleteRecoveryTasks { cluster, task_ids } => {
+            storage(&cluster, StorageCommand::DeleteRecoveryTasks(task_ids)).await
+        }
+        Verb::SchedulerCommitRecovery { cluster } => {
+            storage(&cluster, StorageCommand::CommitRecovery).await
+        }
+        Verb::SchedulerUnloadRecovery { cluster } => {
+            storage(&cluster, StorageCommand::UnloadRecovery).await
+        }
+        Verb::SchedulerSnapshot { cluster } => storage(&cluster, StorageCommand::Snapshot).await,
     }
 }
 

@@ -12,6 +12,7 @@ mod cron;
 mod hosts;
 mod jobs;
 mod metrics;
+mod storage;
 mod tasks;
 mod tokens;
 mod updates;
@@ -23,6 +24,10 @@ pub use jobs::{
     list_roles,
 };
 pub use metrics::metrics;
+pub use storage::{
+    backup_now, commit_recovery, delete_recovery_tasks, list_backups, recovery_tasks, snapshot,
+    stage_recovery, unload_recovery,
+};
 pub use tasks::{
     FileQuery, LogQuery, get_task, task_file_content, task_files, task_logs, task_processes,
 };

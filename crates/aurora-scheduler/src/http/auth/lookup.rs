@@ -168,6 +168,8 @@ mod tests {
             db,
             audit_log: None,
             task_users: Default::default(),
+            storage: crate::storage::Storage::beside(&dir.join("s.db")),
+            snapshot_now: None,
         };
         App::new(core, options).expect("an app")
     }
