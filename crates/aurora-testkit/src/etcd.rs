@@ -18,6 +18,8 @@ pub struct EtcdCluster {
     members: Vec<Option<Child>>,
     client_ports: Vec<u16>,
     peer_ports: Vec<u16>,
+    /// Addresses clients may use besides 127.0.0.1 (a network namespace's host end).
+    extra_addresses: Vec<String>,
     _ports: PortBlock,
 }
 
@@ -34,6 +36,12 @@ impl EtcdCluster {
     /// A healthy cluster of `n` members (at most 8), or `None` where etcd is not installed
     /// (a failure instead when [`REQUIRE`] is set).
     pub fn start(n: usize) -> Option<EtcdCluster> {
+        Self::start_on(n, &[])
+    }
+
+    /// As [`EtcdCluster::start`], clients reaching it on `addresses` too (each member on its
+    /// port there).
+    pub fn start_on(n: usize, addresses: &[&str]) -> Option<EtcdCluster> {
         assert!((1..=8).contains(&n), "1 to 8 members");
         if program("etcd").is_none() {
             assert!(
@@ -51,6 +59,7 @@ impl EtcdCluster {
             members: (0..n).map(|_| None).collect(),
             client_ports,
             peer_ports,
+            extra_addresses: addresses.iter().map(|a| a.to_string()).collect(),
             _ports: ports,
         };
         for i in 0..n {
@@ -73,6 +82,15 @@ impl EtcdCluster {
         self.endpoints().join(",")
     }
 
+    /// The client URLs on `address` (one given to [`EtcdCluster::start_on`]), comma-separated.
+    pub fn endpoints_on(&self, address: &str) -> String {
+        self.client_ports
+            .iter()
+            .map(|p| format!("http://{address}:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     fn member_dir(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("m{i}"))
     }
@@ -84,7 +102,12 @@ impl EtcdCluster {
             .enumerate()
             .map(|(j, p)| format!("m{j}=http://127.0.0.1:{p}"))
             .collect();
-        let client = format!("http://127.0.0.1:{}", self.client_ports[i]);
+        let port = self.client_ports[i];
+        let client = std::iter::once("127.0.0.1".to_owned())
+            .chain(self.extra_addresses.iter().cloned())
+            .map(|a| format!("http://{a}:{port}"))
+            .collect::<Vec<_>>()
+            .join(",");
         let peer = format!("http://127.0.0.1:{}", self.peer_ports[i]);
         let log = std::fs::File::create(self.dir.path().join(format!("m{i}.log")))
             .expect("etcd's log file");

@@ -12,7 +12,8 @@
 //!   drop; [`env`] (the CLI's single-machine cluster, blocking) and [`cluster`] (the same over
 //!   HTTP, async) build on it;
 //! - [`browser`]: headless Chromium over WebDriver; [`kdc`]: a throw-away MIT Kerberos realm;
-//!   [`etcd`]: a throw-away etcd cluster of several members on loopback;
+//!   [`etcd`]: a throw-away etcd cluster of several members on loopback; [`netns`]: test hosts
+//!   in network namespaces, to cut off;
 //! - [`tidy`]: the checks that keep the code base to the map in `docs/architecture.md`.
 //!
 //! Test support only: this crate is a dev-dependency and is never linked into a binary (its
@@ -26,6 +27,7 @@ pub mod cluster;
 pub mod env;
 pub mod etcd;
 pub mod kdc;
+pub mod netns;
 pub mod ports;
 pub mod procs;
 pub mod scheduler;

@@ -6,12 +6,16 @@
 //! - kill -9 of the leader during a stream of creates: a new leader serves writes within 10 s,
 //!   every acknowledged create is there, the running task is neither restarted nor duplicated;
 //! - 20 rounds of kill -9 of the leader under a stream of creates: no acknowledged write lost;
-//! - a leader paused past its lease (as when cut off) is replaced, and once resumed it
-//!   acknowledges nothing (the fence) and stops.
+//! - a leader paused past its lease is replaced, and once resumed it acknowledges nothing (the
+//!   fence) and stops;
+//! - a leader cut off from etcd (a network namespace whose route to etcd is black-holed) stops
+//!   within its lease and another takes over; started again once it can reach etcd, it follows;
+//! - a backup restored with the recovery commands brings back the jobs it held.
 
 use aurora_client::Client;
 use aurora_model::task::ScheduleStatus;
 use aurora_testkit::etcd::EtcdCluster;
+use aurora_testkit::netns::Netns;
 use aurora_testkit::{
     client_command, example, free_port, home_with_clusters_json, kill_tasks_under, run_watched,
     sibling_bin, text,
@@ -27,8 +31,14 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 struct Scheduler {
     child: Option<Child>,
+    /// The address it listens on (127.0.0.1, or a network namespace's).
+    ip: String,
     port: u16,
     data: PathBuf,
+    /// The etcd endpoints it is given.
+    etcd: String,
+    /// The network namespace it runs in.
+    netns: Option<String>,
 }
 
 /// Three schedulers on one etcd, and (when asked) an agent.
@@ -36,7 +46,7 @@ struct Ha {
     schedulers: Vec<Scheduler>,
     agent: Option<Child>,
     root: tempfile::TempDir,
-    etcd: EtcdCluster,
+    _etcd: EtcdCluster,
 }
 
 impl Drop for Ha {
@@ -57,7 +67,16 @@ impl Drop for Ha {
 
 impl Ha {
     fn start() -> Option<Ha> {
-        let etcd = EtcdCluster::start(3)?;
+        Self::start_with(None)
+    }
+
+    /// Three schedulers; with `net`, the first runs in that network namespace and reaches etcd
+    /// at the host address given.
+    fn start_with(net: Option<(&Netns, &str)>) -> Option<Ha> {
+        let etcd = match net {
+            Some((_, address)) => EtcdCluster::start_on(3, &[address])?,
+            None => EtcdCluster::start(3)?,
+        };
         let root = tempfile::tempdir().unwrap();
         // Tasks run as their role's user (www-data) when the agent runs as root.
         std::fs::set_permissions(
@@ -71,15 +90,28 @@ impl Ha {
             .unwrap();
         let mut ha = Ha {
             schedulers: (0..3)
-                .map(|i| Scheduler {
-                    child: None,
-                    port: free_port(),
-                    data: root.path().join(format!("scheduler{i}")),
+                .map(|i| {
+                    let (ip, etcd_endpoints, netns) = match (i, net) {
+                        (0, Some((ns, address))) => (
+                            ns.ns_ip.clone(),
+                            etcd.endpoints_on(address),
+                            Some(ns.name.clone()),
+                        ),
+                        _ => ("127.0.0.1".to_owned(), etcd.endpoints_flag(), None),
+                    };
+                    Scheduler {
+                        child: None,
+                        ip,
+                        port: free_port(),
+                        data: root.path().join(format!("scheduler{i}")),
+                        etcd: etcd_endpoints,
+                        netns,
+                    }
                 })
                 .collect(),
             agent: None,
             root,
-            etcd,
+            _etcd: etcd,
         };
         for i in 0..3 {
             ha.spawn(i);
@@ -92,7 +124,8 @@ impl Ha {
     }
 
     fn url(&self, i: usize) -> String {
-        format!("http://127.0.0.1:{}", self.schedulers[i].port)
+        let s = &self.schedulers[i];
+        format!("http://{}:{}", s.ip, s.port)
     }
 
     fn all_urls(&self) -> String {
@@ -106,16 +139,28 @@ impl Ha {
             .open(self.root.path().join(format!("scheduler{i}.log")))
             .unwrap();
         let s = &self.schedulers[i];
-        let child = Command::new(sibling_bin("aurora-scheduler"))
-            .args(["--listen", &format!("127.0.0.1:{}", s.port)])
+        let mut cmd = match &s.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns])
+                    .arg(sibling_bin("aurora-scheduler"));
+                c
+            }
+            None => Command::new(sibling_bin("aurora-scheduler")),
+        };
+        let child = cmd
+            .args(["--listen", &format!("{}:{}", s.ip, s.port)])
             .arg("--data-dir")
             .arg(&s.data)
-            .args(["--etcd", &self.etcd.endpoints_flag()])
+            .args(["--etcd", &s.etcd])
             .args(["--etcd-lease-ttl-secs", "2"])
             .arg("--cluster-secret-file")
             .arg(self.secret())
             .args(["--allow-task-user", "www-data"])
             .args(["--agent-lost-timeout-ms", "20000"])
+            // Users' authentication is not what these tests are about (see tests/auth.rs); the
+            // namespace's scheduler listens on an address other than loopback.
+            .arg("--insecure-allow-anonymous")
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
@@ -153,10 +198,10 @@ impl Ha {
     fn leader_health(&self) -> Vec<Option<u16>> {
         (0..3)
             .map(|i| {
-                self.schedulers[i]
-                    .child
-                    .as_ref()
-                    .and_then(|_| http_status(self.schedulers[i].port, "/leaderhealth"))
+                self.schedulers[i].child.as_ref().and_then(|_| {
+                    let s = &self.schedulers[i];
+                    http_status(&s.ip, s.port, "/leaderhealth")
+                })
             })
             .collect()
     }
@@ -198,10 +243,11 @@ impl Ha {
     }
 }
 
-/// The status of `GET path` on 127.0.0.1:port (None when nothing answers).
-fn http_status(port: u16, path: &str) -> Option<u16> {
+/// The status of `GET path` on ip:port (None when nothing answers).
+fn http_status(ip: &str, port: u16, path: &str) -> Option<u16> {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let addr: std::net::SocketAddr = format!("{ip}:{port}").parse().ok()?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
         .ok()?;
@@ -546,4 +592,80 @@ fn a_backup_restored_with_the_recovery_commands_brings_back_its_jobs() {
     // The restarted scheduler follows, its replica holding the recovery too.
     ha.spawn(leader);
     assert_eq!(ha.one_leader(), new_leader);
+}
+
+#[test]
+fn a_leader_cut_off_from_etcd_stops_and_another_takes_over() {
+    let Some(net) = Netns::create(1) else {
+        return;
+    };
+    let etcd_address = net.add_host_address(3);
+    let Some(mut ha) = Ha::start_with(Some((&net, &etcd_address))) else {
+        return;
+    };
+    // The namespace's scheduler leads: the others wait until it does to start.
+    ha.kill9(1);
+    ha.kill9(2);
+    let start = Instant::now();
+    while ha.leader_health()[0] != Some(200) {
+        assert!(start.elapsed() < LIMIT, "it never led\n{}", ha.logs());
+        std::thread::sleep(Duration::from_millis(50)); // its election
+    }
+    ha.spawn(1);
+    ha.spawn(2);
+    assert_eq!(ha.one_leader(), 0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(Client::new(&ha.url(0)).create_job(job_named("before")))
+        .unwrap();
+
+    // Cut off from etcd (clients still reach it).
+    net.blackhole(&etcd_address, true);
+    let cut_at = Instant::now();
+    let new_leader = loop {
+        let health = ha.leader_health();
+        if let Some(i) = (1..3).find(|&i| health[i] == Some(200)) {
+            break i;
+        }
+        assert!(
+            cut_at.elapsed() < LIMIT,
+            "no new leader: {health:?}\n{}",
+            ha.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50)); // the others' election
+    };
+    eprintln!("cut off: another leads {:?} later", cut_at.elapsed());
+    // The cut-off leader acknowledges nothing and stops within its lease (2 s) and a margin.
+    let write = rt.block_on(Client::new(&ha.url(0)).create_job(job_named("stranded")));
+    assert!(
+        write.is_err(),
+        "a leader cut off from etcd acknowledged a write"
+    );
+    let child = ha.schedulers[0].child.as_mut().unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            cut_at.elapsed() < Duration::from_secs(15),
+            "it did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50)); // its lease keeper's verdict
+    };
+    assert!(matches!(status.code(), Some(75) | Some(70)), "{status:?}");
+    ha.schedulers[0].child = None;
+    rt.block_on(Client::new(&ha.url(new_leader)).create_job(job_named("after")))
+        .unwrap();
+
+    // Back on the network and started again (as its supervisor would): it follows.
+    net.blackhole(&etcd_address, false);
+    ha.spawn(0);
+    assert_eq!(ha.one_leader(), new_leader);
+    let stored = stored_jobs(&ha.url(new_leader));
+    assert!(
+        stored.contains("before") && stored.contains("after") && !stored.contains("stranded"),
+        "{stored:?}"
+    );
 }

@@ -11,6 +11,7 @@ use aurora_client::Client;
 use aurora_model::JobKey;
 use aurora_model::host::HostState;
 use aurora_model::task::ScheduleStatus;
+use aurora_testkit::netns::Netns;
 use aurora_testkit::{
     checkpoint_groups, client_command, free_port, home_with_clusters_json, kill_tasks_under,
     run_watched, sibling_bin, text,
@@ -517,97 +518,9 @@ async fn three_agents_constraints_loss_partition_drain_and_restart() {
 
 /// A network namespace with a veth pair to the host: `host_ip` on the host's side, `ns_ip`
 /// inside. Deleted (with its link) on drop.
-struct Netns {
-    name: String,
-    host_link: String,
-    host_ip: String,
-    ns_ip: String,
-}
-
-fn ip(args: &[&str]) -> bool {
-    Command::new("ip")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-impl Netns {
-    /// `None` where namespaces cannot be made (not root, no iproute2).
-    fn create() -> Option<Netns> {
-        let id = std::process::id();
-        let n = Netns {
-            name: format!("aurora-{id}"),
-            host_link: format!("avh{}", id % 100_000),
-            host_ip: format!("10.{}.{}.1", 200 + id % 50, id % 250),
-            ns_ip: format!("10.{}.{}.2", 200 + id % 50, id % 250),
-        };
-        let ns_link = format!("avn{}", id % 100_000);
-        let ok = ip(&["netns", "add", &n.name])
-            && ip(&[
-                "link",
-                "add",
-                &n.host_link,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &ns_link,
-            ])
-            && ip(&["link", "set", &ns_link, "netns", &n.name])
-            && ip(&[
-                "addr",
-                "add",
-                &format!("{}/24", n.host_ip),
-                "dev",
-                &n.host_link,
-            ])
-            && ip(&["link", "set", &n.host_link, "up"])
-            && ip(&[
-                "netns",
-                "exec",
-                &n.name,
-                "ip",
-                "addr",
-                "add",
-                &format!("{}/24", n.ns_ip),
-                "dev",
-                &ns_link,
-            ])
-            && ip(&[
-                "netns", "exec", &n.name, "ip", "link", "set", &ns_link, "up",
-            ])
-            && ip(&["netns", "exec", &n.name, "ip", "link", "set", "lo", "up"]);
-        ok.then_some(n)
-    }
-
-    /// Cuts (`false`) or restores (`true`) the link between the namespace and the host.
-    fn link(&self, up: bool) {
-        assert!(ip(&[
-            "link",
-            "set",
-            &self.host_link,
-            if up { "up" } else { "down" }
-        ]));
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        ip(&["link", "del", &self.host_link]);
-        ip(&["netns", "del", &self.name]);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_cut_off_by_the_network_is_replaced_and_its_copy_killed_when_it_returns() {
-    let Some(net) = Netns::create() else {
-        assert!(
-            !nix::unistd::geteuid().is_root() || std::env::var_os("AURORA_REQUIRE_NETNS").is_none(),
-            "cannot create a network namespace as root: is iproute2 installed?"
-        );
-        eprintln!("SKIPPED: network namespaces need root and iproute2");
+    let Some(net) = Netns::create(0) else {
         return;
     };
     // The scheduler listens on every address; agents authenticate with the cluster secret.
