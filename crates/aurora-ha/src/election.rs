@@ -79,14 +79,20 @@ pub async fn lead(
         .ok_or_else(|| HaError::Log("etcd elected this scheduler without a key".into()))?;
     // The previous leader's key is gone, so nothing more can be appended by it: the log as read
     // now is complete.
-    let applied = catch_up(&mut client, &options.prefix, store, timeout).await?;
-    store.lead(Box::new(EtcdLog::new(
-        client.clone(),
-        keys.clone(),
-        key.clone(),
-        applied + 1,
-        timeout,
-    )));
+    let mut applied = catch_up(&mut client, &options.prefix, store, timeout).await?;
+    let mut log = EtcdLog::new(client.clone(), keys.clone(), key.clone(), applied + 1, timeout);
+    if applied == 0 {
+        // A new cluster: whatever this scheduler's store holds (a single scheduler's state
+        // turned into a cluster's, a first token) becomes the cluster's, as snapshot 0 and an
+        // empty entry 1 after it, so that every follower starts from it.
+        crate::snapshot::write(&mut client, &keys, &key, store, timeout, 0).await?;
+        applied = log
+            .append_async(&aurora_store::replication::encode_entry(&[]))
+            .await
+            .map_err(HaError::LostLeadership)?;
+        store.follow(applied, Vec::new()).wait().await?;
+    }
+    store.lead(Box::new(log));
     leader.send_replace(Some(options.advertise.clone()));
     tracing::info!(
         advertise = %options.advertise,

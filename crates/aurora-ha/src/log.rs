@@ -66,7 +66,7 @@ impl EtcdLog {
         }
     }
 
-    async fn append_async(&mut self, entry: &[u8]) -> Result<u64, String> {
+    pub(crate) async fn append_async(&mut self, entry: &[u8]) -> Result<u64, String> {
         let index = self.next;
         let value = if entry.len() <= MAX_VALUE {
             entry.to_vec()
@@ -143,6 +143,13 @@ pub async fn catch_up(
 ) -> Result<u64, HaError> {
     let keys = Keys::new(prefix);
     let mut applied = store.applied_index().await?;
+    if applied == 0 {
+        // A store that never followed this cluster starts from its newest snapshot (whatever
+        // it held before is not the cluster's).
+        if let Some(at) = crate::snapshot::install_newest(client, &keys, store, timeout).await? {
+            applied = at;
+        }
+    }
     loop {
         let resp = within(
             timeout,

@@ -94,7 +94,8 @@ async fn one_leader_a_follower_that_keeps_up_and_a_deposed_leader_that_cannot_wr
         .wait_for(|l| l.as_deref() == Some("http://a:8081"))
         .await
         .unwrap();
-    until_applied(&b, 20).await;
+    // Entry 1 opens the cluster (the first leader's state); A's 20 follow it.
+    until_applied(&b, 21).await;
     assert_eq!(task_ids(&b).await, task_ids(&a).await);
     assert!(!candidate.is_finished(), "two leaders");
 
@@ -123,7 +124,7 @@ async fn one_leader_a_follower_that_keeps_up_and_a_deposed_leader_that_cannot_wr
         .unwrap();
     // B appends after A's entries.
     b.submit(vec![task("after", 10)]).wait().await.unwrap();
-    assert_eq!(b.applied_index().await.unwrap(), 21);
+    assert_eq!(b.applied_index().await.unwrap(), 22);
     assert_eq!(
         aurora_ha::election::current_leader(&mut admin, "/aurora/test", Duration::from_secs(5))
             .await
@@ -141,6 +142,13 @@ async fn entries_over_the_request_limit_and_snapshots_reach_a_new_scheduler() {
     };
     let dir = tempfile::tempdir().unwrap();
     let leader = open(&dir, "leader");
+    // What a single scheduler held before it became a cluster's first leader: every follower
+    // gets it.
+    leader
+        .submit(vec![task("before-ha", 10)])
+        .wait()
+        .await
+        .unwrap();
     let mut opts = options(&etcd, "leader");
     opts.snapshot_every = 10;
     let (seen, _) = watch::channel(None);
@@ -194,9 +202,10 @@ async fn entries_over_the_request_limit_and_snapshots_reach_a_new_scheduler() {
         .wait_for(|l| l.as_deref() == Some("http://leader:8081"))
         .await
         .unwrap();
-    until_applied(&newcomer, 41).await;
+    until_applied(&newcomer, 42).await;
     let ids = task_ids(&newcomer).await;
-    assert_eq!(ids.len(), 340);
+    assert_eq!(ids.len(), 341);
+    assert!(ids.contains(&"before-ha".to_owned()));
     assert_eq!(ids, task_ids(&leader).await);
     candidate.abort();
     drop(leadership);

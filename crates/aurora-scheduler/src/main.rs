@@ -324,6 +324,14 @@ async fn serve(cli: Cli) -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     if let Some(Command::Token(TokenCommand::Issue { user, ttl, bind_ip })) = &cli.command {
+        if !cli.serve.etcd.is_empty() {
+            // This store is one replica: a token written here alone would never reach the
+            // others, and the next log entry from the leader would not know it.
+            eprintln!(
+                "error: with --etcd the state lives in the replicated log: issue tokens with `aurora_admin token issue USER` as an administrator; the very first one is issued (without --etcd) on the data directory of the scheduler started first, before the cluster's first start (docs/ha.md)"
+            );
+            return std::process::ExitCode::from(2);
+        }
         return match issue_token(&cli.serve.data_dir, user, *ttl, *bind_ip).await {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
