@@ -80,7 +80,13 @@ pub async fn lead(
     // The previous leader's key is gone, so nothing more can be appended by it: the log as read
     // now is complete.
     let mut applied = catch_up(&mut client, &options.prefix, store, timeout).await?;
-    let mut log = EtcdLog::new(client.clone(), keys.clone(), key.clone(), applied + 1, timeout);
+    let mut log = EtcdLog::new(
+        client.clone(),
+        keys.clone(),
+        key.clone(),
+        applied + 1,
+        timeout,
+    );
     if applied == 0 {
         // A new cluster: whatever this scheduler's store holds (a single scheduler's state
         // turned into a cluster's, a first token) becomes the cluster's, as snapshot 0 and an
