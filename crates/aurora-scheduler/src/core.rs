@@ -43,6 +43,8 @@ pub struct Core {
     /// How often agents' command streams carry a heartbeat, which agents answer: often enough that
     /// a live agent is never taken for lost.
     pub heartbeat: std::time::Duration,
+    /// With several schedulers: the URL this one leads as (the web UI shows it).
+    pub leading_as: std::sync::OnceLock<String>,
 }
 
 /// How a [`Core`] is set up, beyond its state and store.
@@ -127,6 +129,7 @@ impl Core {
             cluster: o.cluster,
             cluster_secret: o.cluster_secret,
             heartbeat: o.heartbeat,
+            leading_as: std::sync::OnceLock::new(),
         })
     }
 

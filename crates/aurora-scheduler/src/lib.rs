@@ -283,6 +283,7 @@ async fn start_ha(
         let started = async {
             let (snapshot, _) = store.load().await?;
             let core = build_core(&config, cluster_secret, store.clone(), snapshot);
+            let _ = core.leading_as.set(options.advertise.clone());
             lead(
                 &config,
                 core,

@@ -404,9 +404,37 @@ fn one_leader_a_follower_redirects_and_a_killed_leader_loses_nothing() {
         );
         std::thread::sleep(Duration::from_millis(50)); // the agent re-registers
     }
+    // The web UI says which scheduler leads (the one serving it; a follower redirects there).
+    let page = rt
+        .block_on(async {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::limited(3))
+                .build()
+                .unwrap()
+                .get(format!(
+                    "{}/scheduler",
+                    ha.url(leader_or_next(leader, new_leader))
+                ))
+                .send()
+                .await?
+                .text()
+                .await
+        })
+        .unwrap();
+    assert!(
+        page.contains(&format!("leader: {}", ha.url(new_leader))),
+        "{page}"
+    );
     // The killed scheduler comes back as a follower.
     ha.spawn(leader);
     assert_eq!(ha.one_leader(), new_leader);
+}
+
+/// A scheduler still running other than the new leader (a follower), to be redirected.
+fn leader_or_next(killed: usize, leader: usize) -> usize {
+    (0..3)
+        .find(|&i| i != killed && i != leader)
+        .unwrap_or(leader)
 }
 
 #[test]

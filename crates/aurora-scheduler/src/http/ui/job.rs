@@ -6,6 +6,7 @@ use super::{
     AppState, Crumb, EventChip, PAGE_SIZE, When, job_crumbs, job_href, job_scoped_page, link,
     task_href, timeline,
 };
+use crate::http::ui::Header;
 use crate::state::State;
 use crate::views;
 use askama::Template;
@@ -62,7 +63,7 @@ pub struct Pager {
 #[derive(Template)]
 #[template(path = "job.html")]
 pub struct JobPage<'a> {
-    cluster: &'a str,
+    cluster: Header<'a>,
     crumbs: Vec<Crumb>,
     key: String,
     kind: String,
@@ -265,7 +266,7 @@ fn settings(config: &aurora_model::Job, total: u32) -> Vec<(String, String)> {
 /// [`views::MAX_PAGE`]); `None` when there is no such job.
 pub fn job_page<'a>(
     state: &State,
-    cluster: &'a str,
+    cluster: impl Into<Header<'a>>,
     key: &JobKey,
     page: u32,
     per_page: u32,
@@ -278,7 +279,7 @@ pub fn job_page<'a>(
     let instances = views::instance_page(state, key, offset, per_page)?;
     let total = instances.total;
     Some(JobPage {
-        cluster,
+        cluster: cluster.into(),
         crumbs: job_crumbs(key),
         key: key.to_string(),
         kind: kind(&summary),
@@ -314,7 +315,7 @@ pub async fn job(
         |state, key| {
             job_page(
                 state,
-                &core.cluster,
+                core.header(),
                 key,
                 q.page.unwrap_or(0),
                 q.per_page.unwrap_or(PAGE_SIZE),

@@ -3,6 +3,7 @@
 
 use super::{AppState, Crumb, error_page, render};
 use crate::http::auth::{SESSION_COOKIE, TokenLookupError, token_record};
+use crate::http::ui::Header;
 use askama::Template;
 use axum::extract::{Query, State as AxState};
 use axum::http::{StatusCode, header};
@@ -12,7 +13,7 @@ use serde::Deserialize;
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
-    cluster: &'a str,
+    cluster: Header<'a>,
     crumbs: Vec<Crumb>,
     reason: String,
 }
@@ -26,7 +27,7 @@ pub struct LoginQuery {
 pub async fn login_page(AxState(app): AppState, Query(q): Query<LoginQuery>) -> Response {
     let core = &app.core;
     render(LoginPage {
-        cluster: &core.cluster,
+        cluster: core.header(),
         crumbs: Vec::new(),
         reason: q.reason,
     })
@@ -55,7 +56,7 @@ pub async fn login(
         let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
         if origin != "null" && origin_host != host {
             return error_page(
-                &core.cluster,
+                core.header(),
                 StatusCode::FORBIDDEN,
                 format!("a login form from {origin} is refused: log in from this site"),
             );
@@ -84,26 +85,26 @@ pub async fn login(
         )
             .into_response(),
         Err(e @ TokenLookupError::TooMany { .. }) => {
-            error_page(&core.cluster, StatusCode::TOO_MANY_REQUESTS, e.to_string())
+            error_page(core.header(), StatusCode::TOO_MANY_REQUESTS, e.to_string())
         }
         Err(e @ (TokenLookupError::Store(_) | TokenLookupError::Task(_))) => {
             tracing::error!("{e}");
             error_page(
-                &core.cluster,
+                core.header(),
                 StatusCode::INTERNAL_SERVER_ERROR,
                 e.to_string(),
             )
         }
         Err(TokenLookupError::Denied(d)) => {
             let page = LoginPage {
-                cluster: &core.cluster,
+                cluster: core.header(),
                 crumbs: Vec::new(),
                 reason: d.to_string(),
             };
             match page.render() {
                 Ok(html) => (StatusCode::UNAUTHORIZED, Html(html)).into_response(),
                 Err(e) => error_page(
-                    &core.cluster,
+                    core.header(),
                     StatusCode::INTERNAL_SERVER_ERROR,
                     e.to_string(),
                 ),

@@ -115,24 +115,54 @@ fn render(page: impl Template) -> Response {
     match page.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => error_page(
-            "",
+            "".into(),
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("rendering the page failed: {e}"),
         ),
     }
 }
 
+/// What every page's header says of the cluster: its name, and, with several schedulers, the
+/// one leading (the one serving the page).
+#[derive(Debug, Clone, Copy)]
+pub struct Header<'a> {
+    pub name: &'a str,
+    pub leader: Option<&'a str>,
+}
+
+impl std::fmt::Display for Header<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl<'a> From<&'a str> for Header<'a> {
+    fn from(name: &'a str) -> Self {
+        Header { name, leader: None }
+    }
+}
+
+impl Core {
+    /// This scheduler's page header.
+    pub fn header(&self) -> Header<'_> {
+        Header {
+            name: &self.cluster,
+            leader: self.leading_as.get().map(String::as_str),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    cluster: &'a str,
+    cluster: Header<'a>,
     crumbs: Vec<Crumb>,
     status: u16,
     reason: &'a str,
     message: String,
 }
 
-fn error_page(cluster: &str, status: StatusCode, message: String) -> Response {
+fn error_page(cluster: Header<'_>, status: StatusCode, message: String) -> Response {
     let page = ErrorPage {
         cluster,
         crumbs: Vec::new(),
@@ -148,7 +178,7 @@ fn error_page(cluster: &str, status: StatusCode, message: String) -> Response {
 
 /// An API refusal shown as a page with the same status.
 fn refused(core: &Core, e: ApiError) -> Response {
-    error_page(&core.cluster, e.status, e.message)
+    error_page(core.header(), e.status, e.message)
 }
 
 /// One event in a timeline.
@@ -199,7 +229,7 @@ fn job_scoped_page<P: Template>(
     };
     match page {
         Some(p) => render(p),
-        None => error_page(&core.cluster, StatusCode::NOT_FOUND, missing(&key)),
+        None => error_page(core.header(), StatusCode::NOT_FOUND, missing(&key)),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::{AppState, Crumb, When, crumbs, render};
 use crate::core::Core;
+use crate::http::ui::Header;
 use crate::views;
 use askama::Template;
 use aurora_api::JobSummary;
@@ -12,7 +13,7 @@ use axum::response::{Redirect, Response};
 #[derive(Template)]
 #[template(path = "roles.html")]
 struct RolesPage<'a> {
-    cluster: &'a str,
+    cluster: Header<'a>,
     crumbs: Vec<Crumb>,
     roles: Vec<aurora_api::RoleSummary>,
 }
@@ -25,7 +26,7 @@ pub async fn roles(AxState(app): AppState) -> Response {
     let core = &app.core;
     let roles = views::role_summaries(&core.read());
     render(RolesPage {
-        cluster: &core.cluster,
+        cluster: core.header(),
         crumbs: Vec::new(),
         roles,
     })
@@ -60,7 +61,7 @@ pub(super) fn next_run(s: &JobSummary, now: i64) -> Option<When> {
 #[derive(Template)]
 #[template(path = "jobs.html")]
 struct JobsPage<'a> {
-    cluster: &'a str,
+    cluster: Header<'a>,
     crumbs: Vec<Crumb>,
     title: String,
     jobs: Vec<JobRow>,
@@ -91,7 +92,7 @@ fn jobs_page(core: &Core, role: String, env: Option<String>) -> Response {
         None => role.clone(),
     };
     render(JobsPage {
-        cluster: &core.cluster,
+        cluster: core.header(),
         crumbs: crumbs(&parts),
         title,
         jobs,

@@ -8,6 +8,7 @@ use super::{
 use crate::core::Core;
 use crate::http::error::ApiError;
 use crate::http::sandbox;
+use crate::http::ui::Header;
 use askama::Template;
 use aurora_api::{SandboxListing, routes};
 use axum::extract::{Path, Query, State as AxState};
@@ -18,7 +19,7 @@ use serde::Deserialize;
 #[derive(Template)]
 #[template(path = "log.html")]
 struct LogPage<'a> {
-    cluster: &'a str,
+    cluster: Header<'a>,
     crumbs: Vec<Crumb>,
     title: String,
     /// The API URL the viewer reads (it adds `tail` or `offset`).
@@ -59,7 +60,7 @@ pub async fn log(
     let stream = q.stream.unwrap_or_else(|| "stdout".into());
     if stream != "stdout" && stream != "stderr" {
         return error_page(
-            &core.cluster,
+            core.header(),
             StatusCode::BAD_REQUEST,
             format!("stream must be stdout or stderr, got '{stream}'"),
         );
@@ -76,7 +77,7 @@ pub async fn log(
         "stdout"
     };
     render(LogPage {
-        cluster: &core.cluster,
+        cluster: core.header(),
         crumbs,
         title: format!("{process} · run {run} · {stream}"),
         src: link(
@@ -121,7 +122,7 @@ pub async fn file(
     };
     let content = routes::task_file_content(&task_id);
     render(LogPage {
-        cluster: &core.cluster,
+        cluster: core.header(),
         crumbs,
         src: link(&content, &[("path", &path)]),
         download: link(&content, &[("path", &path), ("download", "true")]),
@@ -143,7 +144,7 @@ pub struct FileRow {
 #[derive(Template)]
 #[template(path = "files.html")]
 struct FilesPage<'a> {
-    cluster: &'a str,
+    cluster: Header<'a>,
     crumbs: Vec<Crumb>,
     task_id: String,
     /// The folder's own path, as links from the sandbox down.
@@ -233,7 +234,7 @@ pub async fn files(
         })
         .collect();
     render(FilesPage {
-        cluster: &core.cluster,
+        cluster: core.header(),
         crumbs,
         task_id,
         trail,

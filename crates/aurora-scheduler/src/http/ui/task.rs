@@ -6,6 +6,7 @@ use super::{
     task_href, timeline,
 };
 use crate::http::sandbox;
+use crate::http::ui::Header;
 use crate::views;
 use askama::Template;
 use aurora_api::{ProcessRecord, TaskView};
@@ -68,7 +69,7 @@ fn process_rows(task_id: &str, processes: Vec<ProcessRecord>, now: i64) -> Vec<P
 #[derive(Template)]
 #[template(path = "task.html")]
 struct TaskPage<'a> {
-    cluster: &'a str,
+    cluster: Header<'a>,
     crumbs: Vec<Crumb>,
     task: TaskView,
     /// The task's JSON (`GET /api/v1/tasks/TASK`).
@@ -95,7 +96,7 @@ pub async fn task(AxState(app): AppState, Path(task_id): Path<String>) -> Respon
     };
     let Some((view, key)) = found else {
         return error_page(
-            &core.cluster,
+            core.header(),
             StatusCode::NOT_FOUND,
             format!("task {task_id} does not exist"),
         );
@@ -122,7 +123,7 @@ pub async fn task(AxState(app): AppState, Path(task_id): Path<String>) -> Respon
         label: format!("instance {}", view.instance),
     });
     render(TaskPage {
-        cluster: &core.cluster,
+        cluster: core.header(),
         crumbs: c,
         api: aurora_api::routes::task(&task_id),
         instance_of: format!("{}/{}", key, view.instance),

@@ -4,6 +4,7 @@
 use super::job::update_href;
 use super::{AppState, Crumb, JobKeyPath, When, job_crumbs, job_href, job_scoped_page, task_href};
 use crate::http::error::ApiError;
+use crate::http::ui::Header;
 use crate::state::{JobEntry, State};
 use crate::views;
 use askama::Template;
@@ -18,7 +19,7 @@ use std::collections::BTreeMap;
 #[derive(Template)]
 #[template(path = "update.html")]
 pub struct UpdatePage<'a> {
-    cluster: &'a str,
+    cluster: Header<'a>,
     crumbs: Vec<Crumb>,
     key: String,
     job_href: String,
@@ -59,7 +60,7 @@ pub struct UpdateEventRow {
 /// The update page's model; `None` when the job has no such update.
 pub fn update_page<'a>(
     state: &State,
-    cluster: &'a str,
+    cluster: impl Into<Header<'a>>,
     key: &JobKey,
     id: &str,
     now: i64,
@@ -75,7 +76,7 @@ pub fn update_page<'a>(
         label: format!("update {}", &id[..id.len().min(8)]),
     });
     Some(UpdatePage {
-        cluster,
+        cluster: cluster.into(),
         crumbs,
         key: key.to_string(),
         job_href: job_href(key),
@@ -217,7 +218,7 @@ pub async fn update(
     job_scoped_page(
         core,
         key,
-        |state, key| update_page(state, &core.cluster, key, &id, core.now_ms()),
+        |state, key| update_page(state, core.header(), key, &id, core.now_ms()),
         |key| format!("job {key} has no update {id}"),
     )
 }
