@@ -74,6 +74,25 @@ fn rebase(url: &reqwest::Url, base: &str) -> Option<reqwest::Url> {
     Some(out)
 }
 
+/// `retry` (a copy of the request sent to `url`) aimed at `to(its URL)` instead (unchanged when
+/// that is `None`), and its URL.
+fn retarget(
+    retry: reqwest::RequestBuilder,
+    url: &str,
+    to: impl FnOnce(&reqwest::Url) -> Option<reqwest::Url>,
+) -> Result<(reqwest::RequestBuilder, String), ClientError> {
+    let (client, request) = retry.build_split();
+    let mut request = request.map_err(|source| ClientError::Transport {
+        url: url.to_owned(),
+        source,
+    })?;
+    if let Some(target) = to(request.url()) {
+        *request.url_mut() = target;
+    }
+    let url = request.url().to_string();
+    Ok((reqwest::RequestBuilder::from_parts(client, request), url))
+}
+
 /// Sends `req` (to `url`, on `schedulers`' current one): a success answer, or the scheduler's
 /// refusal (its JSON `error`). A scheduler that cannot be reached is left for the next one (the
 /// request is sent again there: it never arrived); a `307`/`308` is followed with the same
@@ -98,16 +117,7 @@ pub(crate) async fn send(
                     Some(retry) => {
                         schedulers.next_after(&base);
                         unreachable += 1;
-                        let (client, request) = retry.build_split();
-                        let mut request = request.map_err(|source| ClientError::Transport {
-                            url: url.clone(),
-                            source,
-                        })?;
-                        if let Some(moved) = rebase(request.url(), schedulers.base()) {
-                            *request.url_mut() = moved;
-                        }
-                        url = request.url().to_string();
-                        req = reqwest::RequestBuilder::from_parts(client, request);
+                        (req, url) = retarget(retry, &url, |u| rebase(u, schedulers.base()))?;
                         continue;
                     }
                     None => return Err(ClientError::Transport { url, source }),
@@ -127,14 +137,7 @@ pub(crate) async fn send(
                 .filter(|t| !(resp.url().scheme() == "https" && t.scheme() != "https"));
             if let (Some(target), Some(retry)) = (target, again) {
                 redirects += 1;
-                let (client, request) = retry.build_split();
-                let mut request = request.map_err(|source| ClientError::Transport {
-                    url: url.clone(),
-                    source,
-                })?;
-                url = target.to_string();
-                *request.url_mut() = target;
-                req = reqwest::RequestBuilder::from_parts(client, request);
+                (req, url) = retarget(retry, &url, |_| Some(target))?;
                 continue;
             }
         }

@@ -227,6 +227,13 @@ impl Ha {
         }
     }
 
+    /// Waits for scheduler `i` to stop by itself, with exit status `code`.
+    fn stopped_with(&mut self, i: usize, code: i32) {
+        let status = self.schedulers[i].child.as_mut().unwrap().wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{}", self.logs());
+        self.schedulers[i].child = None;
+    }
+
     fn logs(&self) -> String {
         (0..3)
             .map(|i| {
@@ -521,14 +528,7 @@ fn a_paused_leader_is_replaced_and_acknowledges_nothing_once_resumed() {
         write.join().unwrap().is_err(),
         "the deposed leader acknowledged a write"
     );
-    let status = ha.schedulers[leader]
-        .child
-        .as_mut()
-        .unwrap()
-        .wait()
-        .unwrap();
-    assert_eq!(status.code(), Some(75), "{}", ha.logs());
-    ha.schedulers[leader].child = None;
+    ha.stopped_with(leader, 75);
     let stored = stored_jobs(&ha.url(new_leader));
     assert!(
         stored.contains("after") && !stored.contains("stale"),
@@ -591,14 +591,7 @@ fn a_backup_restored_with_the_recovery_commands_brings_back_its_jobs() {
     );
     assert!(admin(&["scheduler_commit_recovery", "devcluster"]).contains("restarts"));
     // The leader restarts (exit 75) to load it; another leads, from the replicated log.
-    let status = ha.schedulers[leader]
-        .child
-        .as_mut()
-        .unwrap()
-        .wait()
-        .unwrap();
-    assert_eq!(status.code(), Some(75), "{}", ha.logs());
-    ha.schedulers[leader].child = None;
+    ha.stopped_with(leader, 75);
     let new_leader = ha.one_leader();
     assert_ne!(new_leader, leader);
     let stored = stored_jobs(&ha.url(new_leader));

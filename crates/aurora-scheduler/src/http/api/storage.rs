@@ -27,6 +27,18 @@ impl From<StorageError> for ApiError {
     }
 }
 
+/// Runs `f` (file work: copying or reading a whole store) on a blocking thread.
+async fn off_the_workers<T: Send + 'static>(
+    app: &crate::http::App,
+    f: impl FnOnce(&crate::storage::Storage) -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let storage = app.storage.clone();
+    tokio::task::spawn_blocking(move || f(&storage))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(ApiError::from)
+}
+
 /// `aurora_admin scheduler_list_backups`.
 pub async fn list_backups(
     State(app): AppState,
@@ -44,12 +56,7 @@ pub async fn backup_now(
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<BackupTaken>, ApiError> {
     let audit = caller.begin(&app, Action::ManageStorage, None, "backup")?;
-    let storage = app.storage.clone();
-    let taken = tokio::task::spawn_blocking(move || storage.backup_now())
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))
-        .and_then(|r| r.map_err(ApiError::from));
-    let backup = audit.done(taken)?;
+    let backup = audit.done(off_the_workers(&app, |s| s.backup_now()).await)?;
     Ok(Json(BackupTaken { backup }))
 }
 
@@ -66,11 +73,7 @@ pub async fn stage_recovery(
         None,
         format!("stage {}", req.backup),
     )?;
-    let storage = app.storage.clone();
-    let staged = tokio::task::spawn_blocking(move || storage.stage(&req.backup))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))
-        .and_then(|r| r.map_err(ApiError::from));
+    let staged = off_the_workers(&app, move |s| s.stage(&req.backup)).await;
     Ok(Json(audit.done(staged)?))
 }
 
