@@ -45,6 +45,27 @@ pub struct Core {
     pub heartbeat: std::time::Duration,
     /// With several schedulers: the URL this one leads as (the web UI shows it).
     pub leading_as: std::sync::OnceLock<String>,
+    /// What the scheduling rounds did, for `/metrics`.
+    pub rounds: RoundStats,
+}
+
+/// Counters of the scheduling rounds: how many, how long they held the state, how many tasks
+/// they placed (what `aurora-bench` computes placements per second from).
+#[derive(Debug, Default)]
+pub struct RoundStats {
+    pub rounds: std::sync::atomic::AtomicU64,
+    pub nanos: std::sync::atomic::AtomicU64,
+    pub placed: std::sync::atomic::AtomicU64,
+}
+
+impl RoundStats {
+    /// One round that placed `placed` tasks in `took`.
+    pub fn record(&self, placed: usize, took: std::time::Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.rounds.fetch_add(1, Relaxed);
+        self.nanos.fetch_add(took.as_nanos() as u64, Relaxed);
+        self.placed.fetch_add(placed as u64, Relaxed);
+    }
 }
 
 /// How a [`Core`] is set up, beyond its state and store.
@@ -130,6 +151,7 @@ impl Core {
             cluster_secret: o.cluster_secret,
             heartbeat: o.heartbeat,
             leading_as: std::sync::OnceLock::new(),
+            rounds: RoundStats::default(),
         })
     }
 

@@ -438,7 +438,10 @@ async fn schedule_loop(core: Arc<core::Core>, agent_lost_timeout: Duration) {
                 s.cron_tick(now, ids, dirty);
                 s.update_tick(now, ids, dirty);
                 s.retry_kills(now, dirty);
-                Ok(s.schedule(now, dirty))
+                let started = std::time::Instant::now();
+                let placed = s.schedule(now, dirty);
+                core.rounds.record(placed, started.elapsed());
+                Ok(placed)
             })
             .await;
     }

@@ -40,6 +40,17 @@ async fn hello_service_runs_and_its_output_is_readable_through_the_scheduler() {
         "{metrics}"
     );
     assert!(metrics.lines().any(|l| l == "aurora_jobs 1"), "{metrics}");
+    // The task was placed by a scheduling round, which counted it.
+    assert!(
+        metrics.lines().any(|l| l == "aurora_placements_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("aurora_schedule_round_seconds_total ")),
+        "{metrics}"
+    );
     let openapi: Value = c
         .http
         .get(c.url("/api/v1/openapi.json"))
