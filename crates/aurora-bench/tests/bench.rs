@@ -1,0 +1,52 @@
+//! A small run of `aurora-bench` against the real scheduler (built beside it by
+//! `cargo test --workspace`): it connects its hollow agents, gets every task RUNNING, survives the
+//! scheduler's kill -9, and ends with its figures as one JSON object. A test that it works, not a
+//! timed gate: no figure is compared with a target here.
+
+use std::process::Command;
+
+#[test]
+fn a_small_run_reports_every_figure() {
+    let out = Command::new(env!("CARGO_BIN_EXE_aurora-bench"))
+        .args([
+            "--agents",
+            "40",
+            "--tasks",
+            "800",
+            "--instances-per-job",
+            "200",
+        ])
+        .args(["--reads", "20", "--json"])
+        .output()
+        .expect("running aurora-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    let figures: serde_json::Value = serde_json::from_str(last).expect("the last line is JSON");
+    assert_eq!(figures["agents"], 40);
+    assert_eq!(figures["tasks"], 800);
+    assert_eq!(figures["jobs"], 4);
+    for key in [
+        "placements_per_s",
+        "e2e_running_per_s",
+        "create_p99_ms",
+        "read_p99_ms",
+        "restart_s",
+        "reconcile_s",
+        "scheduler_rss_mib",
+    ] {
+        let v = figures[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing: {last}"));
+        assert!(v > 0.0 && v.is_finite(), "{key} = {v}");
+    }
+    // The table names the run.
+    assert!(
+        stdout.contains("40 hollow agents, 800 tasks in 4 jobs"),
+        "{stdout}"
+    );
+}
