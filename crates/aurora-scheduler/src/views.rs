@@ -51,9 +51,15 @@ pub fn task_view(state: &State, t: &ScheduledTask) -> TaskView {
 /// A job's summary: kind, instance count, and its active tasks counted by state.
 pub fn job_summary(state: &State, key: &JobKey) -> Option<JobSummary> {
     let entry = state.jobs.get(key)?;
+    // Counted as tasks change state (`state::tasks`): no walk over the job's tasks.
     let mut task_counts = BTreeMap::new();
-    for t in state.active_tasks(key) {
-        *task_counts.entry(t.status.name().to_owned()).or_insert(0) += 1;
+    if let Some(counts) = state.tasks.counts(key) {
+        for s in ScheduleStatus::ALL {
+            let n = counts[s as usize];
+            if n > 0 && s.is_active() {
+                task_counts.insert(s.name().to_owned(), n);
+            }
+        }
     }
     Some(JobSummary {
         role: key.role.clone(),
@@ -99,17 +105,19 @@ pub fn role_summaries(state: &State) -> Vec<RoleSummary> {
             failed: 0,
         });
         r.jobs += 1;
-        for t in state.active_tasks(key) {
-            match t.status {
-                ScheduleStatus::Pending | ScheduleStatus::Throttled => r.pending += 1,
-                _ => r.active += 1,
+        let Some(counts) = state.tasks.counts(key) else {
+            continue;
+        };
+        for s in ScheduleStatus::ALL {
+            let n = counts[s as usize];
+            match s {
+                ScheduleStatus::Pending | ScheduleStatus::Throttled => r.pending += n,
+                // Terminal tasks kept in the job's history.
+                ScheduleStatus::Failed | ScheduleStatus::Lost => r.failed += n,
+                s if s.is_active() => r.active += n,
+                _ => {}
             }
         }
-        r.failed += state
-            .history(key)
-            .iter()
-            .filter(|t| matches!(t.status, ScheduleStatus::Failed | ScheduleStatus::Lost))
-            .count() as u32;
     }
     roles.into_values().collect()
 }

@@ -1,7 +1,8 @@
 //! The task table: every task the scheduler keeps (active ones and each job's recent history) and
 //! the indexes every event needs — instance → active task, agent → its tasks (and per job, for
-//! spreading), each job's finished tasks oldest first, and the queue of PENDING and THROTTLED
-//! tasks by when they may be placed, with why each still waits.
+//! spreading), each job's finished tasks oldest first, each job's tasks counted by state (what
+//! role and job summaries and `/metrics` read, so that no read walks every task), and the queue
+//! of PENDING and THROTTLED tasks by when they may be placed, with why each still waits.
 //!
 //! The fields are private: a task enters with [`Tasks::insert`], changes state only through
 //! [`Tasks::set_status`] or [`Tasks::assign`], and leaves through history pruning, so no index can
@@ -37,7 +38,13 @@ pub struct Tasks {
     queued_at: HashMap<TaskId, i64>,
     /// Why a PENDING task is still pending.
     pending_reasons: HashMap<TaskId, String>,
+    /// Job → how many of its kept tasks (active and history) are in each state
+    /// (`ScheduleStatus as usize`).
+    counts: HashMap<JobKey, StatusCounts>,
 }
+
+/// Tasks counted by state, indexed by `ScheduleStatus as usize`.
+pub type StatusCounts = [u32; ScheduleStatus::ALL.len()];
 
 /// What [`Tasks::set_status`] did, for the consequences beyond the table.
 #[derive(Debug, Clone)]
@@ -69,9 +76,40 @@ impl Tasks {
         self.by_id.is_empty()
     }
 
+    /// A job's kept tasks (active and history) counted by state.
+    pub fn counts(&self, job: &JobKey) -> Option<&StatusCounts> {
+        self.counts.get(job)
+    }
+
+    /// Every job's counts.
+    pub fn all_counts(&self) -> impl Iterator<Item = &StatusCounts> {
+        self.counts.values()
+    }
+
+    fn count(&mut self, job: &JobKey, status: ScheduleStatus, up: bool) {
+        if up {
+            self.counts
+                .entry(job.clone())
+                .or_insert([0; ScheduleStatus::ALL.len()])[status as usize] += 1;
+        } else if let Some(c) = self.counts.get_mut(job) {
+            c[status as usize] = c[status as usize].saturating_sub(1);
+            if c.iter().all(|n| *n == 0) {
+                self.counts.remove(job);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &TaskId) {
+        if let Some(t) = self.by_id.remove(id) {
+            self.count(&t.job, t.status, false);
+        }
+    }
+
     /// Adds a task (new, or restored from the store) and indexes it by its state.
     pub fn insert(&mut self, t: ScheduledTask) {
         let id = TaskId::from(t.task_id.clone());
+        self.remove(&id);
+        self.count(&t.job, t.status, true);
         if t.status.is_active() {
             self.active.insert((t.job.clone(), t.instance), id.clone());
             if let Some(a) = &t.agent_id
@@ -111,6 +149,7 @@ impl Tasks {
         }
         let from = t.status;
         t.status = to;
+        let job = t.job.clone();
         t.events.push(TaskEvent {
             timestamp_ms: now_ms,
             status: to,
@@ -118,12 +157,14 @@ impl Tasks {
         });
         let mut moved = Moved {
             from,
-            job: t.job.clone(),
+            job: job.clone(),
             instance: t.instance,
             agent: t.agent_id.clone(),
             left_agent: false,
         };
         let penalty = t.penalty_ms.unwrap_or(0) as i64;
+        self.count(&job, from, false);
+        self.count(&job, to, true);
         if matches!(from, ScheduleStatus::Pending | ScheduleStatus::Throttled) {
             self.dequeue(id);
             self.pending_reasons.remove(id);
@@ -200,6 +241,7 @@ impl Tasks {
         let Some(h) = self.history.get_mut(job) else {
             return removed;
         };
+        let mut dropped = Vec::new();
         while let Some(oldest) = h.front() {
             let old = self
                 .by_id
@@ -208,8 +250,10 @@ impl Tasks {
             if h.len() <= HISTORY_PER_JOB && !old {
                 break;
             }
-            let id = h.pop_front().expect("front exists");
-            self.by_id.remove(&id);
+            dropped.push(h.pop_front().expect("front exists"));
+        }
+        for id in dropped {
+            self.remove(&id);
             removed.push(id.into_string());
         }
         removed
@@ -219,7 +263,7 @@ impl Tasks {
     pub fn remove_history(&mut self, job: &JobKey) -> Vec<String> {
         let ids = self.history.remove(job).unwrap_or_default();
         for id in &ids {
-            self.by_id.remove(id);
+            self.remove(id);
         }
         ids.into_iter().map(TaskId::into_string).collect()
     }
@@ -401,6 +445,51 @@ mod tests {
             t.set_status("a", Running, None, 30).is_none(),
             "terminal is final"
         );
+        assert_counts_match(&t);
+        assert_eq!(t.counts(&job).expect("counted")[Lost as usize], 1);
+    }
+
+    /// The kept counts equal a walk over every task.
+    fn assert_counts_match(t: &Tasks) {
+        let mut walked: HashMap<JobKey, StatusCounts> = HashMap::new();
+        for task in t.values() {
+            walked
+                .entry(task.job.clone())
+                .or_insert([0; ScheduleStatus::ALL.len()])[task.status as usize] += 1;
+        }
+        assert_eq!(walked, t.counts, "counts drifted from the table");
+    }
+
+    #[test]
+    fn the_counts_by_state_follow_every_change_and_removal() {
+        let mut t = Tasks::default();
+        for i in 0..(HISTORY_PER_JOB as u32 + 10) {
+            t.insert(task(&format!("t{i}"), i, Pending));
+        }
+        let job = t["t0"].job.clone();
+        for i in 0..(HISTORY_PER_JOB as u32 + 10) {
+            let id = format!("t{i}");
+            t.assign(&id, "agent", "host".into(), vec![], 1);
+            t.set_status(&id, Starting, None, 2);
+            t.set_status(&id, Running, None, 3);
+            if i % 2 == 0 {
+                t.set_status(&id, Failed, None, 4);
+            }
+            // A repeated or illegal move changes nothing.
+            t.set_status(&id, Running, None, 5);
+            assert_counts_match(&t);
+        }
+        // A task inserted again under its id replaces the old one in the counts.
+        t.insert(task("t1", 1, Pending));
+        assert_counts_match(&t);
+        t.prune_history(&job, 0);
+        assert_counts_match(&t);
+        t.remove_history(&job);
+        assert_counts_match(&t);
+        let counts = t.counts(&job).expect("active tasks remain");
+        assert_eq!(counts[Failed as usize], 0);
+        assert_eq!(counts[Running as usize], 54);
+        assert_eq!(counts[Pending as usize], 1);
     }
 
     #[test]
@@ -420,5 +509,6 @@ mod tests {
         assert_eq!(removed[0], "f0", "the oldest go first");
         assert_eq!(t.history(&job).len(), HISTORY_PER_JOB);
         assert!(t.get("f0").is_none());
+        assert_counts_match(&t);
     }
 }

@@ -21,10 +21,20 @@ pub async fn metrics(State(app): AppState) -> Result<impl IntoResponse, ApiError
         let state = app.core.read();
         jobs.set(state.jobs.len() as i64);
         agents.set(state.agents.values().filter(|a| a.connected).count() as i64);
-        for t in state.tasks.values() {
-            tasks
-                .get_or_create(&vec![("status".to_owned(), t.status.name().to_owned())])
-                .inc();
+        // Counted per job as tasks change state: no walk over every task.
+        let mut by_status = [0u64; aurora_model::task::ScheduleStatus::ALL.len()];
+        for counts in state.tasks.all_counts() {
+            for (total, n) in by_status.iter_mut().zip(counts) {
+                *total += u64::from(*n);
+            }
+        }
+        for s in aurora_model::task::ScheduleStatus::ALL {
+            let n = by_status[s as usize];
+            if n > 0 {
+                tasks
+                    .get_or_create(&vec![("status".to_owned(), s.name().to_owned())])
+                    .set(n as i64);
+            }
         }
     }
     registry.register("aurora_jobs", "Jobs known to the scheduler", jobs);
