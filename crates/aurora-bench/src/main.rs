@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
     about = "Measure the real scheduler with hollow agents"
 )]
 struct Args {
-    /// Hollow agents.
+    /// Hollow agents (0: the tasks stay PENDING, and reads are timed over them).
     #[arg(long, default_value_t = 100)]
     agents: usize,
     /// Tasks in all.
@@ -111,6 +111,7 @@ impl Drop for Scheduler {
 #[derive(Debug, Default, Clone, Copy)]
 struct Metrics {
     running: u64,
+    pending: u64,
     agents: u64,
     placed: f64,
     round_seconds: f64,
@@ -132,6 +133,7 @@ async fn metrics(http: &reqwest::Client, base: &str) -> anyhow::Result<Metrics> 
         let v: f64 = value.parse().unwrap_or(0.0);
         match name {
             r#"aurora_tasks{status="RUNNING"}"# => m.running = v as u64,
+            r#"aurora_tasks{status="PENDING"}"# => m.pending = v as u64,
             "aurora_agents_connected" => m.agents = v as u64,
             "aurora_placements_total" => m.placed = v,
             "aurora_schedule_round_seconds_total" => m.round_seconds = v,
@@ -283,10 +285,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         creates.push(t.elapsed());
     }
-    // 3. Every task RUNNING.
+    // 3. Every task RUNNING (with no agents: every task PENDING, the cluster's state before any
+    // machine joins).
     let want = args.tasks as u64;
+    let idle = args.agents == 0;
     until(&http, &base, "every task RUNNING", generous, |m| {
-        m.running >= want
+        if idle {
+            m.pending >= want
+        } else {
+            m.running >= want
+        }
     })
     .await?;
     let e2e = first_create.elapsed().as_secs_f64();
@@ -295,15 +303,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         (after.placed - before.placed) / (after.round_seconds - before.round_seconds).max(1e-9);
 
     // 4. Reads under load.
-    let mut reads = timed_get(&http, &format!("{base}/api/v1/roles"), args.reads).await?;
-    reads.extend(
-        timed_get(
-            &http,
-            &format!("{base}/api/v1/jobs/bench/prod/job0000"),
-            args.reads,
-        )
-        .await?,
-    );
+    let mut roles = timed_get(&http, &format!("{base}/api/v1/roles"), args.reads).await?;
+    let mut job_reads = timed_get(
+        &http,
+        &format!("{base}/api/v1/jobs/bench/prod/job0000"),
+        args.reads,
+    )
+    .await?;
+    let mut reads: Vec<Duration> = roles.iter().chain(&job_reads).copied().collect();
     let rss = scheduler.rss_mib();
 
     // 5. kill -9 and restart.
@@ -313,7 +320,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     until(&http, &base, "serving again", generous, |_| true).await?;
     let restart_s = killed.elapsed().as_secs_f64();
     until(&http, &base, "agents back, tasks RUNNING", generous, |m| {
-        m.agents >= n_agents && m.running >= want
+        m.agents >= n_agents && (idle || m.running >= want)
     })
     .await?;
     let reconcile_s = killed.elapsed().as_secs_f64();
@@ -329,6 +336,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "create_p99_ms": percentile(&mut creates, 0.99),
         "read_p50_ms": percentile(&mut reads.clone(), 0.5),
         "read_p99_ms": percentile(&mut reads, 0.99),
+        "roles_p99_ms": percentile(&mut roles, 0.99),
+        "job_p99_ms": percentile(&mut job_reads, 0.99),
         "restart_s": restart_s,
         "reconcile_s": reconcile_s,
         "scheduler_rss_mib": rss,
