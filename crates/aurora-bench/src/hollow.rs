@@ -1,7 +1,9 @@
 //! Hollow agents, as kubemark's hollow nodes: each speaks the real agent protocol to the real
 //! scheduler (`aurora_client::agent_protocol`: register, the command stream, status batches,
 //! heartbeats) with its own credential, and answers a launch with STARTING then RUNNING without
-//! running anything; a kill with KILLED. Thousands live as tasks of one tokio runtime.
+//! running anything; a kill with KILLED. Thousands live as tasks of one tokio runtime. One can be
+//! told to go silent, as a machine that hangs: it keeps its connections open and answers nothing
+//! more (no heartbeat answers, no statuses), for ever.
 //!
 //! Not here: what is measured (`main`).
 
@@ -11,7 +13,7 @@ use aurora_model::task::ScheduleStatus;
 use futures_util::{FutureExt, StreamExt};
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// What every hollow agent offers: room for far more tasks than a benchmark gives it.
@@ -50,21 +52,33 @@ fn update(task_id: &str, status: ScheduleStatus) -> StatusUpdate {
 
 /// Starts hollow agent `id` against `scheduler`, presenting `credential`; it reconnects whenever
 /// its session ends, until the process ends.
+/// A running hollow agent: its task, and the switch that silences it.
+pub struct Hollow {
+    pub task: tokio::task::JoinHandle<()>,
+    pub silent: Arc<AtomicBool>,
+}
+
 pub fn spawn(
     scheduler: &str,
     id: String,
     credential: &str,
     fleet: Arc<Fleet>,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+) -> anyhow::Result<Hollow> {
     let client = AgentProtocolClient::new(scheduler, credential, None)?;
-    Ok(tokio::spawn(async move {
+    let silent = Arc::new(AtomicBool::new(false));
+    let quiet = silent.clone();
+    let task = tokio::spawn(async move {
         let mut running: HashSet<String> = HashSet::new();
         loop {
-            if session(&client, &id, &mut running, &fleet).await.is_err() {
+            if session(&client, &id, &mut running, &fleet, &quiet)
+                .await
+                .is_err()
+            {
                 tokio::time::sleep(Duration::from_millis(200)).await; // the scheduler is away
             }
         }
-    }))
+    });
+    Ok(Hollow { task, silent })
 }
 
 async fn session(
@@ -72,7 +86,11 @@ async fn session(
     id: &str,
     running: &mut HashSet<String>,
     fleet: &Fleet,
+    silent: &AtomicBool,
 ) -> anyhow::Result<()> {
+    if silent.load(Ordering::Relaxed) {
+        return hang().await;
+    }
     client
         .register(&RegisterRequest {
             agent_id: id.to_owned(),
@@ -88,6 +106,11 @@ async fn session(
     fleet.sessions.fetch_add(1, Ordering::Relaxed);
     let mut commands = client.commands(id).await?;
     while let Some(first) = commands.next().await {
+        if silent.load(Ordering::Relaxed) {
+            // Hung: the stream stays open and unread.
+            let _keep = commands;
+            return hang().await;
+        }
         // Every command already arrived, answered in one status batch.
         let mut batch = Vec::new();
         let mut heartbeat = false;
@@ -116,5 +139,11 @@ async fn session(
             client.heartbeat(id).await?;
         }
     }
+    Ok(())
+}
+
+/// Never returns: a hung machine.
+async fn hang() -> anyhow::Result<()> {
+    std::future::pending::<()>().await;
     Ok(())
 }

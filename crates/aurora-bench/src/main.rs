@@ -7,7 +7,8 @@
 //!    places and launches the ones before;
 //! 3. waits until every task is RUNNING (end-to-end throughput; placements per second of time
 //!    spent inside scheduling rounds, from the scheduler's `/metrics`);
-//! 4. times API reads under that load (`/api/v1/roles`, a job's JSON);
+//! 4. times API reads under that load (`/api/v1/roles`, a job's JSON), then makes 1 % of the
+//!    agents hang and times until their tasks run elsewhere;
 //! 5. kills the scheduler with -9, starts it again, and times how long until it serves and until
 //!    every agent is back and every task RUNNING.
 //!
@@ -48,6 +49,9 @@ struct Args {
     /// Reads timed per endpoint under load.
     #[arg(long, default_value_t = 200)]
     reads: usize,
+    /// The scheduler's --agent-lost-timeout-ms: how long a silent agent has before it is lost.
+    #[arg(long, default_value_t = 15_000)]
+    lost_after_ms: u64,
 }
 
 const SECRET: &str = "aurora-bench-cluster-secret-0123456789";
@@ -55,6 +59,7 @@ const SECRET: &str = "aurora-bench-cluster-secret-0123456789";
 /// The real scheduler process, killed on drop.
 struct Scheduler {
     child: Option<Child>,
+    lost_after_ms: u64,
     bin: PathBuf,
     data: PathBuf,
     secret: PathBuf,
@@ -70,6 +75,7 @@ impl Scheduler {
             .arg("--cluster-secret-file")
             .arg(&self.secret)
             .args(["--max-connections", "65536"])
+            .args(["--agent-lost-timeout-ms", &self.lost_after_ms.to_string()])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -228,6 +234,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .port();
     let mut scheduler = Scheduler {
         child: None,
+        lost_after_ms: args.lost_after_ms,
         bin,
         data: dir.path().join("data"),
         secret,
@@ -313,6 +320,26 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut reads: Vec<Duration> = roles.iter().chain(&job_reads).copied().collect();
     let rss = scheduler.rss_mib();
 
+    // 4b. 1 % of the agents hang: time until the scheduler has declared them lost and every
+    // task runs again elsewhere.
+    let hung = if idle { 0 } else { (args.agents / 100).max(1) };
+    for a in agents.iter().take(hung) {
+        a.silent.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let hung_at = Instant::now();
+    let alive = n_agents - hung as u64;
+    if hung > 0 {
+        until(
+            &http,
+            &base,
+            "hung agents' tasks RUNNING elsewhere",
+            generous,
+            |m| m.agents <= alive && m.running >= want,
+        )
+        .await?;
+    }
+    let lost_replaced_s = hung_at.elapsed().as_secs_f64();
+
     // 5. kill -9 and restart.
     scheduler.kill9();
     let killed = Instant::now();
@@ -320,7 +347,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     until(&http, &base, "serving again", generous, |_| true).await?;
     let restart_s = killed.elapsed().as_secs_f64();
     until(&http, &base, "agents back, tasks RUNNING", generous, |m| {
-        m.agents >= n_agents && (idle || m.running >= want)
+        m.agents >= alive && (idle || m.running >= want)
     })
     .await?;
     let reconcile_s = killed.elapsed().as_secs_f64();
@@ -341,6 +368,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "restart_s": restart_s,
         "reconcile_s": reconcile_s,
         "scheduler_rss_mib": rss,
+        "lost_replaced_s": lost_replaced_s,
+        "lost_after_ms": args.lost_after_ms,
     });
     println!(
         "aurora-bench: {} hollow agents, {} tasks in {} jobs",
@@ -358,7 +387,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         println!("{figures}");
     }
     for a in agents {
-        a.abort();
+        a.task.abort();
     }
     Ok(())
 }

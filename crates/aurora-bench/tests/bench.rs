@@ -1,6 +1,7 @@
 //! A small run of `aurora-bench` against the real scheduler (built beside it by
-//! `cargo test --workspace`): it connects its hollow agents, gets every task RUNNING, survives the
-//! scheduler's kill -9, and ends with its figures as one JSON object. A test that it works, not a
+//! `cargo test --workspace`): it connects its hollow agents, gets every task RUNNING, sees the
+//! tasks of a hung agent run elsewhere, survives the scheduler's kill -9, and ends with its
+//! figures as one JSON object. A test that it works, not a
 //! timed gate: no figure is compared with a target here.
 
 use std::process::Command;
@@ -16,7 +17,7 @@ fn a_small_run_reports_every_figure() {
             "--instances-per-job",
             "200",
         ])
-        .args(["--reads", "20", "--json"])
+        .args(["--reads", "20", "--lost-after-ms", "3000", "--json"])
         .output()
         .expect("running aurora-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -38,6 +39,7 @@ fn a_small_run_reports_every_figure() {
         "restart_s",
         "reconcile_s",
         "scheduler_rss_mib",
+        "lost_replaced_s",
     ] {
         let v = figures[key]
             .as_f64()
