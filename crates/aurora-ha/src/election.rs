@@ -175,21 +175,23 @@ async fn follow(
     timeout: Duration,
     leader: watch::Sender<Option<String>>,
 ) {
-    let keys = Keys::new(&prefix);
+    let election = Keys::new(&prefix).election();
     let mut changes = None;
+    // Who leads is asked at first, when the election's keys change, and each idle second: not
+    // on every log entry.
+    let mut ask = true;
     loop {
-        let who = match within(timeout, client.leader(keys.election())).await {
-            Ok(resp) => resp
-                .kv()
-                .and_then(|kv| kv.value_str().ok())
-                .map(str::to_owned),
-            Err(_) => None,
-        };
-        leader.send_if_modified(|l| {
-            let changed = *l != who;
-            *l = who;
-            changed
-        });
+        if ask {
+            let who = current_leader(&mut client, &prefix, timeout)
+                .await
+                .ok()
+                .flatten();
+            leader.send_if_modified(|l| {
+                let changed = *l != who;
+                *l = who;
+                changed
+            });
+        }
         if let Err(e) = catch_up(&mut client, &prefix, &store, timeout).await {
             tracing::warn!("following the log: {e}");
         }
@@ -201,16 +203,26 @@ async fn follow(
             .await
             .ok();
         }
+        // Some(touched the election) for news, None when the watch broke.
         let wait = async {
             match changes.as_mut() {
-                Some(stream) => stream.message().await.ok().flatten().is_some(),
+                Some(stream) => stream.message().await.ok().flatten().map(|r| {
+                    r.events().iter().any(|e| {
+                        e.kv()
+                            .is_some_and(|kv| kv.key().starts_with(election.as_bytes()))
+                    })
+                }),
                 None => std::future::pending().await,
             }
         };
-        match tokio::time::timeout(Duration::from_secs(1), wait).await {
-            Ok(true) | Err(_) => {}
-            Ok(false) => changes = None,
-        }
+        ask = match tokio::time::timeout(Duration::from_secs(1), wait).await {
+            Ok(Some(touched)) => touched,
+            Ok(None) => {
+                changes = None;
+                true
+            }
+            Err(_) => true,
+        };
     }
 }
 

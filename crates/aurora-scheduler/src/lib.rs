@@ -257,7 +257,7 @@ async fn start_ha(
         "--etcd needs --cluster-secret-file: every scheduler must hold the same cluster secret, so that agents are known to whichever leads"
     );
     let cluster_secret = prepare(&config)?;
-    let (store, _) = aurora_store::Store::open(&db_path(&config))?;
+    let store = aurora_store::Store::open_unloaded(&db_path(&config))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

@@ -150,9 +150,9 @@ struct Args {
     /// one leads, the others follow its replicated log. Needs --cluster-secret-file.
     #[arg(long, value_delimiter = ',', value_name = "URL")]
     etcd: Vec<String>,
-    /// Where this cluster's keys live in etcd.
-    #[arg(long, value_name = "PREFIX", default_value = "/aurora/CLUSTER")]
-    etcd_prefix: String,
+    /// Where this cluster's keys live in etcd [default: /aurora/CLUSTER].
+    #[arg(long, value_name = "PREFIX")]
+    etcd_prefix: Option<String>,
     /// The leader's lease in etcd: a leader silent this long is replaced (whole seconds, >= 2).
     #[arg(long, default_value_t = 3)]
     etcd_lease_ttl_secs: u64,
@@ -362,11 +362,10 @@ async fn serve(cli: Cli) -> std::process::ExitCode {
     };
     let ha = (!args.etcd.is_empty()).then(|| aurora_ha::Options {
         endpoints: args.etcd.clone(),
-        prefix: if args.etcd_prefix == "/aurora/CLUSTER" {
-            format!("/aurora/{}", args.cluster)
-        } else {
-            args.etcd_prefix.clone()
-        },
+        prefix: args
+            .etcd_prefix
+            .clone()
+            .unwrap_or_else(|| format!("/aurora/{}", args.cluster)),
         lease_ttl: std::time::Duration::from_secs(args.etcd_lease_ttl_secs.max(2)),
         advertise: args.advertise_url.clone().unwrap_or_default(),
         snapshot_every: args.snapshot_every.max(1),

@@ -118,11 +118,26 @@ impl Ack {
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::Sender<Message>,
+    /// The file, for reads on their own connection ([`Store::load`]).
+    path: std::sync::Arc<Path>,
 }
 
 impl Store {
     /// Opens (or creates) the store file, migrates it, loads it, and starts the writer thread.
     pub fn open(path: &Path) -> Result<(Store, Snapshot), StoreError> {
+        let conn = Self::connect(path)?;
+        let snapshot = load(&conn)?;
+        Ok((Self::start_writer(path, conn)?, snapshot))
+    }
+
+    /// As [`Store::open`], without loading what the file holds: a follower's replica, whose
+    /// state is read only once it leads.
+    pub fn open_unloaded(path: &Path) -> Result<Store, StoreError> {
+        Self::start_writer(path, Self::connect(path)?)
+    }
+
+    /// The writer's connection: configured and migrated.
+    fn connect(path: &Path) -> Result<Connection, StoreError> {
         let open_err = |e: &dyn std::fmt::Display| StoreError::Open {
             path: path.to_owned(),
             message: e.to_string(),
@@ -130,13 +145,22 @@ impl Store {
         let mut conn = Connection::open(path).map_err(|e| open_err(&e))?;
         schema::configure(&conn).map_err(|e| open_err(&e))?;
         schema::migrate(&mut conn).map_err(|e| open_err(&e))?;
-        let snapshot = load(&conn)?;
+        Ok(conn)
+    }
+
+    fn start_writer(path: &Path, conn: Connection) -> Result<Store, StoreError> {
         let (tx, rx) = mpsc::channel::<Message>();
         std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer::run(conn, rx))
-            .map_err(|e| open_err(&e))?;
-        Ok((Store { tx }, snapshot))
+            .map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+        Ok(Store {
+            tx,
+            path: path.into(),
+        })
     }
 
     /// Queues a batch; it is applied atomically, in submission order, and acknowledged once
@@ -163,11 +187,21 @@ impl Store {
     }
 
     /// Everything stored, and the index of the last log entry applied (0 without replication),
-    /// read on the writer thread after every write queued before it.
+    /// as of one moment after every acknowledged write: read in one transaction on a connection
+    /// of its own, off the async workers, so the writer goes on committing meanwhile.
     pub async fn load(&self) -> Result<(Snapshot, u64), StoreError> {
-        let (done, rx) = oneshot::channel();
-        let _ = self.tx.send(Message::Load(done));
-        rx.await.unwrap_or(Err(StoreError::Closed))
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn =
+                Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                    .map_err(StoreError::read)?;
+            let tx = conn.transaction().map_err(StoreError::read)?;
+            let snapshot = load(&tx)?;
+            let applied = writer::applied_index(&tx)?;
+            Ok((snapshot, applied))
+        })
+        .await
+        .map_err(|e| StoreError::Read(e.to_string()))?
     }
 
     /// Moves SQLite's write-ahead log into the file and truncates it (`aurora_admin

@@ -9,7 +9,7 @@
 //! `aurora-ha`); the handle the rest of the process uses (`Store`, in the crate's root).
 
 use crate::replication::{Replicator, encode_entry};
-use crate::{Snapshot, StoreError, StoreOp, load};
+use crate::{Snapshot, StoreError, StoreOp};
 use rusqlite::{Connection, params};
 use std::sync::mpsc;
 use tokio::sync::oneshot;
@@ -37,8 +37,6 @@ pub(crate) enum Message {
     },
     /// From now on, every transaction's batches go to this log before they commit (a leader).
     Lead(Box<dyn Replicator>),
-    /// Everything stored, and the index of the last log entry in it.
-    Load(Reply<(Snapshot, u64)>),
     /// The index of the last log entry in the file.
     Applied(Reply<u64>),
     /// Moves the write-ahead log into the file and truncates it.
@@ -90,9 +88,6 @@ pub(crate) fn run(mut conn: Connection, rx: mpsc::Receiver<Message>) {
                 let _ = done.send(r);
             }
             Message::Lead(replicator) => log = Some(replicator),
-            Message::Load(done) => {
-                let _ = done.send(load(&conn).and_then(|s| Ok((s, applied_index(&conn)?))));
-            }
             Message::Checkpoint(done) => {
                 let r = conn
                     .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
