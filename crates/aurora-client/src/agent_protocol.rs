@@ -2,7 +2,8 @@
 //! registers ([`AgentProtocolClient::register`]), follows its NDJSON command stream
 //! ([`AgentProtocolClient::commands`]) and posts status batches
 //! ([`AgentProtocolClient::post_status`], an empty one being a heartbeat), presenting the
-//! cluster secret with every request.
+//! cluster secret with every request. To a plain `http://` scheduler it speaks HTTP/2 from the
+//! start (h2c), so that everything an agent says travels on one connection.
 //!
 //! Not here: what the agent does with a command, how often it retries a status batch, or when a
 //! silent stream counts as dead (the agent decides; `aurora_agent`).
@@ -18,6 +19,9 @@ use std::time::Duration;
 
 /// How long a heartbeat may take: a late one is as good as lost, the next one follows.
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often an HTTP/2 connection is pinged, so that a dead peer is noticed between commands.
+const KEEPALIVE: Duration = Duration::from_secs(10);
 
 /// One item of the command stream that is not a command.
 #[derive(Debug, thiserror::Error)]
@@ -54,9 +58,19 @@ impl AgentProtocolClient {
         })?;
         value.set_sensitive(true);
         headers.insert(AGENT_CREDENTIAL_HEADER, value);
+        let schedulers = Schedulers::parse(base);
+        let mut builder = http_builder(ca)?.default_headers(headers);
+        // Plain HTTP: HTTP/2 from the first byte (the scheduler serves both), so the command
+        // stream and the status posts share one connection. Over TLS, ALPN decides.
+        if schedulers.all().iter().all(|s| s.starts_with("http://")) {
+            builder = builder
+                .http2_prior_knowledge()
+                .http2_keep_alive_interval(KEEPALIVE)
+                .http2_keep_alive_while_idle(true);
+        }
         Ok(AgentProtocolClient {
-            schedulers: Schedulers::parse(base),
-            http: build(http_builder(ca)?.default_headers(headers))?,
+            schedulers,
+            http: build(builder)?,
         })
     }
 

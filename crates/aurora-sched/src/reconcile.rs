@@ -35,6 +35,9 @@ pub enum Action<'a> {
     Kill(&'a str),
     /// Send the task's launch again: it may never have reached the agent.
     Relaunch(&'a str),
+    /// The task was PARTITIONED (its agent had gone silent) and the agent, back, still runs it:
+    /// RUNNING again.
+    Resume(&'a str),
 }
 
 /// The message recorded on a task found gone from its agent.
@@ -43,7 +46,8 @@ pub const GONE: &str = "Task is gone from its agent";
 pub const GONE_WHILE_KILLING: &str = "Task is gone from its agent: killed";
 
 /// Decides what a registration changes. Actions come in this order: tasks gone (in `placed`'s
-/// order), kills (in `running`'s order), launches sent again (in `placed`'s order).
+/// order), kills (in `running`'s order), launches sent again, partitioned tasks resumed (both in
+/// `placed`'s order).
 pub fn on_register<'a>(placed: &[Placed<'a>], running: &[Running<'a>]) -> Vec<Action<'a>> {
     let runs = |id: &str| running.iter().any(|r| r.task_id == id);
     let mut actions = Vec::new();
@@ -67,6 +71,11 @@ pub fn on_register<'a>(placed: &[Placed<'a>], running: &[Running<'a>]) -> Vec<Ac
     for p in placed {
         if p.status == ScheduleStatus::Assigned && !runs(p.task_id) {
             actions.push(Action::Relaunch(p.task_id));
+        }
+    }
+    for p in placed {
+        if p.status == ScheduleStatus::Partitioned && runs(p.task_id) {
+            actions.push(Action::Resume(p.task_id));
         }
     }
     actions

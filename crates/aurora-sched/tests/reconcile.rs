@@ -43,6 +43,7 @@ enum Out {
     Killed(String),
     Kill(String),
     Relaunch(String),
+    Resume(String),
 }
 
 #[derive(Serialize)]
@@ -74,6 +75,7 @@ fn decide(case: Case) -> Outcome {
             Action::Killed(t) => Out::Killed(t.to_owned()),
             Action::Kill(t) => Out::Kill(t.to_owned()),
             Action::Relaunch(t) => Out::Relaunch(t.to_owned()),
+            Action::Resume(t) => Out::Resume(t.to_owned()),
         })
         .collect();
     Outcome { actions }

@@ -435,6 +435,7 @@ async fn schedule_loop(core: Arc<core::Core>, agent_lost_timeout: Duration) {
         let _ = core
             .mutate(|s, now, ids, dirty| {
                 s.check_agents(now, lost_after, ids, dirty);
+                s.expire_partitions(now, ids, dirty);
                 s.cron_tick(now, ids, dirty);
                 s.update_tick(now, ids, dirty);
                 s.retry_kills(now, dirty);

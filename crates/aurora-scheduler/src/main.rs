@@ -94,8 +94,10 @@ struct Args {
     /// for agents given that file).
     #[arg(long)]
     cluster_secret_file: Option<PathBuf>,
-    /// An agent silent for this long is lost: its tasks are LOST and replaced elsewhere.
-    #[arg(long, default_value_t = 60_000)]
+    /// An agent silent for this long is lost: its tasks are LOST and replaced elsewhere (or
+    /// PARTITIONED, by their job's partition_policy). Agents are asked for a heartbeat every
+    /// third of it (at most every 5 s).
+    #[arg(long, default_value_t = 15_000)]
     agent_lost_timeout_ms: u64,
     /// How callers are identified: any of token, kerberos, proxy (comma-separated), or none (anyone may do
     /// anything: the single-machine default, refused on a non-loopback address).

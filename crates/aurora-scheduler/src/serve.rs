@@ -7,12 +7,18 @@
 //! timeout); its cap counts connections past the TCP accept, so beyond it connections wait
 //! accepted, holding a file descriptor, before their handshake.
 //!
+//! Plain HTTP speaks HTTP/1.1 and, to clients that open with its preface, HTTP/2 (h2c, "prior
+//! knowledge"): agents use it so that one connection carries both their command stream and their
+//! status posts, one file descriptor a machine on either side. The header timeout is HTTP/1's;
+//! an HTTP/2 connection is bounded by the idle timeout and [`H2_STREAMS`] streams at once.
+//!
 //! Not here: what a request may do (`http::auth`) or how large its body may be (`http::router`).
 
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -21,6 +27,10 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tower::ServiceExt;
+
+/// Requests one HTTP/2 connection may have in flight at once (an agent holds its command
+/// stream and posts a status batch or a heartbeat answer beside it).
+const H2_STREAMS: u32 = 64;
 
 /// What one client may hold.
 #[derive(Debug, Clone)]
@@ -69,12 +79,16 @@ pub async fn plain(listener: tokio::net::TcpListener, router: Router, limits: Li
                 req.extensions_mut().insert(ConnectInfo(peer));
                 router.clone().oneshot(req)
             });
-            let served = hyper::server::conn::http1::Builder::new()
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
-                .serve_connection(io, service)
-                .with_upgrades()
-                .await;
+                .header_read_timeout(limits.header_read_timeout);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(H2_STREAMS);
+            let served = builder.serve_connection_with_upgrades(io, service).await;
             if let Err(e) = served {
                 tracing::debug!(%peer, "connection closed: {e}");
             }

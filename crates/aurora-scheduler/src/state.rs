@@ -16,6 +16,7 @@ mod cron;
 mod hosts;
 mod jobs;
 mod kill_retry;
+mod partitions;
 mod schedule;
 mod tasks;
 #[cfg(test)]
@@ -117,6 +118,7 @@ pub struct State {
     pub agents: Agents,
     pub updates: Updates,
     kill_retries: kill_retry::KillRetries,
+    partitions: partitions::Partitions,
     /// Placement rounds so far: where the next round starts looking among agents.
     placements: usize,
     /// The flapping backoff for replacements.
@@ -153,7 +155,11 @@ impl State {
             if t.status.is_being_killed() && t.agent_id.is_some() {
                 s.arm_kill_retry(&t.task_id, t.since_ms());
             }
+            let partitioned = (t.status == ScheduleStatus::Partitioned).then(|| t.task_id.clone());
             s.insert_task(t);
+            if let Some(id) = partitioned {
+                s.restore_partition(&id);
+            }
         }
         s
     }
@@ -565,6 +571,11 @@ impl State {
                     self.agent_status(&id, t, to, gone, now_ms, new_id, dirty);
                 }
                 Action::Kill(t) => dirty.kill(id.clone(), t.to_owned()),
+                Action::Resume(t) => {
+                    let back = Some("Its agent is back".to_owned());
+                    let to = ScheduleStatus::Running;
+                    self.agent_status(&id, t, to, back, now_ms, new_id, dirty);
+                }
                 Action::Relaunch(t) => {
                     if let Some(cmd) = self.launch_command(t) {
                         dirty.commands.push((id.clone(), cmd));
@@ -618,13 +629,14 @@ impl State {
     }
 
     /// The soonest time something is due: a queued task, a cron firing, an update to look at, a
-    /// kill to send again.
+    /// kill to send again, a partitioned task to give up on.
     pub fn next_ready_ms(&self) -> Option<i64> {
         [
             self.tasks.next_queued_ms(),
             self.next_cron_ms(),
             self.next_update_ms(),
             self.next_kill_retry_ms(),
+            self.next_partition_ms(),
         ]
         .into_iter()
         .flatten()

@@ -28,7 +28,8 @@ impl State {
     }
 
     /// Declares lost every agent silent for longer than `timeout_ms`: it takes no new tasks, and
-    /// its tasks go LOST (services and retried ad hoc tasks are replaced elsewhere). Returns the
+    /// its tasks go LOST (services and retried ad hoc tasks are replaced elsewhere), or
+    /// PARTITIONED when their job has a partition policy (`state::partitions`). Returns the
     /// agents declared lost now.
     pub fn check_agents(
         &mut self,
@@ -53,17 +54,9 @@ impl State {
                 a.view.hostname,
                 timeout_ms / 1000
             );
-            tracing::warn!("{message}: its tasks are LOST");
+            tracing::warn!("{message}: its tasks are PARTITIONED or LOST");
             for t in self.tasks.on_agent(id) {
-                self.agent_status(
-                    id,
-                    &t,
-                    ScheduleStatus::Lost,
-                    Some(message.clone()),
-                    now_ms,
-                    new_id,
-                    dirty,
-                );
+                self.partition_or_lose(id, &t, &message, now_ms, new_id, dirty);
             }
         }
         silent

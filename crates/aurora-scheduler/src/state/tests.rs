@@ -57,12 +57,15 @@ impl Ids {
 
 /// www-data/prod/hello, a service of `instances` instances, each RUNNING on agent "a1".
 pub(crate) fn running_service(instances: i64) -> (State, Ids, JobKey, Vec<String>) {
+    running_job(job(true, instances, 1))
+}
+
+/// `j` (www-data/prod/hello) created at time 0, each instance RUNNING on agent "a1" at time 1.
+pub(crate) fn running_job(j: Job) -> (State, Ids, JobKey, Vec<String>) {
     let mut s = State::default();
     let mut ids = Ids(0);
     let mut d = Dirty::default();
-    let created = s
-        .create_job(job(true, instances, 1), 0, &mut || ids.next(), &mut d)
-        .unwrap();
+    let created = s.create_job(j, 0, &mut || ids.next(), &mut d).unwrap();
     s.register_agent(
         agent("a1"),
         "http://a1".into(),
