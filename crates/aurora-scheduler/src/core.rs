@@ -47,6 +47,72 @@ pub struct Core {
     pub leading_as: std::sync::OnceLock<String>,
     /// What the scheduling rounds did, for `/metrics`.
     pub rounds: RoundStats,
+    /// How long changes wait for and hold the state, and wait for the store, for `/metrics`.
+    pub stats: CoreStats,
+}
+
+/// Durations as Prometheus histograms (seconds, 50 µs to about 1.6 s).
+#[derive(Debug, Clone)]
+pub struct Timing(pub prometheus_client::metrics::histogram::Histogram);
+
+impl Default for Timing {
+    fn default() -> Self {
+        use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+        Timing(Histogram::new(exponential_buckets(0.000_05, 2.0, 16)))
+    }
+}
+
+impl Timing {
+    pub fn observe(&self, d: std::time::Duration) {
+        self.0.observe(d.as_secs_f64());
+    }
+}
+
+/// Where changes spend their time ([`Core::begin`], [`Applied::finish`]).
+#[derive(Debug, Default)]
+pub struct CoreStats {
+    /// Waiting for the state lock.
+    pub lock_wait: Timing,
+    /// Holding it (a change applied in memory, its store operations queued).
+    pub lock_held: Timing,
+    /// From queueing a change's store operations to their being durable.
+    pub commit: Timing,
+}
+
+/// A change applied in memory and queued for the store ([`Core::begin`]); finishing it waits until
+/// it is durable, then sends its agent commands and answers.
+#[must_use = "a change is told to nobody until it is finished"]
+pub struct Applied<T> {
+    result: Result<T, Refusal>,
+    ack: Option<(aurora_store::Ack, std::time::Instant)>,
+    commands: Vec<(String, AgentCommand)>,
+    changed: bool,
+}
+
+impl<T> Applied<T> {
+    /// What the change returned (told to the caller once finished).
+    pub fn result(&self) -> Result<&T, &Refusal> {
+        self.result.as_ref()
+    }
+
+    /// Waits until the change is durable, then sends its commands and returns its result.
+    pub async fn finish(self, core: &Core) -> Result<T, Refusal> {
+        if let Some((ack, queued)) = self.ack {
+            if let Err(e) = ack.wait().await {
+                tracing::error!(
+                    "the store failed ({e}); stopping so that a restart recovers from it"
+                );
+                std::process::exit(70);
+            }
+            core.stats.commit.observe(queued.elapsed());
+        }
+        core.send(self.commands);
+        if self.changed {
+            // Something changed: there may be something new to place.
+            core.wake.notify_one();
+        }
+        self.result
+    }
 }
 
 /// Counters of the scheduling rounds: how many, how long they held the state, how many tasks
@@ -56,6 +122,8 @@ pub struct RoundStats {
     pub rounds: std::sync::atomic::AtomicU64,
     pub nanos: std::sync::atomic::AtomicU64,
     pub placed: std::sync::atomic::AtomicU64,
+    /// Each round's placement time.
+    pub duration: Timing,
 }
 
 impl RoundStats {
@@ -65,6 +133,7 @@ impl RoundStats {
         self.rounds.fetch_add(1, Relaxed);
         self.nanos.fetch_add(took.as_nanos() as u64, Relaxed);
         self.placed.fetch_add(placed as u64, Relaxed);
+        self.duration.observe(took);
     }
 }
 
@@ -152,6 +221,7 @@ impl Core {
             heartbeat: o.heartbeat,
             leading_as: std::sync::OnceLock::new(),
             rounds: RoundStats::default(),
+            stats: CoreStats::default(),
         })
     }
 
@@ -186,28 +256,40 @@ impl Core {
             &mut Dirty,
         ) -> Result<T, Refusal>,
     ) -> Result<T, Refusal> {
-        let (result, ack, commands, changed) = {
-            let mut state = self.lock();
-            let mut dirty = Dirty::default();
-            let result = change(&mut state, self.clock.now_ms(), &mut new_id, &mut dirty);
-            let ops = ops_for(&state, &dirty);
-            // Queued under the lock, so the store sees changes in the order memory did.
-            let changed = !ops.is_empty();
-            let ack = changed.then(|| self.store.submit(ops));
-            (result, ack, dirty.commands, changed)
-        };
-        if let Some(ack) = ack
-            && let Err(e) = ack.wait().await
-        {
-            tracing::error!("the store failed ({e}); stopping so that a restart recovers from it");
-            std::process::exit(70);
+        self.begin(change).finish(self).await
+    }
+
+    /// The first half of [`Core::mutate`]: applies the change in memory and queues its store
+    /// operations, under the lock. Nobody is told anything until [`Applied::finish`]; the caller
+    /// may meanwhile begin the next change (the scheduling loop does, so that a round is placed
+    /// while the one before is written).
+    pub fn begin<T>(
+        &self,
+        change: impl FnOnce(
+            &mut State,
+            i64,
+            &mut dyn FnMut() -> String,
+            &mut Dirty,
+        ) -> Result<T, Refusal>,
+    ) -> Applied<T> {
+        let waited = std::time::Instant::now();
+        let mut state = self.lock();
+        let held = std::time::Instant::now();
+        self.stats.lock_wait.observe(held - waited);
+        let mut dirty = Dirty::default();
+        let result = change(&mut state, self.clock.now_ms(), &mut new_id, &mut dirty);
+        let ops = ops_for(&state, &dirty);
+        // Queued under the lock, so the store sees changes in the order memory did.
+        let changed = !ops.is_empty();
+        let ack = changed.then(|| (self.store.submit(ops), std::time::Instant::now()));
+        drop(state);
+        self.stats.lock_held.observe(held.elapsed());
+        Applied {
+            result,
+            ack,
+            commands: dirty.commands,
+            changed,
         }
-        self.send(commands);
-        if changed {
-            // Something changed: there may be something new to place.
-            self.wake.notify_one();
-        }
-        result
     }
 
     /// Replaces the whole state by `state` and the store's content by `ops` at once (a committed

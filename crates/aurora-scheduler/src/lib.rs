@@ -417,33 +417,51 @@ fn local_address(addr: SocketAddr) -> String {
 }
 
 /// Declares silent agents lost, fires cron jobs on time, places tasks whenever something may have
-/// changed, and retries unplaceable ones.
+/// changed, and retries unplaceable ones. A round is written to the store while the next one is
+/// placed (at most [`ROUNDS_IN_FLIGHT`] wait for the store at once); a round that left tasks due
+/// is followed at once, after letting other changes take the lock.
 async fn schedule_loop(core: Arc<core::Core>, agent_lost_timeout: Duration) {
     let lost_after = agent_lost_timeout.as_millis() as i64;
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(ROUNDS_IN_FLIGHT));
+    let mut more = false;
     loop {
-        let next = core.read().next_ready_ms();
-        let delay = match next {
-            Some(t) => Duration::from_millis(t.saturating_sub(core.now_ms()).max(0) as u64)
-                .max(Duration::from_millis(5))
-                .min(RETRY_PENDING),
-            None => RETRY_PENDING,
-        };
-        tokio::select! {
-            _ = core.wake.notified() => {}
-            _ = tokio::time::sleep(delay) => {}
+        if more {
+            tokio::task::yield_now().await;
+        } else {
+            let next = core.read().next_ready_ms();
+            let delay = match next {
+                Some(t) => Duration::from_millis(t.saturating_sub(core.now_ms()).max(0) as u64)
+                    .max(Duration::from_millis(5))
+                    .min(RETRY_PENDING),
+                None => RETRY_PENDING,
+            };
+            tokio::select! {
+                _ = core.wake.notified() => {}
+                _ = tokio::time::sleep(delay) => {}
+            }
         }
-        let _ = core
-            .mutate(|s, now, ids, dirty| {
-                s.check_agents(now, lost_after, ids, dirty);
-                s.expire_partitions(now, ids, dirty);
-                s.cron_tick(now, ids, dirty);
-                s.update_tick(now, ids, dirty);
-                s.retry_kills(now, dirty);
-                let started = std::time::Instant::now();
-                let placed = s.schedule(now, dirty);
-                core.rounds.record(placed, started.elapsed());
-                Ok(placed)
-            })
-            .await;
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return; // never closed
+        };
+        let applied = core.begin(|s, now, ids, dirty| {
+            s.check_agents(now, lost_after, ids, dirty);
+            s.expire_partitions(now, ids, dirty);
+            s.cron_tick(now, ids, dirty);
+            s.update_tick(now, ids, dirty);
+            s.retry_kills(now, dirty);
+            let started = std::time::Instant::now();
+            let placed = s.schedule(now, dirty);
+            core.rounds.record(placed, started.elapsed());
+            Ok(s.more_due(now))
+        });
+        more = applied.result().is_ok_and(|more| *more);
+        let finishing = core.clone();
+        tokio::spawn(async move {
+            let _ = applied.finish(&finishing).await;
+            drop(permit);
+        });
     }
 }
+
+/// Rounds written to the store at once while the next is placed.
+const ROUNDS_IN_FLIGHT: usize = 2;

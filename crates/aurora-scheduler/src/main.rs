@@ -2,6 +2,12 @@
 //! whole single-machine cluster named `devcluster` on 127.0.0.1:8081.
 
 use std::net::SocketAddr;
+
+/// mimalloc instead of glibc's malloc: with thousands of agents and 100,000 tasks the
+/// scheduler's profile was a third malloc and free (`docs/benchmarks.md`), and glibc's arenas
+/// kept freed memory.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 
 #[derive(clap::Parser)]

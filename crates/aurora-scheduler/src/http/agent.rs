@@ -197,6 +197,12 @@ pub async fn status(
     authorize(&core, peer, &agent_id, &headers)?;
     registered(&core, &agent_id)?;
     let Json(batch) = body?;
+    if batch.updates.is_empty() {
+        // A heartbeat's answer: nothing to persist, nothing to wait for.
+        let now = core.now_ms();
+        core.mutate_in_memory(|s| s.agent_seen(&agent_id, now));
+        return Ok(Json(serde_json::json!({})));
+    }
     core.mutate(move |s, now, ids, dirty| {
         s.agent_seen(&agent_id, now);
         for u in batch.updates {

@@ -2,6 +2,9 @@
 //! `aurora_sched::placement` (THROTTLED ones first become PENDING), then recorded ASSIGNED with
 //! its launch queued, or left PENDING with the reason and tried again a little later.
 //!
+//! A round places at most [`ROUND_MAX`] tasks, so that it holds the state briefly; the
+//! scheduling loop runs the next at once while there are more.
+//!
 //! The round takes one view of the connected agents and updates it as tasks land, so a round
 //! costs O(tasks × candidates), not O(tasks × agents) copies.
 
@@ -15,11 +18,24 @@ use std::sync::Arc;
 /// How long a task that fits nowhere waits before placement is tried again.
 pub const RETRY_PENDING_MS: i64 = 500;
 
+/// The most tasks one round places: a round holds the state lock, and a create or a status
+/// report waits for it, so a round is kept to a few milliseconds; the next follows at once.
+pub const ROUND_MAX: usize = 512;
+
 impl State {
-    /// Places every task whose time has come: THROTTLED ones become PENDING, PENDING ones go to an
-    /// agent (ASSIGNED, launch queued) or keep a pending reason. Returns how many were assigned.
+    /// Whether tasks are due at `now_ms` (a round left some for the next).
+    pub fn more_due(&self, now_ms: i64) -> bool {
+        self.tasks.next_queued_ms().is_some_and(|t| t <= now_ms)
+    }
+
+    /// Places the first [`ROUND_MAX`] tasks whose time has come: THROTTLED ones become PENDING,
+    /// PENDING ones go to an agent (ASSIGNED, launch queued) or keep a pending reason. Returns
+    /// how many were assigned; [`State::more_due`] says whether a round left some for the next.
     pub fn schedule(&mut self, now_ms: i64, dirty: &mut Dirty) -> usize {
-        let due = self.tasks.due(now_ms);
+        let due = self.tasks.due(now_ms, ROUND_MAX);
+        if due.is_empty() {
+            return 0;
+        }
         let agents = self.agents.connected();
         let mut views: Vec<AgentView> =
             agents.iter().map(|a| self.agents[a].view.clone()).collect();

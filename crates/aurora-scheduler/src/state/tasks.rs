@@ -302,13 +302,19 @@ impl Tasks {
             .unwrap_or(0)
     }
 
-    /// Queued tasks whose time has come, with the time they were queued for.
-    pub fn due(&self, now_ms: i64) -> Vec<(i64, String)> {
+    /// The first `limit` queued tasks whose time has come, with the time they were queued for.
+    pub fn due(&self, now_ms: i64, limit: usize) -> Vec<(i64, String)> {
         self.queue
             .iter()
             .take_while(|(t, _)| *t <= now_ms)
+            .take(limit)
             .map(|(t, id)| (*t, id.as_str().to_owned()))
             .collect()
+    }
+
+    /// How many tasks wait to be placed (PENDING, or THROTTLED until their penalty ends).
+    pub fn queued(&self) -> usize {
+        self.queue.len()
     }
 
     /// When the soonest queued task may be placed.
@@ -422,14 +428,14 @@ mod tests {
         let mut t = Tasks::default();
         t.insert(task("a", 0, Pending));
         let job = t["a"].job.clone();
-        assert_eq!(t.due(0), vec![(0, "a".to_owned())]);
+        assert_eq!(t.due(0, usize::MAX), vec![(0, "a".to_owned())]);
         assert_eq!(t.active_id(&job, 0), Some("a"));
         t.defer("a", "Insufficient: ram".into(), 500);
-        assert!(t.due(499).is_empty());
+        assert!(t.due(499, usize::MAX).is_empty());
         assert_eq!(t.pending_reason("a"), Some("Insufficient: ram"));
         assert!(t.assign("a", "agent", "host".into(), vec![], 10).is_some());
         assert!(
-            t.due(i64::MAX).is_empty(),
+            t.due(i64::MAX, usize::MAX).is_empty(),
             "an assigned task leaves the queue"
         );
         assert_eq!(t.pending_reason("a"), None);
@@ -498,8 +504,8 @@ mod tests {
         let mut throttled = task("th", 0, Throttled);
         throttled.penalty_ms = Some(1_000);
         t.insert(throttled);
-        assert!(t.due(999).is_empty());
-        assert_eq!(t.due(1_000).len(), 1);
+        assert!(t.due(999, usize::MAX).is_empty());
+        assert_eq!(t.due(1_000, usize::MAX).len(), 1);
         for i in 0..(HISTORY_PER_JOB as u32 + 5) {
             t.insert(task(&format!("f{i}"), i + 1, Finished));
         }
