@@ -60,8 +60,12 @@ pub struct JobSummary {
 pub struct JobDetails {
     pub summary: JobSummary,
     pub config: Job,
-    /// Active tasks first, then finished ones kept in the history, newest first.
+    /// Active tasks first, then finished ones kept in the history, newest first; with
+    /// `?offset=&limit=`, only that page of them.
     pub tasks: Vec<TaskView>,
+    /// How many tasks the job has in all (active and history), whatever the page.
+    #[serde(default)]
+    pub tasks_total: u32,
 }
 
 /// A task as the API shows it.

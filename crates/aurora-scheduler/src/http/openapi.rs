@@ -123,7 +123,14 @@ fn paths() -> Value {
             }
         },
         (routes::JOB): {
-            "get": { "summary": "A job, its configuration and its tasks", "parameters": job_params(),
+            "get": { "summary": "A job, its configuration and its tasks (all, or one page with offset and limit)",
+                     "parameters": [
+                        { "name": "role", "in": "path", "required": true, "schema": { "type": "string" } },
+                        { "name": "env", "in": "path", "required": true, "schema": { "type": "string" } },
+                        { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
+                        { "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } },
+                        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 0 } }
+                     ],
                      "responses": { "200": answer("The job", Some("JobDetails")), "404": errors() } }
         },
         (routes::JOB_KILL): {
@@ -304,7 +311,7 @@ fn schemas() -> Value {
         "CreateJobRequest": { "type": "object", "required": ["config"], "properties": { "config": { "type": "object", "description": "The job as `aurora job inspect --write-json` prints it" } } },
         "CreateJobResponse": { "type": "object", "properties": { "job": { "type": "string" }, "task_ids": { "type": "array", "items": { "type": "string" } } } },
         "JobSummary": { "type": "object", "properties": { "role": { "type": "string" }, "environment": { "type": "string" }, "name": { "type": "string" }, "service": { "type": "boolean" }, "instances": { "type": "integer" }, "cron_schedule": { "type": "string" }, "next_cron_run_ms": { "type": "integer" }, "task_counts": { "type": "object", "additionalProperties": { "type": "integer" } } } },
-        "JobDetails": { "type": "object", "properties": { "summary": { "$ref": "#/components/schemas/JobSummary" }, "config": { "type": "object" }, "tasks": { "type": "array", "items": { "$ref": "#/components/schemas/TaskView" } } } },
+        "JobDetails": { "type": "object", "properties": { "summary": { "$ref": "#/components/schemas/JobSummary" }, "config": { "type": "object" }, "tasks": { "type": "array", "items": { "$ref": "#/components/schemas/TaskView" } }, "tasks_total": { "type": "integer" } } },
         "TaskView": { "type": "object", "properties": {
             "task_id": { "type": "string" }, "job": { "type": "string" }, "instance": { "type": "integer" }, "status": { "type": "string" },
             "host": { "type": "string" }, "agent_id": { "type": "string" }, "pending_reason": { "type": "string" },

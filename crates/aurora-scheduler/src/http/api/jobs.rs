@@ -74,24 +74,35 @@ pub async fn job_instances(
         .ok_or_else(|| ApiError::not_found(format!("job {k} does not exist")))
 }
 
+/// A job with its tasks: all of them, or with `?offset=&limit=` one page (a view is built only
+/// for the tasks on the page, so a page of a 4,000-instance job costs what a small job does).
 pub async fn get_job(
     State(app): AppState,
     JobKeyPath(k): JobKeyPath,
+    Query(q): Query<PageQuery>,
 ) -> Result<Json<JobDetails>, ApiError> {
     let state = app.core.read();
     let summary = job_summary(&state, &k)
         .ok_or_else(|| ApiError::not_found(format!("job {k} does not exist")))?;
     let config = (*state.jobs[&k].config).clone();
-    let tasks = state
-        .active_tasks(&k)
-        .into_iter()
-        .chain(state.history(&k))
-        .map(|t| task_view(&state, t))
-        .collect();
+    let all = state.active_tasks(&k).into_iter().chain(state.history(&k));
+    let (offset, limit) = (
+        q.offset.unwrap_or(0) as usize,
+        q.limit.map_or(usize::MAX, |l| l as usize),
+    );
+    let mut tasks_total = 0u32;
+    let mut tasks = Vec::new();
+    for (i, t) in all.enumerate() {
+        tasks_total += 1;
+        if i >= offset && tasks.len() < limit {
+            tasks.push(task_view(&state, t));
+        }
+    }
     Ok(Json(JobDetails {
         summary,
         config,
         tasks,
+        tasks_total,
     }))
 }
 
