@@ -52,6 +52,21 @@ impl AgentProtocolClient {
     /// system's) for `https://`. Requests have no overall timeout: the command stream lives as
     /// long as the connection.
     pub fn new(base: &str, credential: &str, ca: Option<&[u8]>) -> Result<Self, ClientError> {
+        Self::with_transport(base, credential, ca, true)
+    }
+
+    /// As [`AgentProtocolClient::new`], but HTTP/1.1 only, one connection per request in flight:
+    /// for a scheduler reached through a proxy that speaks no HTTP/2.
+    pub fn new_http1(base: &str, credential: &str, ca: Option<&[u8]>) -> Result<Self, ClientError> {
+        Self::with_transport(base, credential, ca, false)
+    }
+
+    fn with_transport(
+        base: &str,
+        credential: &str,
+        ca: Option<&[u8]>,
+        http2: bool,
+    ) -> Result<Self, ClientError> {
         let mut headers = reqwest::header::HeaderMap::new();
         let mut value = reqwest::header::HeaderValue::from_str(credential).map_err(|_| {
             ClientError::Auth("the agent credential is not a valid header value".into())
@@ -62,7 +77,7 @@ impl AgentProtocolClient {
         let mut builder = http_builder(ca)?.default_headers(headers);
         // Plain HTTP: HTTP/2 from the first byte (the scheduler serves both), so the command
         // stream and the status posts share one connection. Over TLS, ALPN decides.
-        if schedulers.all().iter().all(|s| s.starts_with("http://")) {
+        if http2 && schedulers.all().iter().all(|s| s.starts_with("http://")) {
             builder = builder
                 .http2_prior_knowledge()
                 .http2_keep_alive_interval(KEEPALIVE)
@@ -236,9 +251,13 @@ mod tests {
             );
             conn.write_all(answer.as_bytes()).await.unwrap();
         });
-        let client =
-            AgentProtocolClient::new(&format!("http://{addr}"), "credential-0123456789", None)
-                .unwrap();
+        // This fake speaks HTTP/1.1 only.
+        let client = AgentProtocolClient::new_http1(
+            &format!("http://{addr}"),
+            "credential-0123456789",
+            None,
+        )
+        .unwrap();
         let req = RegisterRequest {
             agent_id: "a1".into(),
             hostname: "h".into(),

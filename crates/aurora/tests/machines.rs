@@ -280,13 +280,18 @@ fn instance(tasks: &[TaskView], i: u32) -> Option<&TaskView> {
 }
 
 fn write_job(dir: &Path, name: &str, instances: u32) -> PathBuf {
+    write_job_with(dir, name, instances, "")
+}
+
+/// As [`write_job`], with more of the Service's fields (`extra`, each ending with a comma).
+fn write_job_with(dir: &Path, name: &str, instances: u32, extra: &str) -> PathBuf {
     let f = dir.join(format!("{name}.aurora"));
     std::fs::write(
         &f,
         format!(
             "p = Process(name = 'hello', cmdline = 'while true; do echo hello; sleep 1; done')\n\
              jobs = [Service(cluster = 'devcluster', role = 'www-data', environment = 'prod', name = '{name}',\n\
-               instances = {instances}, constraints = {{'host': 'limit:1'}},\n\
+               instances = {instances}, constraints = {{'host': 'limit:1'}}, {extra}\n\
                task = Task(processes = [p], resources = Resources(cpu = 0.5, ram = 64*MB, disk = 64*MB)))]\n"
         ),
     )
@@ -605,4 +610,68 @@ async fn an_agent_cut_off_by_the_network_is_replaced_and_its_copy_killed_when_it
             .all(|t| t.host.as_deref() != Some("far"))
     );
     let _ = local;
+}
+
+/// A job whose partition policy does not reschedule: its instance on a machine cut off waits as
+/// PARTITIONED (nothing replaces it, though a host has room), its processes run on, and when the
+/// network comes back the same task is RUNNING again there, not killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_task_waits_for_its_machine_when_its_policy_says_so() {
+    let Some(net) = Netns::create(1) else {
+        return;
+    };
+    let mut c = Cluster::new("0.0.0.0");
+    c.add_agent("local0".into(), "127.0.0.2".into(), None);
+    let far = c.add_agent(
+        "far".into(),
+        net.ns_ip.clone(),
+        Some((net.name.clone(), net.host_ip.clone())),
+    );
+    c.hosts_in(HostState::Active, 2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = JobKey::new("www-data", "prod", "patient").unwrap();
+    let policy = "partition_policy = PartitionPolicy(reschedule = False),";
+    let out = c.aurora(&[
+        "job",
+        "create",
+        "devcluster/www-data/prod/patient",
+        write_job_with(dir.path(), "patient", 2, policy)
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tasks = c.until(&key, "2 RUNNING", |t| running(t).len() == 2).await;
+    let stranded = running(&tasks)
+        .into_iter()
+        .find(|t| t.host.as_deref() == Some("far"))
+        .expect("an instance on the far host")
+        .clone();
+    c.add_agent("local1".into(), "127.0.0.3".into(), None);
+    c.hosts_in(HostState::Active, 3).await;
+    let groups = c.groups(far, &stranded.task_id);
+    assert!(!groups.is_empty());
+
+    net.link(false);
+    c.until(&key, "the cut-off instance PARTITIONED", |t| {
+        instance(t, stranded.instance).is_some_and(|x| {
+            x.task_id == stranded.task_id && x.status == ScheduleStatus::Partitioned
+        })
+    })
+    .await;
+    let tasks = c.client.job(&key).await.unwrap().tasks;
+    assert!(
+        tasks.iter().all(|t| t.host.as_deref() != Some("local1")),
+        "nothing replaced it: {tasks:#?}"
+    );
+    assert!(groups.iter().any(|g| alive(*g)), "it runs on, cut off");
+
+    net.link(true);
+    c.until(&key, "the same task RUNNING again on its machine", |t| {
+        instance(t, stranded.instance)
+            .is_some_and(|x| x.task_id == stranded.task_id && x.status == ScheduleStatus::Running)
+    })
+    .await;
+    assert!(groups.iter().all(|g| alive(*g)), "not killed");
+    let tasks = c.client.job(&key).await.unwrap().tasks;
+    assert_eq!(running(&tasks).len(), 2, "{tasks:#?}");
 }

@@ -1,6 +1,7 @@
 //! `/agent/v1`: the protocol agents speak, embedded or remote alike. An agent registers (with the
 //! tasks it still runs), holds one long-lived command stream (one JSON `AgentCommand` a line,
-//! heartbeats included), and posts status updates, which are acknowledged once durable.
+//! heartbeats included), and posts status updates, which are acknowledged once durable (applied
+//! together with other agents', `http::statuses`).
 
 use super::App;
 use super::error::ApiError;
@@ -203,14 +204,15 @@ pub async fn status(
         core.mutate_in_memory(|s| s.agent_seen(&agent_id, now));
         return Ok(Json(serde_json::json!({})));
     }
-    core.mutate(move |s, now, ids, dirty| {
-        s.agent_seen(&agent_id, now);
-        for u in batch.updates {
-            s.agent_status(&agent_id, &u.task_id, u.status, u.message, now, ids, dirty);
-        }
-        Ok(())
-    })
-    .await?;
+    app.statuses
+        .apply(&core, agent_id, batch.updates)
+        .await
+        .map_err(|()| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the scheduler is stopping: send the batch again".to_owned(),
+            )
+        })?;
     Ok(Json(serde_json::json!({})))
 }
 

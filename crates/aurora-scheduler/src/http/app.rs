@@ -29,6 +29,8 @@ pub struct App {
     pub storage: Arc<crate::storage::Storage>,
     /// With several schedulers: wakes the writer of snapshots into etcd.
     pub snapshot_now: Option<Arc<tokio::sync::Notify>>,
+    /// Agents' status batches, applied together (`http::statuses`).
+    pub statuses: super::statuses::StatusQueue,
 }
 
 /// How an [`App`] is set up around its core.
@@ -77,6 +79,7 @@ impl App {
             task_users: o.task_users,
             storage: o.storage,
             snapshot_now: o.snapshot_now,
+            statuses: Default::default(),
         }))
     }
 

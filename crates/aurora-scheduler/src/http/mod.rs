@@ -10,6 +10,7 @@ pub mod auth;
 pub mod error;
 pub mod openapi;
 pub mod sandbox;
+pub mod statuses;
 pub mod ui;
 
 pub use app::App;
