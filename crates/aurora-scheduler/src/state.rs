@@ -119,6 +119,8 @@ pub struct State {
     pub updates: Updates,
     kill_retries: kill_retry::KillRetries,
     partitions: partitions::Partitions,
+    /// The last placement round's agent views (`schedule`).
+    round_views: Option<schedule::RoundViews>,
     /// Placement rounds so far: where the next round starts looking among agents.
     placements: usize,
     /// The flapping backoff for replacements.

@@ -30,6 +30,9 @@ pub struct Agents {
     by_id: BTreeMap<String, AgentEntry>,
     /// Hosts in maintenance (draining, or drained once nothing runs there), by hostname.
     maintenance: BTreeSet<String>,
+    /// Bumped by every change to an agent's placement view or connection (not by its liveness
+    /// reports): a placement round's copy of the views is good while this has not moved.
+    version: u64,
 }
 
 impl Agents {
@@ -37,10 +40,24 @@ impl Agents {
         self.by_id.get(id)
     }
 
-    /// An agent, to change its liveness or what it said of itself. Its availability follows
-    /// maintenance: change it through [`Agents::drain`] and [`Agents::activate`].
+    /// An agent, to change its connection or what it said of itself. Its availability follows
+    /// maintenance: change it through [`Agents::drain`] and [`Agents::activate`]; its liveness
+    /// through [`Agents::seen`].
     pub fn get_mut(&mut self, id: &str) -> Option<&mut AgentEntry> {
+        self.version += 1;
         self.by_id.get_mut(id)
+    }
+
+    /// The agent reported at `now_ms` (changes no view: placement rounds keep theirs).
+    pub fn seen(&mut self, id: &str, now_ms: i64) {
+        if let Some(a) = self.by_id.get_mut(id) {
+            a.last_seen_ms = a.last_seen_ms.max(now_ms);
+        }
+    }
+
+    /// Changes whenever a view or a connection changes ([`Agents::connected`] and the views).
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// Every agent, by id.
@@ -63,6 +80,7 @@ impl Agents {
     /// Records an agent that (re-)registered: connected, seen now, unavailable if its host is in
     /// maintenance. What it said of its isolation is set by the caller.
     pub fn register(&mut self, view: AgentView, endpoint: String, now_ms: i64) {
+        self.version += 1;
         let mut view = view;
         view.unavailable = self.maintenance.contains(&view.hostname);
         self.by_id.insert(
@@ -98,6 +116,7 @@ impl Agents {
 
     /// Declares an agent lost: no new tasks until it registers again.
     pub fn mark_lost(&mut self, id: &str) -> Option<&AgentEntry> {
+        self.version += 1;
         let a = self.by_id.get_mut(id)?;
         a.lost = true;
         a.connected = false;
@@ -114,6 +133,7 @@ impl Agents {
         disk_mb: u64,
         ports: BTreeSet<u16>,
     ) {
+        self.version += 1;
         if let Some(a) = self.by_id.get_mut(id) {
             a.view.used_cpu = cpu;
             a.view.used_ram_mb = ram_mb;
@@ -124,6 +144,7 @@ impl Agents {
 
     /// Puts a host in maintenance: its agents take no new tasks. Says whether it was not yet.
     pub fn drain(&mut self, host: &str) -> bool {
+        self.version += 1;
         for a in self.by_id.values_mut() {
             if a.view.hostname == host {
                 a.view.unavailable = true;
@@ -135,6 +156,7 @@ impl Agents {
     /// Ends a host's maintenance: its agents (but lost ones) take tasks again. Says whether it was
     /// in maintenance.
     pub fn activate(&mut self, host: &str) -> bool {
+        self.version += 1;
         for a in self.by_id.values_mut() {
             if a.view.hostname == host && !a.lost {
                 a.view.unavailable = false;

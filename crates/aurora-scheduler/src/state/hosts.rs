@@ -22,9 +22,7 @@ pub struct HostStatus {
 impl State {
     /// An agent reported (a heartbeat or status updates).
     pub fn agent_seen(&mut self, agent: &str, now_ms: i64) {
-        if let Some(a) = self.agents.get_mut(agent) {
-            a.last_seen_ms = a.last_seen_ms.max(now_ms);
-        }
+        self.agents.seen(agent, now_ms);
     }
 
     /// Declares lost every agent silent for longer than `timeout_ms`: it takes no new tasks, and

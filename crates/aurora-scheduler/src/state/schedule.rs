@@ -6,7 +6,8 @@
 //! scheduling loop runs the next at once while there are more.
 //!
 //! The round takes one view of the connected agents and updates it as tasks land, so a round
-//! costs O(tasks × candidates), not O(tasks × agents) copies.
+//! costs O(tasks × candidates), not O(tasks × agents) copies; the next round reuses it unless an
+//! agent changed meanwhile ([`RoundViews`]).
 
 use super::{Dirty, State, job_constraints};
 use aurora_model::JobKey;
@@ -17,6 +18,15 @@ use std::sync::Arc;
 
 /// How long a task that fits nowhere waits before placement is tried again.
 pub const RETRY_PENDING_MS: i64 = 500;
+
+/// A round's copy of the connected agents' placement views, kept for the next round while the
+/// agents' version has not moved (with 10,000 agents, copying them all was most of a round).
+#[derive(Debug, Default)]
+pub struct RoundViews {
+    version: u64,
+    agents: Vec<String>,
+    views: Vec<AgentView>,
+}
 
 /// The most tasks one round places: a round holds the state lock, and a create or a status
 /// report waits for it, so a round is kept to a few milliseconds; the next follows at once.
@@ -36,9 +46,16 @@ impl State {
         if due.is_empty() {
             return 0;
         }
-        let agents = self.agents.connected();
-        let mut views: Vec<AgentView> =
-            agents.iter().map(|a| self.agents[a].view.clone()).collect();
+        // The last round's views while no agent changed but by its own placements (which it
+        // kept in step); else fresh ones.
+        let (agents, mut views) = match self.round_views.take() {
+            Some(v) if v.version == self.agents.version() => (v.agents, v.views),
+            _ => {
+                let agents = self.agents.connected();
+                let views = agents.iter().map(|a| self.agents[a].view.clone()).collect();
+                (agents, views)
+            }
+        };
         let mut assigned = 0;
         // Each job's constraints, parsed once per round.
         let mut constraints: HashMap<JobKey, Arc<[placement::Constraint]>> = HashMap::new();
@@ -79,7 +96,11 @@ impl State {
                     let agent_id = &agents[p.agent];
                     let ports = p.ports.into_iter().collect();
                     if self.assign(&id, agent_id, ports, now_ms, dirty) {
-                        views[p.agent] = self.agents[agent_id].view.clone();
+                        let (now, view) = (&self.agents[agent_id].view, &mut views[p.agent]);
+                        view.used_cpu = now.used_cpu;
+                        view.used_ram_mb = now.used_ram_mb;
+                        view.used_disk_mb = now.used_disk_mb;
+                        view.used_ports.clone_from(&now.used_ports);
                         if let Some(cmd) = self.launch_command(&id) {
                             dirty.commands.push((agent_id.clone(), cmd));
                         }
@@ -92,6 +113,11 @@ impl State {
                     .defer(&id, pending.reason, now_ms + RETRY_PENDING_MS),
             }
         }
+        self.round_views = Some(RoundViews {
+            version: self.agents.version(),
+            agents,
+            views,
+        });
         assigned
     }
 
