@@ -50,15 +50,16 @@ fn update(task_id: &str, status: ScheduleStatus) -> StatusUpdate {
     }
 }
 
-/// Starts hollow agent `id` against `scheduler`, presenting `credential`; it reconnects whenever
-/// its session ends, until the process ends.
 /// A running hollow agent: its task, and the switch that silences it.
 pub struct Hollow {
     pub task: tokio::task::JoinHandle<()>,
     pub silent: Arc<AtomicBool>,
 }
 
+/// Starts hollow agent `id` on `runtime` against `scheduler`, presenting `credential`; it
+/// reconnects whenever its session ends, until the process ends.
 pub fn spawn(
+    runtime: &tokio::runtime::Handle,
     scheduler: &str,
     id: String,
     credential: &str,
@@ -67,7 +68,7 @@ pub fn spawn(
     let client = AgentProtocolClient::new(scheduler, credential, None)?;
     let silent = Arc::new(AtomicBool::new(false));
     let quiet = silent.clone();
-    let task = tokio::spawn(async move {
+    let task = runtime.spawn(async move {
         let mut running: HashSet<String> = HashSet::new();
         loop {
             if session(&client, &id, &mut running, &fleet, &quiet)

@@ -18,6 +18,11 @@
 
 mod hollow;
 
+/// The scheduler's allocator here too: the hollow agents share the machine with the scheduler
+/// they measure, and glibc's malloc was a tenth of the machine's time in their process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{Context, bail};
 use clap::Parser;
 use std::path::PathBuf;
@@ -53,6 +58,10 @@ struct Args {
     /// The scheduler's --agent-lost-timeout-ms: how long a silent agent has before it is lost.
     #[arg(long, default_value_t = 15_000)]
     lost_after_ms: u64,
+    /// The nice value of the hollow agents' threads (0: the scheduler's priority). They stand
+    /// for other machines, so by default they yield the cores to the scheduler they measure.
+    #[arg(long, default_value_t = 10)]
+    fleet_nice: i32,
 }
 
 const SECRET: &str = "aurora-bench-cluster-secret-0123456789";
@@ -206,10 +215,38 @@ async fn timed_get(http: &reqwest::Client, url: &str, n: usize) -> anyhow::Resul
     Ok(out)
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    match run(args).await {
+    let runtimes = (|| -> std::io::Result<_> {
+        // The hollow agents on runtime threads of their own, at a lower priority than the
+        // scheduler they measure: on a real cluster they would be other machines.
+        let nice = args.fleet_nice;
+        let fleet = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("hollow-agents")
+            .on_thread_start(move || {
+                // SAFETY: setpriority on the calling thread only (Linux threads have their own
+                // nice value); a failure leaves the thread as it was.
+                unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+            })
+            .enable_all()
+            .build()?;
+        let main = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        Ok((fleet, main))
+    })();
+    let (fleet, main) = match runtimes {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the runtimes: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = main.block_on(run(args, fleet.handle().clone()));
+    drop(main);
+    fleet.shutdown_background();
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -218,7 +255,7 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(args: Args) -> anyhow::Result<()> {
+async fn run(args: Args, fleet_runtime: tokio::runtime::Handle) -> anyhow::Result<()> {
     let bin = match args.scheduler_bin {
         Some(b) => b,
         None => std::env::current_exe()?
@@ -263,7 +300,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for i in 0..args.agents {
         let id = format!("hollow-{i:05}");
         let credential = aurora_agent::cluster_secret::credential(SECRET, &id);
-        agents.push(hollow::spawn(&base, id, &credential, fleet.clone())?);
+        agents.push(hollow::spawn(
+            &fleet_runtime,
+            &base,
+            id,
+            &credential,
+            fleet.clone(),
+        )?);
     }
     let n_agents = args.agents as u64;
     until(&http, &base, "agents connect", generous, |m| {

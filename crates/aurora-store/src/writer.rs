@@ -240,7 +240,11 @@ pub(crate) fn apply_op(tx: &Connection, op: &StoreOp) -> Result<(), StoreError> 
             let body = serde_json::to_vec(task).map_err(StoreError::write)?;
             exec(
                 tx,
-                "INSERT OR REPLACE INTO tasks (id, job, body) VALUES (?1, ?2, ?3)",
+                // An upsert, not INSERT OR REPLACE: the row is updated where it is, so neither
+                // index is touched (a replace deletes and re-inserts, moving the row and
+                // rewriting both indexes' pages: most of the writer's work at scale).
+                "INSERT INTO tasks (id, job, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
                 params![task.task_id, task.job.to_string(), body],
             )
             .map_err(StoreError::write)?;

@@ -579,9 +579,13 @@ fn a_rounds_kept_agent_views_follow_agents_that_changed_between_rounds() {
         j.task.resources.cpu = 4.0; // all of a1
         j
     };
-    let first = s.create_job(whole("first"), 0, &mut || ids.next(), &mut d).unwrap();
+    let first = s
+        .create_job(whole("first"), 0, &mut || ids.next(), &mut d)
+        .unwrap();
     assert_eq!(s.schedule(0, &mut d), 1);
-    let second = s.create_job(whole("second"), 0, &mut || ids.next(), &mut d).unwrap();
+    let second = s
+        .create_job(whole("second"), 0, &mut || ids.next(), &mut d)
+        .unwrap();
     assert_eq!(s.schedule(1, &mut d), 0, "no room while the first runs");
     // The first ends between rounds: its room is seen by the next round.
     for status in [ScheduleStatus::Running, ScheduleStatus::Finished] {
@@ -592,10 +596,20 @@ fn a_rounds_kept_agent_views_follow_agents_that_changed_between_rounds() {
     // The host is drained between rounds: nothing more lands there, though it has room after
     // the second ends.
     for status in [ScheduleStatus::Running, ScheduleStatus::Finished] {
-        s.agent_status("a1", &second[0], status, None, 3, &mut || ids.next(), &mut d);
+        s.agent_status(
+            "a1",
+            &second[0],
+            status,
+            None,
+            3,
+            &mut || ids.next(),
+            &mut d,
+        );
     }
     s.drain_hosts(&["a1.local".to_owned()], 4, &mut d);
-    let third = s.create_job(whole("third"), 4, &mut || ids.next(), &mut d).unwrap();
+    let third = s
+        .create_job(whole("third"), 4, &mut || ids.next(), &mut d)
+        .unwrap();
     assert_eq!(s.schedule(5, &mut d), 0);
     assert_eq!(s.tasks[&third[0]].status, ScheduleStatus::Pending);
 }
