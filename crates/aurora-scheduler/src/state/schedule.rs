@@ -59,6 +59,8 @@ impl State {
         let mut assigned = 0;
         // Each job's constraints, parsed once per round.
         let mut constraints: HashMap<JobKey, Arc<[placement::Constraint]>> = HashMap::new();
+        // Groups (job, configuration) that fit nowhere this round, with why.
+        let mut unplaceable: HashMap<(JobKey, Option<String>), String> = HashMap::new();
         for (_, id) in due {
             if self
                 .tasks
@@ -68,10 +70,22 @@ impl State {
                 let expired = Some("Penalty expired".into());
                 self.set_status(&id, ScheduleStatus::Pending, expired, now_ms, dirty);
             }
+            let Some(t) = self.tasks.get(&id) else {
+                continue;
+            };
+            // Instances of a job running the same configuration ask for the same thing: once
+            // one fits nowhere, the rest of the round does not search again (Aurora's task
+            // groups). A round frees nothing, so the answer would be the same.
+            let group = (t.job.clone(), t.config_digest.clone());
+            if let Some(reason) = unplaceable.get(&group) {
+                let reason = reason.clone();
+                self.tasks.defer(&id, reason, now_ms + RETRY_PENDING_MS);
+                continue;
+            }
             let Some(demand) = self.demand(&id, &mut constraints) else {
                 continue;
             };
-            let job_key = self.tasks[&id].job.clone();
+            let job_key = group.0.clone();
             let spread = |i: usize| self.tasks.job_count_on_agent(&agents[i], &job_key);
             // Only jobs with limit constraints ask, so only they pay for the count.
             let with_value = |attribute: &str, value: &str| {
@@ -108,9 +122,11 @@ impl State {
                     }
                 }
                 // Try again after a while, not on every pass.
-                Err(pending) => self
-                    .tasks
-                    .defer(&id, pending.reason, now_ms + RETRY_PENDING_MS),
+                Err(pending) => {
+                    unplaceable.insert(group, pending.reason.clone());
+                    self.tasks
+                        .defer(&id, pending.reason, now_ms + RETRY_PENDING_MS);
+                }
             }
         }
         self.round_views = Some(RoundViews {
