@@ -11,11 +11,11 @@ fn a_small_run_reports_every_figure() {
     let out = Command::new(env!("CARGO_BIN_EXE_aurora-bench"))
         .args([
             "--agents",
-            "40",
-            "--tasks",
-            "800",
-            "--instances-per-job",
             "200",
+            "--tasks",
+            "5000",
+            "--instances-per-job",
+            "1000",
         ])
         .args(["--reads", "20", "--lost-after-ms", "3000", "--json"])
         .output()
@@ -28,9 +28,9 @@ fn a_small_run_reports_every_figure() {
     );
     let last = stdout.lines().last().unwrap_or_default();
     let figures: serde_json::Value = serde_json::from_str(last).expect("the last line is JSON");
-    assert_eq!(figures["agents"], 40);
-    assert_eq!(figures["tasks"], 800);
-    assert_eq!(figures["jobs"], 4);
+    assert_eq!(figures["agents"], 200);
+    assert_eq!(figures["tasks"], 5000);
+    assert_eq!(figures["jobs"], 5);
     for key in [
         "placements_per_s",
         "e2e_running_per_s",
@@ -40,6 +40,8 @@ fn a_small_run_reports_every_figure() {
         "reconcile_s",
         "scheduler_rss_mib",
         "lost_replaced_s",
+        "job_whole_p99_ms",
+        "role_page_p99_ms",
     ] {
         let v = figures[key]
             .as_f64()
@@ -48,7 +50,7 @@ fn a_small_run_reports_every_figure() {
     }
     // The table names the run.
     assert!(
-        stdout.contains("40 hollow agents, 800 tasks in 4 jobs"),
+        stdout.contains("200 hollow agents, 5000 tasks in 5 jobs"),
         "{stdout}"
     );
 }
