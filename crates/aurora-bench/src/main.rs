@@ -43,9 +43,12 @@ struct Args {
     /// Tasks in all.
     #[arg(long, default_value_t = 1000)]
     tasks: usize,
-    /// Instances per job (the number of jobs follows).
+    /// Instances per job (the number of jobs follows), unless --jobs is given.
     #[arg(long, default_value_t = 1000)]
     instances_per_job: usize,
+    /// Jobs the tasks are spread over (instances per job follow).
+    #[arg(long, conflicts_with = "instances_per_job")]
+    jobs: Option<usize>,
     /// Print the figures as one JSON object, as the last line.
     #[arg(long)]
     json: bool,
@@ -316,7 +319,11 @@ async fn run(args: Args, fleet_runtime: tokio::runtime::Handle) -> anyhow::Resul
     let connect_s = started.elapsed().as_secs_f64();
 
     // 2. Jobs, timed one by one while the scheduler places the ones before.
-    let per_job = args.instances_per_job.max(1);
+    let per_job = match args.jobs {
+        Some(j) => args.tasks.div_ceil(j.max(1)),
+        None => args.instances_per_job,
+    }
+    .max(1);
     let jobs = args.tasks.div_ceil(per_job);
     let before = metrics(&http, &base).await?;
     let first_create = Instant::now();
