@@ -151,8 +151,10 @@ struct Args {
     /// Close a connection with nothing read or written for this long.
     #[arg(long, default_value_t = 120_000)]
     http_idle_timeout_ms: u64,
-    /// Serve at most this many connections at once (more wait to be accepted).
-    #[arg(long, default_value_t = 4096)]
+    /// Serve at most this many connections at once (more wait to be accepted): one per agent
+    /// (HTTP/2) plus clients, so above the number of machines. Each needs a file descriptor
+    /// (the packaged unit allows 65,536).
+    #[arg(long, default_value_t = 16_384)]
     max_connections: usize,
     /// Run as one of several schedulers on this etcd cluster (its client URLs, comma-separated):
     /// one leads, the others follow its replicated log. Needs --cluster-secret-file.

@@ -49,7 +49,7 @@ impl Default for Limits {
         Limits {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(120),
-            max_connections: 4096,
+            max_connections: 16_384,
         }
     }
 }

@@ -29,10 +29,14 @@ const MIGRATIONS: &[&str] = &[
 pub const VERSION: usize = MIGRATIONS.len();
 
 /// WAL so readers never block the writer; `synchronous = FULL` so a commit is on disk (and
-/// survives a power cut, not only a crash) before it is acknowledged.
+/// survives a power cut, not only a crash) before it is acknowledged; the WAL moved into the
+/// file every 8,192 pages (32 MiB) rather than SQLite's 1,000: under thousands of status
+/// changes a second, pages changed again and again are copied once per checkpoint, not each
+/// time.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(())
 }
