@@ -51,6 +51,25 @@ async fn hello_service_runs_and_its_output_is_readable_through_the_scheduler() {
             .any(|l| l.starts_with("aurora_schedule_round_seconds_total ")),
         "{metrics}"
     );
+    // Where changes spent their time: the create and the task's changes were each committed.
+    let count = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}_count ")))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{name} missing: {metrics}"))
+    };
+    assert!(count("aurora_store_commit_seconds") >= 2, "{metrics}");
+    assert!(count("aurora_state_lock_held_seconds") >= 2, "{metrics}");
+    assert!(count("aurora_state_lock_wait_seconds") >= 2, "{metrics}");
+    assert!(
+        count("aurora_schedule_round_duration_seconds") >= 1,
+        "{metrics}"
+    );
+    assert!(
+        metrics.lines().any(|l| l == "aurora_schedule_queue 0"),
+        "nothing left to place: {metrics}"
+    );
     let openapi: Value = c
         .http
         .get(c.url("/api/v1/openapi.json"))
@@ -306,4 +325,41 @@ async fn kill_9_loses_no_acknowledged_job_and_running_tasks_are_readopted() {
     assert_eq!(tasks[0]["task_id"], hello_id.as_str());
     assert_eq!(status(&tasks[0]), "RUNNING");
     assert!(hello_groups.iter().any(|g| group_alive(*g)));
+}
+
+#[tokio::test]
+async fn a_jobs_tasks_can_be_read_a_page_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(dir.path()).await;
+    let mut job = with_cmdline(example("hello_world"), "paged", "sleep 600");
+    job["instances"] = json!(5);
+    assert_eq!(c.create(&job).await.status(), 201);
+    let get = async |query: &str| -> Value {
+        let r = c
+            .http
+            .get(c.url(&format!("/api/v1/jobs/www-data/prod/paged{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    };
+    let instances = |v: &Value| -> Vec<u64> {
+        v["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["instance"].as_u64().unwrap())
+            .collect()
+    };
+    let whole = get("").await;
+    assert_eq!(whole["tasks_total"], 5);
+    assert_eq!(instances(&whole), [0, 1, 2, 3, 4]);
+    let page = get("?offset=1&limit=2").await;
+    assert_eq!(page["tasks_total"], 5, "the total, whatever the page");
+    assert_eq!(instances(&page), [1, 2]);
+    assert_eq!(page["summary"]["instances"], 5);
+    let past = get("?offset=9&limit=2").await;
+    assert_eq!(instances(&past), Vec::<u64>::new());
+    assert_eq!(past["tasks_total"], 5);
 }
