@@ -1,8 +1,11 @@
 //! The scheduler's core: the state behind one lock, the store behind it, and the agents' command
 //! channels. Every change goes through [`Core::mutate`], which applies it in memory, queues its
 //! store operations in the same order, waits until they are durable, and only then sends agent
-//! commands and answers. A store failure stops the process (fail-stop): the store is the truth
-//! and a restart rebuilds memory from it.
+//! commands and answers ([`Core::begin`] and [`Applied::finish`] are its two halves, for a
+//! caller that applies the next change while this one is written). A store failure stops the
+//! process (fail-stop): the store is the truth and a restart rebuilds memory from it. How long
+//! changes wait for and hold the lock, and wait for the store, is measured here
+//! ([`CoreStats`]).
 //!
 //! HTTP (who is calling, the audit log, the client for agents' file servers) lives in
 //! `http::App`, which holds a `Core`; nothing here names the `http` module.
