@@ -30,7 +30,7 @@ use tower::ServiceExt;
 
 /// Requests one HTTP/2 connection may have in flight at once (an agent holds its command
 /// stream and posts a status batch or a heartbeat answer beside it).
-const H2_STREAMS: u32 = 64;
+pub const H2_STREAMS: u32 = 64;
 
 /// What one client may hold.
 #[derive(Debug, Clone)]

@@ -29,7 +29,7 @@ pub use agents::{AgentEntry, Agents};
 pub use cron::{CronEntry, CronOutcome};
 pub use hosts::HostStatus;
 pub use jobs::{JobEntry, Jobs};
-pub use schedule::RETRY_PENDING_MS;
+pub use schedule::{RETRY_PENDING_MS, ROUND_MAX};
 pub use tasks::{HISTORY_MAX_AGE, HISTORY_PER_JOB, Tasks};
 pub use update::{Control, Started, UpdateRequest};
 pub use updates::Updates;
