@@ -167,12 +167,16 @@ pub async fn commands(
     };
     let heartbeats =
         IntervalStream::new(tokio::time::interval(core.heartbeat)).map(|_| AgentCommand::Heartbeat);
-    // A stream ends when its agent is declared lost (checked at every heartbeat at the latest):
-    // the agent, if it is alive after all, registers again and is reconciled.
+    // A stream ends when its agent is declared lost (looked at with each heartbeat, not with
+    // each command: a burst of launches takes the state lock once, not once a launch): the
+    // agent, if it is alive after all, registers again and is reconciled.
     let (watcher, watched) = (core.clone(), guard.agent.clone());
     let lines = UnboundedReceiverStream::new(rx)
         .merge(heartbeats)
-        .take_while(move |_| !watcher.read().agents.get(&watched).is_some_and(|a| a.lost))
+        .take_while(move |cmd| {
+            !matches!(cmd, AgentCommand::Heartbeat)
+                || !watcher.read().agents.get(&watched).is_some_and(|a| a.lost)
+        })
         .map(move |cmd| {
             let _keep = &guard;
             let mut line = serde_json::to_vec(&cmd).unwrap_or_default();
