@@ -521,16 +521,21 @@ async fn three_agents_constraints_loss_partition_drain_and_restart() {
     assert_eq!(after, before, "the same tasks, still running");
 }
 
-/// A network namespace with a veth pair to the host: `host_ip` on the host's side, `ns_ip`
-/// inside. Deleted (with its link) on drop.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_agent_cut_off_by_the_network_is_replaced_and_its_copy_killed_when_it_returns() {
-    let Some(net) = Netns::create(0) else {
-        return;
-    };
+/// Two hosts, `local0` on loopback and `far` in the network namespace `net`, and a job `name` of
+/// two instances (one a host, so one on each; `extra` as in [`write_job_with`]) RUNNING.
+struct AcrossTheNetwork {
+    c: Cluster,
+    /// The far agent's index.
+    far: usize,
+    key: JobKey,
+    /// The instance on the far host.
+    stranded: TaskView,
+}
+
+async fn across_the_network(net: &Netns, name: &str, extra: &str) -> AcrossTheNetwork {
     // The scheduler listens on every address; agents authenticate with the cluster secret.
     let mut c = Cluster::new("0.0.0.0");
-    let local = c.add_agent("local0".into(), "127.0.0.2".into(), None);
+    c.add_agent("local0".into(), "127.0.0.2".into(), None);
     let far = c.add_agent(
         "far".into(),
         net.ns_ip.clone(),
@@ -538,20 +543,41 @@ async fn an_agent_cut_off_by_the_network_is_replaced_and_its_copy_killed_when_it
     );
     c.hosts_in(HostState::Active, 2).await;
     let dir = tempfile::tempdir().unwrap();
-    let pair = JobKey::new("www-data", "prod", "pair").unwrap();
+    let key = JobKey::new("www-data", "prod", name).unwrap();
     let out = c.aurora(&[
         "job",
         "create",
-        "devcluster/www-data/prod/pair",
-        write_job(dir.path(), "pair", 2).to_str().unwrap(),
+        &format!("devcluster/www-data/prod/{name}"),
+        write_job_with(dir.path(), name, 2, extra).to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let tasks = c.until(&pair, "2 RUNNING", |t| running(t).len() == 2).await;
+    let tasks = c.until(&key, "2 RUNNING", |t| running(t).len() == 2).await;
     let stranded = running(&tasks)
         .into_iter()
         .find(|t| t.host.as_deref() == Some("far"))
         .expect("an instance on the far host")
         .clone();
+    AcrossTheNetwork {
+        c,
+        far,
+        key,
+        stranded,
+    }
+}
+
+/// An agent cut off by the network is lost, its instance replaced elsewhere while its copy runs
+/// on, cut off; when the network comes back, the copy is killed there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_cut_off_by_the_network_is_replaced_and_its_copy_killed_when_it_returns() {
+    let Some(net) = Netns::create(0) else {
+        return;
+    };
+    let AcrossTheNetwork {
+        mut c,
+        far,
+        key: pair,
+        stranded,
+    } = across_the_network(&net, "pair", "").await;
     // Its output crosses the veth: the scheduler fetches it from the far agent (RUNNING may
     // come before the shell has run its echo: the log is read until it shows).
     let start = Instant::now();
@@ -609,7 +635,6 @@ async fn an_agent_cut_off_by_the_network_is_replaced_and_its_copy_killed_when_it
             .iter()
             .all(|t| t.host.as_deref() != Some("far"))
     );
-    let _ = local;
 }
 
 /// A job whose partition policy does not reschedule: its instance on a machine cut off waits as
@@ -620,32 +645,13 @@ async fn a_partitioned_task_waits_for_its_machine_when_its_policy_says_so() {
     let Some(net) = Netns::create(1) else {
         return;
     };
-    let mut c = Cluster::new("0.0.0.0");
-    c.add_agent("local0".into(), "127.0.0.2".into(), None);
-    let far = c.add_agent(
-        "far".into(),
-        net.ns_ip.clone(),
-        Some((net.name.clone(), net.host_ip.clone())),
-    );
-    c.hosts_in(HostState::Active, 2).await;
-    let dir = tempfile::tempdir().unwrap();
-    let key = JobKey::new("www-data", "prod", "patient").unwrap();
     let policy = "partition_policy = PartitionPolicy(reschedule = False),";
-    let out = c.aurora(&[
-        "job",
-        "create",
-        "devcluster/www-data/prod/patient",
-        write_job_with(dir.path(), "patient", 2, policy)
-            .to_str()
-            .unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let tasks = c.until(&key, "2 RUNNING", |t| running(t).len() == 2).await;
-    let stranded = running(&tasks)
-        .into_iter()
-        .find(|t| t.host.as_deref() == Some("far"))
-        .expect("an instance on the far host")
-        .clone();
+    let AcrossTheNetwork {
+        mut c,
+        far,
+        key,
+        stranded,
+    } = across_the_network(&net, "patient", policy).await;
     c.add_agent("local1".into(), "127.0.0.3".into(), None);
     c.hosts_in(HostState::Active, 3).await;
     let groups = c.groups(far, &stranded.task_id);

@@ -157,6 +157,22 @@ mod tests {
             .count()
     }
 
+    /// Agent `a1` registers again at 200,000 saying it runs `id`; what that changed.
+    fn comes_back_running(s: &mut State, ids: &mut Ids, id: &str) -> Dirty {
+        let view = s.agents.get("a1").unwrap().view.clone();
+        let mut dirty = Dirty::default();
+        let runs = [id.to_owned()];
+        s.register_agent(
+            view,
+            "http://a1".into(),
+            &runs,
+            200_000,
+            &mut || ids.next(),
+            &mut dirty,
+        );
+        dirty
+    }
+
     fn reschedule_after(delay_secs: i64) -> Option<PartitionPolicy> {
         Some(PartitionPolicy {
             reschedule: true,
@@ -196,17 +212,7 @@ mod tests {
         s.expire_partitions(i64::MAX, &mut || ids.next(), &mut Dirty::default());
         assert_eq!(status(&s, &id), ScheduleStatus::Partitioned);
         assert_eq!(replacements(&s, &id), 0);
-        let view = s.agents.get("a1").unwrap().view.clone();
-        let mut dirty = Dirty::default();
-        let runs = [id.clone()];
-        s.register_agent(
-            view,
-            "http://a1".into(),
-            &runs,
-            200_000,
-            &mut || ids.next(),
-            &mut dirty,
-        );
+        let dirty = comes_back_running(&mut s, &mut ids, &id);
         assert_eq!(
             status(&s, &id),
             ScheduleStatus::Running,
@@ -225,17 +231,7 @@ mod tests {
         s.check_agents(100_000, 20_000, &mut || ids.next(), &mut Dirty::default());
         s.expire_partitions(100_000, &mut || ids.next(), &mut Dirty::default());
         assert_eq!(status(&s, &id), ScheduleStatus::Lost);
-        let view = s.agents.get("a1").unwrap().view.clone();
-        let mut dirty = Dirty::default();
-        let runs = [id.clone()];
-        s.register_agent(
-            view,
-            "http://a1".into(),
-            &runs,
-            200_000,
-            &mut || ids.next(),
-            &mut dirty,
-        );
+        let dirty = comes_back_running(&mut s, &mut ids, &id);
         let killed = dirty.commands.iter().any(|(agent, c)| {
             agent == "a1"
                 && matches!(c, aurora_api::AgentCommand::Kill { task_id, .. } if *task_id == id)
