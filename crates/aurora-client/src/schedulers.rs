@@ -9,6 +9,7 @@
 use crate::{ClientError, ErrorBody};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// The most redirects one request follows (a follower points at the leader: one suffices).
 const MAX_REDIRECTS: usize = 3;
@@ -64,6 +65,23 @@ impl Schedulers {
     }
 }
 
+/// How often a request answered "no leader yet, retry after N s" is sent again: an election
+/// takes about one lease (3 s by default).
+const MAX_ELECTION_WAITS: u32 = 10;
+
+/// A `Retry-After` in seconds, capped at 5 s.
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    let secs: u64 = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs.min(5)))
+}
+
 /// `url` with its scheme, host and port replaced by `base`'s.
 fn rebase(url: &reqwest::Url, base: &str) -> Option<reqwest::Url> {
     let base = reqwest::Url::parse(base).ok()?;
@@ -96,7 +114,8 @@ fn retarget(
 /// Sends `req` (to `url`, on `schedulers`' current one): a success answer, or the scheduler's
 /// refusal (its JSON `error`). A scheduler that cannot be reached is left for the next one (the
 /// request is sent again there: it never arrived); a `307`/`308` is followed with the same
-/// method, headers and body, never from `https` to `http`.
+/// method, headers and body, never from `https` to `http`; a `503` with `Retry-After` (a follower
+/// during an election) is sent again after that wait, up to [`MAX_ELECTION_WAITS`] times.
 pub(crate) async fn send(
     req: reqwest::RequestBuilder,
     url: &str,
@@ -106,14 +125,15 @@ pub(crate) async fn send(
     let mut url = url.to_owned();
     let mut redirects = 0;
     let mut unreachable = 0;
+    let mut waits = 0;
     loop {
-        let again = req.try_clone();
+        let mut again = req.try_clone();
         let resp = match req.send().await {
             Ok(r) => r,
             Err(source) => {
                 let base = schedulers.base().to_owned();
                 let others = schedulers.all().len() > 1 && unreachable + 1 < schedulers.all().len();
-                match again.filter(|_| source.is_connect() && others) {
+                match again.take().filter(|_| source.is_connect() && others) {
                     Some(retry) => {
                         schedulers.next_after(&base);
                         unreachable += 1;
@@ -135,11 +155,23 @@ pub(crate) async fn send(
                 .and_then(|l| l.to_str().ok())
                 .and_then(|l| resp.url().join(l).ok())
                 .filter(|t| !(resp.url().scheme() == "https" && t.scheme() != "https"));
-            if let (Some(target), Some(retry)) = (target, again) {
+            if let (Some(target), Some(retry)) = (target, again.take()) {
                 redirects += 1;
                 (req, url) = retarget(retry, &url, |_| Some(target))?;
                 continue;
             }
+        }
+        // A follower that knows no leader yet (an election under way) did nothing with the
+        // request and says when to ask again: asked again, a few times.
+        if status.as_u16() == 503
+            && waits < MAX_ELECTION_WAITS
+            && let Some(wait) = retry_after(&resp)
+            && let Some(retry) = again.take()
+        {
+            waits += 1;
+            tokio::time::sleep(wait).await;
+            (req, url) = retarget(retry, &url, |_| None)?;
+            continue;
         }
         let code = status.as_u16();
         let text = resp.text().await.unwrap_or_default();
@@ -156,6 +188,31 @@ pub(crate) async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_follower_without_a_leader_is_asked_again_after_its_retry_after() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let answers = [
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Type: application/json\r\nContent-Length: 20\r\nConnection: close\r\n\r\n{\"error\":\"election\"}",
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        ];
+        let server = tokio::spawn(async move {
+            for answer in answers {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut buf = vec![0u8; 4096];
+                let _ = conn.read(&mut buf).await.unwrap();
+                conn.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        let schedulers = Schedulers::parse(&format!("http://{addr}"));
+        let url = format!("http://{addr}/api/v1/jobs");
+        let http = reqwest::Client::new();
+        let resp = send(http.get(&url), &url, &schedulers).await.unwrap();
+        assert_eq!(resp.status(), 200, "answered on the second try");
+        server.await.unwrap();
+    }
 
     #[test]
     fn a_list_of_schedulers_moves_on_from_the_failed_one() {
